@@ -1,0 +1,110 @@
+"""Preprocessing of ALGORITHMS.md §7.2: l1 global contrast normalisation, per-class min-max, standardising.
+
+All functions are pure NumPy on the host (preprocessing happens once per dataset, before training) and
+work in float32 unless told otherwise. The per-class constants are *fitted on the normal class's
+training data only* and then applied unchanged to training and test data.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = [
+    "gcn_l1",
+    "minmax_constants",
+    "Affine",
+    "fit_minmax",
+    "fit_standardize",
+    "fit_identity",
+]
+
+
+def gcn_l1(x: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
+    """Global contrast normalisation, l1 form, per sample.
+
+    For each sample, over all its pixels and channels: ``x <- x - mean(x)`` then
+    ``x <- x / mean(|x|)`` (the *mean*, not the sum, of absolute values; ALGORITHMS.md §7.2).
+
+    Args:
+      x: (n, ...) array, pixels already scaled to [0, 1].
+      out: optional float32 output buffer of x's shape (lets callers avoid a second copy).
+
+    Returns:
+      (n, ...) float32 array. A constant sample (mean |x - mean| = 0) maps to all zeros.
+    """
+    x = np.asarray(x)
+    if out is None:
+        out = np.empty(x.shape, dtype=np.float32)
+    n = x.shape[0]
+    flat_in = x.reshape(n, -1)
+    flat_out = out.reshape(n, -1)
+    # Chunked so that temporaries stay small for 50k-image sets.
+    for start in range(0, n, 4096):
+        block = flat_in[start : start + 4096].astype(np.float32)
+        block -= block.mean(axis=1, keepdims=True)
+        scale = np.abs(block).mean(axis=1, keepdims=True)
+        np.divide(block, scale, out=block, where=scale > 0)
+        block[(scale == 0)[:, 0]] = 0.0
+        flat_out[start : start + 4096] = block
+    return out
+
+
+def minmax_constants(x: np.ndarray) -> tuple[float, float]:
+    """(min, max) over all entries of ``x``: the §7.2 constants (m_c, M_c) of one normal class."""
+    x = np.asarray(x)
+    if x.size == 0:
+        raise ValueError("minmax_constants: got an empty array; expected the normal class's training data")
+    return float(x.min()), float(x.max())
+
+
+class Affine(NamedTuple):
+    """A fitted per-class input transform ``x -> (x - shift) * inv_scale``.
+
+    ``shift`` and ``inv_scale`` are float32 arrays broadcastable to one sample's shape (scalars for
+    min-max scaling, per-feature vectors for standardising). ``base`` names the class-independent
+    per-sample transform applied first ("gcn_l1" or "none").
+    """
+
+    base: str
+    shift: np.ndarray
+    inv_scale: np.ndarray
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        x = apply_base(self.base, x)
+        return ((x - self.shift) * self.inv_scale).astype(np.float32)
+
+
+def apply_base(base: str, x: np.ndarray) -> np.ndarray:
+    """The class-independent per-sample transform named ``base``."""
+    if base == "gcn_l1":
+        return gcn_l1(x)
+    if base == "none":
+        return np.asarray(x, dtype=np.float32)
+    raise ValueError(f"preprocessing base must be 'gcn_l1' or 'none', got {base!r}")
+
+
+def fit_minmax(x_base: np.ndarray, base: str = "gcn_l1") -> Affine:
+    """Min-max scaling fitted on ``x_base`` (already passed through ``base``): one scalar pair for all
+    pixels and channels, so the fitted training data spans exactly [0, 1]."""
+    lo, hi = minmax_constants(x_base)
+    span = hi - lo
+    inv = 1.0 / span if span > 0 else 1.0
+    return Affine(base, np.float32(lo), np.float32(inv))
+
+
+def fit_standardize(x_base: np.ndarray, base: str = "none", eps: float = 1e-8) -> Affine:
+    """Per-feature standardising with the (normal) training data's mean and population std.
+
+    Features with zero spread get ``inv_scale = 1`` (they are centred, not blown up)."""
+    x_base = np.asarray(x_base, dtype=np.float64)
+    mean = x_base.mean(axis=0)
+    std = x_base.std(axis=0)
+    inv = np.where(std > eps, 1.0 / np.maximum(std, eps), 1.0)
+    return Affine(base, mean.astype(np.float32), inv.astype(np.float32))
+
+
+def fit_identity(base: str = "none") -> Affine:
+    """No scaling after ``base`` (for data the user already preprocessed)."""
+    return Affine(base, np.float32(0.0), np.float32(1.0))
