@@ -1,0 +1,135 @@
+"""Deep SVDD, one-class and soft-boundary (Ruff et al. 2018; ALGORITHMS.md §3), as a ``Program``.
+
+One run: (optional) AE pretraining → encoder weights AND BatchNorm running statistics copied into the
+Deep SVDD network → centre c from one inference-mode pass over the run's whole training set with the
+±ε rule → minibatch training of the encoder with coupled weight decay and the LR milestone. For the
+soft-boundary objective R = 0 during the warm-up epochs, then after every optimiser step
+R ← q_{1−ν}(√d) over that step's batch (training-mode forward pass, weights before the update).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from .ae_training import TrainState, apply_eval, apply_train, init_ae_state, init_variables, make_ae_epoch
+from .batching import StackedData, chunked_apply, minibatch_epoch
+from .config import DeepSVDDConfig
+from .losses import center_from_mean, masked_mean, one_class_loss, quantile_linear, soft_boundary_loss, squared_distance
+from .nn import AutoEncoder, Backbone
+from .optim import init_opt_state, lr_at_epoch, make_optimizer
+from .program import Phase, Program, RunSpec
+
+__all__ = ["SVDDState", "make_deep_svdd", "deep_svdd_scores"]
+
+
+class SVDDState(NamedTuple):
+    """State of a Deep SVDD run.
+
+    Attributes:
+      params, batch_stats: the encoder's variables.
+      opt_state: Adam state of the Deep SVDD phase.
+      key: PRNG key.
+      center: (p,) hypersphere centre c (a constant, never trained).
+      radius: scalar R (soft-boundary; 0 for one-class).
+    """
+
+    params: Any
+    batch_stats: Any
+    opt_state: Any
+    key: jax.Array
+    center: jax.Array
+    radius: jax.Array
+
+
+def deep_svdd_scores(backbone: Backbone, state: SVDDState, x: jax.Array, soft_boundary: bool) -> jax.Array:
+    """Inference-mode anomaly scores of one run on x (B, *input_shape) → (B,).
+
+    One-class: ‖φ(x) − c‖². Soft-boundary: ‖φ(x) − c‖² − R². Higher = more anomalous.
+    """
+    z = apply_eval(backbone.encoder, state.params, state.batch_stats, x)
+    d = squared_distance(z, state.center)
+    return d - jnp.square(state.radius) if soft_boundary else d
+
+
+def make_deep_svdd(backbone: Backbone, cfg: DeepSVDDConfig, n_max: int, n_chunks: int) -> Program:
+    """Build the Deep SVDD ``Program`` for data padded to ``n_max`` rows in ``n_chunks`` inference chunks.
+
+    Args:
+      backbone: encoder (and decoder, needed when ``cfg.pretrain`` is set).
+      cfg: the method's configuration (static: epochs, batch sizes, schedule).
+      n_max: padded rows per class of the ``StackedData`` it will run on.
+      n_chunks: number of equal inference chunks n_max splits into (``batching.eval_chunking``).
+    """
+    encoder = backbone.encoder
+    soft = cfg.objective == "soft-boundary"
+    train = cfg.train
+
+    def centre_of(params, stats, run: RunSpec, data: StackedData) -> jax.Array:
+        z = chunked_apply(lambda xb: apply_eval(encoder, params, stats, xb), data.x, run.cls, n_chunks)
+        return center_from_mean(masked_mean(z, data.n[run.cls]), cfg.center_eps)
+
+    def start_svdd(params, stats, key, run: RunSpec, data: StackedData) -> SVDDState:
+        return SVDDState(
+            params=params,
+            batch_stats=stats,
+            opt_state=init_opt_state(params),
+            key=key,
+            center=centre_of(params, stats, run, data),
+            radius=jnp.zeros((), jnp.float32),
+        )
+
+    def svdd_epoch(state: SVDDState, run: RunSpec, epoch: jax.Array, data: StackedData):
+        key, perm_key = jax.random.split(state.key)
+        tx = make_optimizer(lr_at_epoch(train.lr, train.lr_milestone, epoch), train.weight_decay)
+        update_radius = soft & (epoch >= cfg.warmup_epochs)
+
+        def step(st: SVDDState, idx: jax.Array):
+            xb = data.x[run.cls, idx]
+
+            def loss_fn(params):
+                z, stats = apply_train(encoder, params, st.batch_stats, xb)
+                d = squared_distance(z, st.center)
+                loss = soft_boundary_loss(d, st.radius, run.nu) if soft else one_class_loss(d)
+                return loss, (stats, d)
+
+            (loss, (stats, d)), grads = jax.value_and_grad(loss_fn, has_aux=True)(st.params)
+            updates, opt_state = tx.update(grads, st.opt_state, st.params)
+            radius = st.radius
+            if soft:
+                new_r = quantile_linear(jnp.sqrt(jax.lax.stop_gradient(d)), 1.0 - run.nu)
+                radius = jnp.where(update_radius, new_r, st.radius)
+            new = SVDDState(optax.apply_updates(st.params, updates), stats, opt_state, st.key, st.center, radius)
+            return new, loss
+
+        state, loss = minibatch_epoch(step, state, perm_key, data.n[run.cls], n_max, train.batch_size)
+        return state._replace(key=key), {"loss": loss, "radius": state.radius}
+
+    svdd_phase = Phase("train", train.epochs, svdd_epoch)
+
+    if cfg.pretrain is None:
+
+        def init(key, run, data):
+            init_key, run_key = jax.random.split(key)
+            params, stats = init_variables(encoder, init_key, backbone.input_shape)
+            return start_svdd(params, stats, run_key, run, data)
+
+        return Program(init, (svdd_phase,), (lambda s, run, data: s,))
+
+    ae = AutoEncoder(encoder=backbone.encoder, decoder=backbone.decoder)
+    if backbone.decoder is None:
+        raise ValueError("pretraining needs a decoder: pass decoder=..., or pretrain=False")
+
+    def init(key, run, data):
+        return init_ae_state(ae, key, backbone.input_shape)
+
+    def from_pretrained(ae_state: TrainState, run, data) -> SVDDState:
+        return start_svdd(
+            ae_state.params["encoder"], ae_state.batch_stats.get("encoder", {}), ae_state.key, run, data
+        )
+
+    pretrain_phase = Phase("pretrain", cfg.pretrain.epochs, make_ae_epoch(ae, cfg.pretrain, n_max))
+    return Program(init, (pretrain_phase, svdd_phase), (from_pretrained, lambda s, run, data: s))

@@ -1,0 +1,83 @@
+"""A training run as data: an init function, epoch phases and the transitions between them.
+
+Every method (Deep SVDD, later OC-NN and RCAE) describes one run of itself as a ``Program`` of pure
+functions. ``run_program`` composes them into the single pure function ``train(key, run, data)``
+(nested ``lax.scan`` over epochs and minibatches) that ``jax.vmap`` turns into a sweep; the
+progress-reporting driver in ``ocnn_jax.driver`` runs the very same epoch functions a chunk of
+epochs at a time, so both paths compute the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from .batching import StackedData
+
+__all__ = ["RunSpec", "Phase", "Program", "run_program", "run_phase_epochs"]
+
+
+class RunSpec(NamedTuple):
+    """What varies between runs on the model axis (all traced scalars, so ``vmap`` maps them).
+
+    Attributes:
+      cls: int32 index of the run's normal class in ``StackedData``.
+      nu: float32 ν of the run.
+    """
+
+    cls: jax.Array
+    nu: jax.Array
+
+
+EpochFn = Callable[[Any, RunSpec, jax.Array, StackedData], tuple[Any, dict[str, jax.Array]]]
+TransitionFn = Callable[[Any, RunSpec, StackedData], Any]
+
+
+class Phase(NamedTuple):
+    """``epochs`` calls of ``epoch_fn(state, run, epoch, data) -> (state, metrics)``.
+
+    ``metrics`` is a dict of scalars; ``metrics['loss']`` is checked for NaN by the driver.
+    """
+
+    name: str
+    epochs: int
+    epoch_fn: EpochFn
+
+
+class Program(NamedTuple):
+    """One run: ``init(key, run, data) -> state``; phases[i] ends in ``transitions[i](state, run, data)``
+    (len(transitions) == len(phases)); the last transition produces the final state."""
+
+    init: Callable[[jax.Array, RunSpec, StackedData], Any]
+    phases: tuple[Phase, ...]
+    transitions: tuple[TransitionFn, ...]
+
+
+def run_phase_epochs(phase: Phase, state: Any, run: RunSpec, data: StackedData, start: int | jax.Array, count: int):
+    """Run epochs start … start+count−1 of ``phase`` as one ``lax.scan``; metrics stacked on axis 0."""
+
+    def body(s, epoch):
+        return phase.epoch_fn(s, run, epoch, data)
+
+    epochs = jnp.asarray(start, jnp.int32) + jnp.arange(count, dtype=jnp.int32)
+    return lax.scan(body, state, epochs)
+
+
+def run_program(program: Program, key: jax.Array, run: RunSpec, data: StackedData):
+    """The whole run as one pure function of (key, run, data).
+
+    Returns:
+      (final_state, metrics) where metrics maps ``"<phase>/<name>"`` to (epochs,) arrays.
+    """
+    state = program.init(key, run, data)
+    metrics: dict[str, jax.Array] = {}
+    for phase, transition in zip(program.phases, program.transitions, strict=True):
+        if phase.epochs > 0:
+            state, m = run_phase_epochs(phase, state, run, data, 0, phase.epochs)
+            metrics.update({f"{phase.name}/{k}": v for k, v in m.items()})
+        state = transition(state, run, data)
+    return state, metrics
