@@ -1,0 +1,145 @@
+"""The one entry point :func:`load` and the name registry.
+
+Source resolution for the file-based sets (MNIST family, CIFAR-10): ``source="local"`` reads the
+standard files found by the search order (explicit ``data_dir``, else ``$OCNN_JAX_DATA_DIR`` /
+``$OCNN_DATA_DIR``, then the per-user cache directory); ``source="tfds"`` goes to TFDS;
+``source="auto"`` (default) reads local files when found and otherwise TFDS when it is installed,
+else raises an error that lists the expected files and the places searched. Files that are found but
+broken always raise; nothing falls back silently past a bad file.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from . import cifar, idx
+from .base import Dataset
+from .digits import load_digits
+from .errors import DatasetError, DatasetNotFoundError
+from .folder import load_image_folder
+from .gtsrb import load_gtsrb
+from .tabular import load_csv
+from .tfds import TFDS_NAMES, load_tfds, tfds_available
+
+__all__ = ["DATASETS", "canonical_name", "load"]
+
+_ALIASES = {
+    "fmnist": "fashion_mnist",
+    "fashionmnist": "fashion_mnist",
+    "emnist": "emnist_digits",
+    "emnistdigits": "emnist_digits",
+    "cifar": "cifar10",
+    "cifar_10": "cifar10",
+    "sklearn_digits": "digits",
+    "gtsrb_stop": "gtsrb",
+    "gtsrb_stop_signs": "gtsrb",
+    "folder": "image_folder",
+    "images": "image_folder",
+}
+
+#: Names :func:`load` accepts (aliases aside), with a one-line description.
+DATASETS = {
+    "mnist": "MNIST, official IDX files (md5/sha256 verified)",
+    "fashion_mnist": "Fashion-MNIST, official IDX files (md5 verified)",
+    "kmnist": "Kuzushiji-MNIST, official IDX files (md5 verified)",
+    "emnist_digits": "EMNIST digits, official emnist-digits-* IDX files (transposed to row-major)",
+    "idx": "any four IDX files with MNIST's names (no checksum; classes from the labels)",
+    "cifar10": "CIFAR-10: train/test.npz, python or binary batches or archives",
+    "gtsrb": "GTSRB stop signs + adversarial examples (user-provided .npy files)",
+    "digits": "scikit-learn's bundled 8x8 digits (embedded; fixed stratified split)",
+    "image_folder": "a folder of images (needs image_shape=(H, W, C))",
+    "csv": "a CSV file of numeric features and a label column (needs path=...)",
+}
+
+
+def canonical_name(name: str) -> str:
+    """Registry name for ``name`` (case-, dash- and slash-insensitive; aliases resolved)."""
+    key = name.strip().lower().replace("-", "_").replace("/", "_").replace(" ", "_")
+    key = _ALIASES.get(key, _ALIASES.get(key.replace("_", ""), key))
+    if key not in DATASETS:
+        raise DatasetError(f"unknown data set {name!r}; expected one of {sorted(DATASETS)}")
+    return key
+
+
+def _reject(options: dict[str, Any], name: str) -> None:
+    if options:
+        raise DatasetError(f"load({name!r}): unexpected options {sorted(options)}")
+
+
+def load(
+    name: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    source: str = "auto",
+    *,
+    verify: bool = True,
+    download: bool = False,
+    **options: Any,
+) -> Dataset:
+    """Load a data set by name. See :data:`DATASETS` for the names.
+
+    Args:
+      name: data set name (e.g. "mnist", "cifar10", "digits", "gtsrb", "image_folder", "csv").
+      data_dir: directory holding the files (for "image_folder": the folder itself; for "csv" the
+        file may be given as ``path=``); default: ``$OCNN_JAX_DATA_DIR`` then the cache directory.
+      source: "auto" (local files, else TFDS if installed), "local" or "tfds".
+      verify: check published checksums of official files (MNIST family, CIFAR archives).
+      download: let TFDS download and prepare (only with TFDS; the local loaders never use the network).
+      **options: per-loader options: ``image_shape``/``normal_name`` (image_folder); ``path``,
+        ``label_column``, ``test_path``, ``delimiter``, ``header``, ``test_size``, ``seed`` (csv);
+        ``n_test_normal``, ``seed`` (gtsrb); ``test_size``, ``seed`` (digits); ``tfds_data_dir``.
+
+    Returns:
+      A :class:`Dataset` (images uint8 0..255 or float32 in [0, 1], NHWC; labels int32).
+
+    Raises:
+      DatasetNotFoundError: no files found (names the files expected and the directories searched).
+      DataFormatError, ChecksumError: a file is broken or not the official one.
+      TFDSUnavailableError: TFDS was needed but is missing or could not provide the data.
+    """
+    key = canonical_name(name)
+    if source not in ("auto", "local", "tfds"):
+        raise DatasetError(f"source={source!r}; expected 'auto', 'local' or 'tfds'")
+    tfds_data_dir = options.pop("tfds_data_dir", None)
+    if source == "tfds" and key not in TFDS_NAMES:
+        raise DatasetError(f"source='tfds' is not available for {key!r}; TFDS serves {sorted(TFDS_NAMES)}")
+
+    if key == "digits":
+        ds = load_digits(**options)
+        return ds
+    if key == "image_folder":
+        if data_dir is None:
+            raise DatasetError("load('image_folder') needs data_dir=<the folder>")
+        if "image_shape" not in options:
+            raise DatasetError("load('image_folder') needs image_shape=(H, W, C) to resize the images to")
+        return load_image_folder(data_dir, **options)
+    if key == "csv":
+        path = options.pop("path", data_dir)
+        if path is None:
+            raise DatasetError("load('csv') needs path=<file.csv>")
+        return load_csv(path, **options)
+    if key == "gtsrb":
+        return load_gtsrb(data_dir, **options)
+
+    _reject(options, key)
+    if key in idx.IDX_SPECS:
+        spec = idx.IDX_SPECS[key]
+        classes = spec.classes
+        if source != "tfds":
+            paths = idx.find_idx_dir(spec, data_dir)
+            if paths is not None:
+                return idx.load_idx(spec, paths, verify=verify)
+            message = idx.not_found_message(spec, data_dir)
+    else:  # cifar10
+        classes = cifar.CIFAR10_CLASSES
+        if source != "tfds":
+            found = cifar.find_cifar10(data_dir)
+            if found is not None:
+                return cifar.load_cifar10_files(*found, verify=verify)
+            message = cifar.not_found_message(data_dir)
+
+    if source == "tfds" or (source == "auto" and key in TFDS_NAMES and tfds_available()):
+        assert classes is not None
+        return load_tfds(key, classes, data_dir=tfds_data_dir, download=download)
+    hint = " (or install tensorflow-datasets and use source='tfds')" if key in TFDS_NAMES else ""
+    raise DatasetNotFoundError(message + hint)
