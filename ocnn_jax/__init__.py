@@ -1,3 +1,29 @@
-"""ocnn_jax: deep one-class anomaly detection as pure, compiled, vmapped JAX functions."""
+"""ocnn_jax: deep one-class anomaly detection as pure, compiled, vmapped JAX functions.
+
+Public API (see README.md): ``fit`` → ``Model`` (``score`` / ``predict`` / ``evaluate`` / ``save``),
+``load``, the scikit-learn/PyOD-style ``DeepSVDD`` estimator, the frozen configs, and the pure
+building blocks in ``ocnn_jax.losses``, ``ocnn_jax.program`` and ``ocnn_jax.nn``.
+"""
 
 __version__ = "0.1.0"
+
+from .api import fit  # noqa: E402
+from .config import DeepSVDDConfig, OptimConfig, default_config, with_overrides  # noqa: E402
+from .errors import HypersphereCollapseError, TrainingDivergedError  # noqa: E402
+from .estimator import DeepSVDD  # noqa: E402
+from .io import load  # noqa: E402
+from .model import Model  # noqa: E402
+
+__all__ = [
+    "__version__",
+    "fit",
+    "load",
+    "Model",
+    "DeepSVDD",
+    "DeepSVDDConfig",
+    "OptimConfig",
+    "default_config",
+    "with_overrides",
+    "TrainingDivergedError",
+    "HypersphereCollapseError",
+]

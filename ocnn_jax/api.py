@@ -1,0 +1,293 @@
+"""``ocnn_jax.fit``: validate, preprocess per normal class, train every (class, seed) run as one
+compiled program, then score the training data for thresholds and the collapse check."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .batching import StackedData, chunked_apply, eval_chunking, model_map, stack_classes
+from .config import default_config, with_overrides
+from .driver import execute
+from .errors import HypersphereCollapseError
+from .inputs import as_samples, check_labels, network_shape, resolve_seeds
+from .methods import get_method
+from .model import SCORERS, Model, Preprocessing
+from .nn import Backbone, make_backbone
+from .preprocess import Affine, apply_base, fit_identity, fit_minmax, fit_standardize
+from .program import RunSpec
+
+__all__ = ["fit", "PREPROCESS_MODES", "resolve_model_axis", "collapsed"]
+
+PREPROCESS_MODES = ("auto", "gcn_minmax", "minmax", "standardize", "none")
+
+
+def fit(
+    x: Any,
+    y: Any = None,
+    *,
+    method: str = "deep_svdd",
+    normal_classes: Sequence[Any] | str | None = None,
+    seeds: int | Sequence[int] = 3,
+    encoder: str | nn.Module = "auto",
+    decoder: nn.Module | None = None,
+    rep_dim: int | None = None,
+    hidden: Sequence[int] | None = None,
+    preprocess: str = "auto",
+    model_axis: str | int = "auto",
+    progress: bool = True,
+    check_collapse: bool = True,
+    **config: Any,
+) -> Model:
+    """Train one-class detectors: every (normal class, seed) pair is one run on a shared model axis.
+
+    Args:
+      x: (n, d) features or (n, H, W[, C]) images; uint8 images are scaled by 1/255. Without ``y``
+        every sample is normal training data.
+      y: optional (n,) class labels. With ``normal_classes``, run r trains on ``x[y == class_r]``.
+      method: "deep_svdd" (one-class) or "soft_boundary".
+      normal_classes: the classes to train as normal (a list, or "all" for every label in y).
+      seeds: number of seeds (0 … k−1) or an explicit list; one PRNG key per seed drives init and
+        shuffling.
+      encoder: "auto" (LeNet for 28×28×1 / 32×32×3, else MLP), "mnist_lenet", "cifar_lenet", "mlp",
+        or your own Flax Linen module ``__call__(x, train) -> (B, p)`` (bias-free recommended).
+      decoder: the decoder for a custom encoder (needed for AE pretraining).
+      rep_dim, hidden: representation size and MLP widths of the built-in backbones.
+      preprocess: "auto" (images: l1 GCN then min-max with the normal class's constants; features:
+        standardise with the normal class's mean/std), or one of "gcn_minmax", "minmax",
+        "standardize", "none".
+      model_axis: "auto" (vmap, except a one-model-at-a-time ``lax.map`` for conv nets on CPU),
+        "vmap", "map", or an int group width.
+      progress: show a progress bar.
+      check_collapse: raise ``HypersphereCollapseError`` when a run's training scores are constant.
+      **config: overrides of the method config (see ``ocnn_jax.config.with_overrides``), e.g.
+        ``epochs=50, pretrain_epochs=50, lr=1e-4, batch_size=128, nu=0.05``.
+
+    Returns:
+      A ``Model`` with ``n_models = len(normal_classes) × len(seeds)`` runs, class-major.
+
+    Raises:
+      ValueError / TypeError: bad input, naming the argument.
+      TrainingDivergedError: a run's loss became NaN/inf (names the run's index, class and seed).
+      HypersphereCollapseError: a run collapsed (the fitted model is attached as ``.model``).
+    """
+    spec = get_method(method)
+    x = as_samples(x, "x", min_samples=2)
+    sample_shape = tuple(int(s) for s in x.shape[1:])
+    net_shape = network_shape(sample_shape)
+    seed_list = resolve_seeds(seeds)
+    classes, class_rows = _split_classes(x, y, normal_classes)
+    if preprocess not in PREPROCESS_MODES:
+        raise ValueError(f"preprocess must be one of {PREPROCESS_MODES}, got {preprocess!r}")
+    mode = preprocess if preprocess != "auto" else ("standardize" if len(sample_shape) == 1 else "gcn_minmax")
+
+    x = x.reshape((x.shape[0],) + net_shape)
+    affines, class_data = _fit_preprocessing(x, class_rows, mode)
+    backbone, backbone_spec = _resolve_backbone(encoder, decoder, net_shape, rep_dim, hidden, mode)
+    cfg = with_overrides(default_config(backbone_spec["family"], method), **config)
+    cfg = _clamp_batch_sizes(cfg, min(len(r) for r in class_rows))
+
+    data = stack_classes(class_data, cfg.score_batch_size)
+    del class_data
+    n_chunks, _ = eval_chunking(data.n_max, cfg.score_batch_size)
+    program = spec.make_program(backbone, cfg, data.n_max, n_chunks)
+
+    run_cls = np.repeat(np.arange(len(classes)), len(seed_list)).astype(np.int32)
+    run_seeds = np.tile(np.asarray(seed_list, np.int64), len(classes))
+    keys = jax.vmap(jax.random.key)(jnp.asarray(run_seeds, jnp.uint32))
+    runs = RunSpec(jnp.asarray(run_cls), jnp.full(run_cls.shape, cfg.nu, jnp.float32))
+    run_info = [{"normal_class": classes[c], "seed": int(s)} for c, s in zip(run_cls, run_seeds)]
+    width = resolve_model_axis(model_axis, backbone_spec["family"], len(run_cls))
+    counts = np.asarray(data.n)
+    images = [int(sum((counts[c] // p_bs) * p_bs for c in run_cls)) for p_bs in _phase_batches(cfg)]
+
+    state, metrics, wall = execute(
+        program, keys, runs, data, width=width, run_info=run_info, images_per_epoch=images, progress=progress
+    )
+    variables = spec.export(state)
+    del state
+
+    train_scores = _training_scores(method, backbone, variables, data, run_cls, n_chunks, width)
+    thresholds = np.array([spec.threshold(s, cfg) for s in train_scores], np.float32)
+    model = Model(
+        method=method,
+        config=cfg,
+        backbone=backbone,
+        backbone_spec=backbone_spec,
+        sample_shape=sample_shape,
+        preprocessing=Preprocessing(
+            mode=mode,
+            base=affines[0].base,
+            shift=np.stack([np.broadcast_to(a.shift, net_shape) for a in affines]).astype(np.float32),
+            inv_scale=np.stack([np.broadcast_to(a.inv_scale, net_shape) for a in affines]).astype(np.float32),
+        ),
+        classes=list(classes),
+        run_class_index=run_cls,
+        run_seeds=run_seeds,
+        variables=jax.device_get(variables),
+        thresholds=thresholds,
+        train_metrics=metrics,
+        wall_time=wall,
+        model_axis_width=width,
+    )
+    if check_collapse:
+        bad = [i for i, s in enumerate(train_scores) if collapsed(s)]
+        if bad:
+            raise HypersphereCollapseError(bad, [run_info[i] for i in bad], model)
+    return model
+
+
+def collapsed(train_scores: np.ndarray, rtol: float = 1e-6) -> bool:
+    """True when a run's training scores are constant up to float32 resolution (or not finite)."""
+    s = np.asarray(train_scores, np.float64)
+    if not np.all(np.isfinite(s)):
+        return True
+    return float(np.ptp(s)) <= rtol * max(float(np.max(np.abs(s))), 1e-30)
+
+
+def resolve_model_axis(model_axis: str | int, family: str, n_models: int) -> int | None:
+    """Map width of the model axis: None = vmap everything; k = lax.map over groups of k runs.
+
+    "auto" vmaps on GPU/TPU and for dense nets; for conv nets on CPU it maps one run at a time,
+    because XLA-CPU runs a conv vmapped over per-run weights as a slow grouped convolution.
+    """
+    if isinstance(model_axis, bool):
+        raise TypeError(f"model_axis must be 'auto', 'vmap', 'map' or a positive int, got {model_axis!r}")
+    if isinstance(model_axis, (int, np.integer)):
+        if model_axis < 1:
+            raise ValueError(f"model_axis width must be >= 1, got {model_axis}")
+        return None if model_axis >= n_models else int(model_axis)
+    if model_axis == "vmap":
+        return None
+    if model_axis == "map":
+        return 1 if n_models > 1 else None
+    if model_axis == "auto":
+        conv = family in ("mnist_lenet", "cifar_lenet", "custom")
+        return 1 if (conv and jax.default_backend() == "cpu" and n_models > 1) else None
+    raise ValueError(f"model_axis must be 'auto', 'vmap', 'map' or a positive int, got {model_axis!r}")
+
+
+# --------------------------------------------------------------------------------------------------
+def _split_classes(x: np.ndarray, y: Any, normal_classes: Any) -> tuple[list[Any], list[np.ndarray]]:
+    """(class labels, row indices per class). Without labels: one class ``None`` holding every row."""
+    if y is None:
+        if normal_classes is not None:
+            raise ValueError("normal_classes needs y (the class labels of x)")
+        return [None], [np.arange(x.shape[0])]
+    y = check_labels(y, x.shape[0], "y")
+    present = list(np.unique(y))
+    if normal_classes is None or (isinstance(normal_classes, str) and normal_classes == "all"):
+        classes = present
+    else:
+        if isinstance(normal_classes, (str, bytes)) or not isinstance(normal_classes, (Sequence, np.ndarray)):
+            normal_classes = [normal_classes]
+        classes = list(normal_classes)
+        if not classes:
+            raise ValueError("normal_classes is empty; give at least one class label, or 'all'")
+        if len(set(map(_py, classes))) != len(classes):
+            raise ValueError(f"normal_classes contains duplicates: {classes}")
+    rows = []
+    for c in classes:
+        idx = np.nonzero(y == c)[0]
+        if len(idx) < 2:
+            raise ValueError(
+                f"normal class {_py(c)!r} has {len(idx)} training sample(s) in y; at least 2 are needed "
+                f"(labels present: {[_py(p) for p in present]})"
+            )
+        rows.append(idx)
+    return [_py(c) for c in classes], rows
+
+
+def _py(v: Any) -> Any:
+    """NumPy scalars to plain Python (for JSON and messages)."""
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _fit_preprocessing(x: np.ndarray, class_rows: list[np.ndarray], mode: str) -> tuple[list[Affine], list[np.ndarray]]:
+    """Fit one Affine per class on that class's rows and return the transformed per-class arrays."""
+    base = "gcn_l1" if mode == "gcn_minmax" else "none"
+    xb = apply_base(base, x) if base != "none" else x
+    affines, out = [], []
+    for rows in class_rows:
+        xc = xb[rows]
+        if mode in ("gcn_minmax", "minmax"):
+            aff = fit_minmax(xc, base)
+        elif mode == "standardize":
+            aff = fit_standardize(xc, base)
+        else:
+            aff = fit_identity(base)
+        affines.append(aff)
+        out.append(((xc - aff.shift) * aff.inv_scale).astype(np.float32))
+    return affines, out
+
+
+def _resolve_backbone(encoder, decoder, net_shape, rep_dim, hidden, mode) -> tuple[Backbone, dict[str, Any]]:
+    output = "sigmoid" if mode in ("gcn_minmax", "minmax") else "linear"
+    if isinstance(encoder, nn.Module):
+        if decoder is not None and not isinstance(decoder, nn.Module):
+            raise TypeError(f"decoder must be a Flax Linen module or None, got {type(decoder).__name__}")
+        from .ae_training import init_variables
+
+        params, stats = init_variables(encoder, jax.random.key(0), net_shape)
+        z = jax.eval_shape(
+            lambda: encoder.apply({"params": params, "batch_stats": stats}, jnp.zeros((2,) + net_shape), train=False)
+        )
+        if len(z.shape) != 2:
+            raise ValueError(f"encoder must map (B, *input) to (B, rep_dim); it returned shape {z.shape}")
+        bb = Backbone("custom", encoder, decoder, net_shape, int(z.shape[1]))
+        return bb, {"family": "custom", "name": "custom", "input_shape": list(net_shape), "rep_dim": bb.rep_dim}
+    if decoder is not None:
+        raise ValueError("decoder= is only for a custom encoder module; built-in backbones bring their own")
+    if not isinstance(encoder, str):
+        raise TypeError(f"encoder must be a backbone name or a Flax Linen module, got {type(encoder).__name__}")
+    bb = make_backbone(encoder, net_shape, rep_dim=rep_dim, hidden=hidden, output=output)
+    spec = {
+        "family": bb.name,
+        "name": bb.name,
+        "input_shape": list(net_shape),
+        "rep_dim": bb.rep_dim,
+        "hidden": list(hidden) if hidden is not None else None,
+        "output": output,
+    }
+    return bb, spec
+
+
+def _clamp_batch_sizes(cfg, n_min: int):
+    """Batch sizes larger than the smallest class would leave it no full batch: clamp with a warning."""
+    phases = {"train": cfg.train, "pretrain": cfg.pretrain}
+    updates = {}
+    for name, phase in phases.items():
+        if phase is not None and phase.batch_size > n_min:
+            warnings.warn(
+                f"{name} batch_size {phase.batch_size} exceeds the smallest normal class ({n_min} samples); "
+                f"using batch_size={n_min}",
+                UserWarning,
+                stacklevel=3,
+            )
+            updates[name] = dataclasses.replace(phase, batch_size=n_min)
+    return dataclasses.replace(cfg, **updates) if updates else cfg
+
+
+def _phase_batches(cfg) -> list[int]:
+    return ([cfg.pretrain.batch_size] if cfg.pretrain is not None else []) + [cfg.train.batch_size]
+
+
+def _training_scores(method, backbone, variables, data: StackedData, run_cls, n_chunks, width) -> list[np.ndarray]:
+    """Inference-mode scores of each run on its own (unpadded) training set."""
+    scorer = SCORERS[method]
+
+    def one(mapped, d):
+        v, cls = mapped
+        return chunked_apply(lambda xb: scorer(backbone, v, xb), d.x, cls, n_chunks)
+
+    fn = jax.jit(model_map(one, width, len(run_cls)))
+    scores = np.asarray(fn((variables, jnp.asarray(run_cls)), data))
+    counts = np.asarray(data.n)
+    return [scores[i, : counts[c]] for i, c in enumerate(run_cls)]

@@ -1,0 +1,210 @@
+"""A fitted detector: M runs (normal class × seed) scored, thresholded, evaluated and saved together."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from .batching import model_map
+from .inputs import as_samples, check_labels, network_shape
+from .nn import Backbone
+from .preprocess import apply_base
+
+__all__ = ["Model", "Preprocessing", "SCORERS"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Preprocessing:
+    """Per-class input transform: ``x -> (base(x) − shift[c]) · inv_scale[c]``.
+
+    Attributes:
+      mode: "gcn_minmax", "minmax", "standardize" or "none" (how the constants were fitted).
+      base: class-independent per-sample transform, "gcn_l1" or "none".
+      shift, inv_scale: (C, *network_shape) float32, one row per normal class.
+    """
+
+    mode: str
+    base: str
+    shift: np.ndarray
+    inv_scale: np.ndarray
+
+
+#: method -> scorer(backbone, variables of ONE run, x (B, *network_shape)) -> (B,) scores.
+SCORERS: dict[str, Callable[[Backbone, Any, jax.Array], jax.Array]] = {}
+
+
+def register_scorer(method: str):
+    def deco(fn):
+        SCORERS[method] = fn
+        return fn
+
+    return deco
+
+
+@dataclasses.dataclass(eq=False)  # identity equality/hash: the compiled scorer is cached per object
+class Model:
+    """M trained runs of one method, stacked on a leading model axis.
+
+    Run i has normal class ``classes[run_class_index[i]]`` and seed ``run_seeds[i]``. ``score`` returns
+    one row per run; higher = more anomalous.
+
+    Attributes:
+      method: "deep_svdd" or "soft_boundary".
+      config: the method's frozen config.
+      backbone: the resolved ``Backbone``; ``backbone_spec`` is what rebuilds it on load.
+      sample_shape: one sample's shape as passed to ``fit`` (``score`` requires the same).
+      preprocessing: the fitted per-class transform.
+      classes: the normal classes (labels as given; ``[None]`` when fit without labels).
+      run_class_index, run_seeds: (M,) int arrays.
+      variables: pytree of (M, ...) arrays (network variables, centre, radius, ...).
+      thresholds: (M,) decision thresholds on the score (``predict`` flags score > threshold).
+      train_metrics: "<phase>/<name>" -> (M, epochs) per-epoch metrics.
+      wall_time: seconds spent training (including compilation).
+      model_axis_width: how the model axis is mapped (None: vmap all).
+    """
+
+    method: str
+    config: Any
+    backbone: Backbone
+    backbone_spec: dict[str, Any]
+    sample_shape: tuple[int, ...]
+    preprocessing: Preprocessing
+    classes: list[Any]
+    run_class_index: np.ndarray
+    run_seeds: np.ndarray
+    variables: Any
+    thresholds: np.ndarray
+    train_metrics: dict[str, np.ndarray]
+    wall_time: float = 0.0
+    model_axis_width: int | None = None
+    _compiled_scorer: Any = dataclasses.field(default=None, init=False, repr=False)
+
+    # ----------------------------------------------------------------------------------------------
+    @property
+    def n_models(self) -> int:
+        return int(self.run_seeds.shape[0])
+
+    @property
+    def runs(self) -> list[dict[str, Any]]:
+        """Per run: {"normal_class": label, "seed": int}."""
+        return [
+            {"normal_class": self.classes[int(c)], "seed": int(s)}
+            for c, s in zip(self.run_class_index, self.run_seeds)
+        ]
+
+    def score(self, x: Any, batch_size: int | None = None) -> np.ndarray:
+        """Anomaly scores of every run, higher = more anomalous.
+
+        Args:
+          x: (n, *sample_shape) samples, same feature shape as the training data, raw (the fitted
+            preprocessing is applied here).
+          batch_size: samples per compiled call (memory only); default ``config.score_batch_size``.
+
+        Returns:
+          (n_models, n) float32 scores.
+        """
+        x = as_samples(x, "x")
+        if tuple(x.shape[1:]) != tuple(self.sample_shape):
+            raise ValueError(
+                f"x has feature shape {tuple(x.shape[1:])} but the model was trained on {tuple(self.sample_shape)}; "
+                "score() needs samples of the training feature shape"
+            )
+        n = x.shape[0]
+        base = apply_base(self.preprocessing.base, x.reshape((n,) + self.network_shape))
+        b = int(batch_size or getattr(self.config, "score_batch_size", 2048))
+        b = min(b, n)
+        fn = self._score_fn()
+        out = np.empty((self.n_models, n), np.float32)
+        shift = jnp.asarray(self.preprocessing.shift)
+        inv = jnp.asarray(self.preprocessing.inv_scale)
+        cls = jnp.asarray(self.run_class_index, jnp.int32)
+        for start in range(0, n, b):
+            block = base[start : start + b]
+            m = block.shape[0]
+            if m < b:  # pad to the compiled size, drop the extra scores
+                block = np.concatenate([block, np.zeros((b - m,) + block.shape[1:], np.float32)])
+            out[:, start : start + m] = np.asarray(fn(self.variables, cls, shift, inv, jnp.asarray(block)))[:, :m]
+        return out
+
+    def predict(self, x: Any) -> np.ndarray:
+        """(n_models, n) bool anomaly flags: score > the run's learned threshold."""
+        return self.score(x) > self.thresholds[:, None]
+
+    def anomaly_labels(self, y: Any) -> np.ndarray:
+        """(n_models, n) one-vs-rest ground truth from class labels y: 1 where y ≠ the run's normal class."""
+        if self.classes == [None]:
+            raise ValueError("this model was fit without class labels; pass y_is_anomaly to evaluate() directly")
+        y = np.asarray(y)
+        normal = np.array([self.classes[int(c)] for c in self.run_class_index], dtype=object)
+        return (y[None, :] != normal[:, None]).astype(np.int8)
+
+    def evaluate(self, x: Any, y_is_anomaly: Any = None, *, y: Any = None) -> np.ndarray:
+        """AUROC of every run on continuous scores (scikit-learn), anomaly = positive class.
+
+        Args:
+          x: (n, *sample_shape) test samples.
+          y_is_anomaly: (n,) or (n_models, n) 0/1 (or bool) ground truth, 1 = anomaly.
+          y: alternatively, (n,) class labels; each run's anomalies are the other classes.
+
+        Returns:
+          (n_models,) AUROC in [0, 1].
+        """
+        if (y_is_anomaly is None) == (y is None):
+            raise TypeError("evaluate() needs exactly one of y_is_anomaly (0/1 per sample) or y (class labels)")
+        scores = self.score(x)
+        n = scores.shape[1]
+        if y is not None:
+            truth = self.anomaly_labels(check_labels(y, n, "y"))
+        else:
+            truth = np.asarray(y_is_anomaly)
+            if truth.ndim == 1:
+                truth = np.broadcast_to(check_labels(truth, n, "y_is_anomaly"), scores.shape)
+            if truth.shape != scores.shape:
+                raise ValueError(f"y_is_anomaly must have shape ({n},) or {scores.shape}, got {truth.shape}")
+            if not np.isin(truth, (0, 1)).all():
+                raise ValueError("y_is_anomaly must hold 0/1 (or bool) values, 1 = anomaly")
+        aucs = np.empty(self.n_models)
+        for i in range(self.n_models):
+            t = truth[i].astype(np.int8)
+            if t.min() == t.max():
+                raise ValueError(
+                    f"evaluate(): the ground truth of model {i} has only {'anomalies' if t[0] else 'normals'}; "
+                    "AUROC needs both"
+                )
+            aucs[i] = roc_auc_score(t, scores[i])
+        return aucs
+
+    def save(self, path: str) -> str:
+        """Write the model to a versioned ``.npz`` (arrays + JSON metadata); returns the path written."""
+        from .io import save_model
+
+        return save_model(self, path)
+
+    # ----------------------------------------------------------------------------------------------
+    @property
+    def network_shape(self) -> tuple[int, ...]:
+        return network_shape(tuple(self.sample_shape))
+
+    def _score_fn(self) -> Callable[..., jax.Array]:
+        """The jitted, model-mapped scorer (built once per Model object)."""
+        if self._compiled_scorer is None:
+            self._compiled_scorer = self._build_score_fn()
+        return self._compiled_scorer
+
+    def _build_score_fn(self) -> Callable[..., jax.Array]:
+        scorer = SCORERS[self.method]
+        backbone = self.backbone
+
+        def one(mapped, x):
+            variables, shift, inv = mapped
+            return scorer(backbone, variables, (x - shift) * inv)
+
+        mapped = model_map(one, self.model_axis_width, self.n_models)
+        # Each run's per-class constants are gathered once, then mapped with its variables.
+        return jax.jit(lambda v, cls, shift, inv, x: mapped((v, shift[cls], inv[cls]), x))
