@@ -132,6 +132,26 @@ class Model:
             out[:, start : start + m] = np.asarray(fn(self.variables, cls, shift, inv, jnp.asarray(block)))[:, :m]
         return out
 
+    def preprocess(self, x: Any, normal_class: Any = None) -> np.ndarray:
+        """The fitted input transform of one normal class applied to raw x.
+
+        Returns (n, *network_shape) float32: what that class's runs see (e.g. to give a shallow
+        baseline exactly the same inputs). ``normal_class`` may be omitted for a single-class model.
+        """
+        x = as_samples(x, "x")
+        if tuple(x.shape[1:]) != tuple(self.sample_shape):
+            raise ValueError(
+                f"x has feature shape {tuple(x.shape[1:])} but the model was trained on {tuple(self.sample_shape)}"
+            )
+        if normal_class is None and len(self.classes) > 1:
+            raise ValueError(f"normal_class is required: this model has classes {self.classes}")
+        try:
+            c = 0 if normal_class is None else self.classes.index(normal_class)
+        except ValueError:
+            raise ValueError(f"normal_class {normal_class!r} is not one of the model's classes {self.classes}") from None
+        base = apply_base(self.preprocessing.base, x.reshape((x.shape[0],) + self.network_shape))
+        return ((base - self.preprocessing.shift[c]) * self.preprocessing.inv_scale[c]).astype(np.float32)
+
     def predict(self, x: Any) -> np.ndarray:
         """(n_models, n) bool anomaly flags: score > the run's learned threshold."""
         return self.score(x) > self.thresholds[:, None]
