@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -144,12 +145,9 @@ IDX_SPECS: dict[str, IdxSpec] = {
 }
 
 
-def _open_maybe_gzip(path: Path):
+def _is_gzip(path: Path) -> bool:
     with open(path, "rb") as f:
-        head = f.read(2)
-    if head == b"\x1f\x8b":
-        return gzip.open(path, "rb")
-    return open(path, "rb")
+        return f.read(2) == b"\x1f\x8b"
 
 
 def _read_full(f, buf: memoryview) -> int:
@@ -181,7 +179,8 @@ def read_idx(path: str | os.PathLike[str], *, expected_magic: int | None = None)
     if not path.is_file():
         raise DatasetNotFoundError(f"IDX file '{path}' does not exist")
     try:
-        with _open_maybe_gzip(path) as f:
+        gz = _is_gzip(path)
+        with (gzip.open(path, "rb") if gz else open(path, "rb")) as f:
             head = f.read(4)
             if len(head) < 4:
                 raise DataFormatError(
@@ -208,9 +207,18 @@ def read_idx(path: str | os.PathLike[str], *, expected_magic: int | None = None)
                 )
             dims = struct.unpack(f">{ndim}I", dims_raw)
             dtype = _IDX_TYPES[head[2]]
-            count = int(np.prod(dims, dtype=np.int64))
-            arr = np.empty(count, dtype=dtype)
+            count = math.prod(dims)
             nbytes = count * dtype.itemsize
+            # Never trust a (possibly corrupt) header with a huge allocation: a plain file must hold the
+            # bytes, and deflate cannot expand more than ~1032:1.
+            size = path.stat().st_size
+            limit = size - 4 - 4 * ndim if not gz else 1032 * size + 4096
+            if nbytes > limit:
+                raise DataFormatError(
+                    f"{path}: IDX header announces shape {dims} ({nbytes} data bytes) but the file can hold at "
+                    f"most {max(limit, 0)}; the file is truncated or its header is corrupt"
+                )
+            arr = np.empty(count, dtype=dtype)
             got = _read_full(f, memoryview(arr).cast("B")) if nbytes else 0
             if got < nbytes:
                 raise DataFormatError(
@@ -221,8 +229,8 @@ def read_idx(path: str | os.PathLike[str], *, expected_magic: int | None = None)
                     f"{path}: IDX file has trailing bytes after the {nbytes} data bytes expected for shape {dims}"
                 )
     except (OSError, EOFError, zlib.error) as e:
-        raise DataFormatError(f"{path}: cannot read as gzip or IDX ({type(e).__name__}: {e}); expected an "
-                              f"intact .gz or uncompressed IDX file") from e
+        raise DataFormatError(f"{path}: cannot read as gzip or IDX ({type(e).__name__}: {e}); the file is corrupt, "
+                              f"expected an intact .gz or uncompressed IDX file") from e
     arr = arr.reshape(dims)
     if dtype.byteorder == ">":
         arr = arr.astype(dtype.newbyteorder("="))
