@@ -530,3 +530,25 @@ def test_gzip_member_names_irrelevant(tmp_path):
     gz = tmp_path / "compressed-no-suffix"
     gz.write_bytes(gzip.compress(raw.read_bytes()))
     np.testing.assert_array_equal(read_idx(gz), read_idx(raw))
+
+
+def test_gtsrb_official_training_folder(tmp_path):
+    from PIL import Image
+
+    d = tmp_path / "Final_Training" / "Images" / "00014"
+    d.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    lines = ["Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2;ClassId"]
+    for i in range(5):
+        a = rng.integers(0, 256, (40, 44, 3), dtype=np.uint8)
+        Image.fromarray(a).save(d / f"00000_{i:05d}.ppm")
+        lines.append(f"00000_{i:05d}.ppm;44;40;4;3;40;37;14")
+    (d / "GT-00014.csv").write_text("\n".join(lines) + "\n")
+    np.save(tmp_path / "Images_150.npy", rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8))
+    np.save(tmp_path / "Labels_150.npy", np.array([1, 1, 0, 1]))
+    g = load("gtsrb", data_dir=tmp_path, n_test_normal=2)
+    assert g.x_train.shape == (3, 32, 32, 3) and g.x_test.shape == (5, 32, 32, 3)
+    assert g.x_train.dtype == np.float32 and g.x_train.max() <= 1.0
+    (d / "GT-00014.csv").write_text("Name;W\n")
+    with pytest.raises(DataFormatError, match="GT-00014.csv: header"):
+        load("gtsrb", data_dir=tmp_path)

@@ -95,3 +95,14 @@ def test_cifar10_memory_at_most_two_copies(shared, what):
           f"{f['load_peak']:.0f}); grew {grown:.0f} MiB = {grown / f32_copy:.2f} float32 copies; uint8 data "
           f"{f['uint8_mb']:.0f} MiB, outputs {f['out_mb']:.0f} MiB; load {f['t_load']:.1f}s, preprocess {f['t_prep']:.1f}s")
     assert grown < 2 * f32_copy
+
+
+def test_mnist_one_class_split_uses_official_splits(shared):
+    from ocnn_jax.protocol import one_class_split
+
+    m = ds.load("mnist", data_dir=shared / "mnist")
+    s = one_class_split(m, 0, contamination=0.1, key_or_seed=0)
+    assert (~s.train_is_anomaly).sum() == 5923 and s.train_is_anomaly.sum() == 658  # round(0.1*5923/0.9)
+    assert len(s.x_test) == 10000 and s.y_test.sum() == 10000 - 980
+    np.testing.assert_array_equal(s.y_test, (m.y_test != 0).astype(np.int32))
+    assert float(s.affine.shift) == np.float32(-0.8826567)
