@@ -7,12 +7,14 @@ building blocks in ``ocnn_jax.losses``, ``ocnn_jax.program`` and ``ocnn_jax.nn``
 
 __version__ = "0.1.0"
 
+from . import datasets  # noqa: E402
 from .api import fit  # noqa: E402
 from .config import DeepSVDDConfig, OptimConfig, default_config, with_overrides  # noqa: E402
 from .errors import HypersphereCollapseError, TrainingDivergedError  # noqa: E402
 from .estimator import DeepSVDD  # noqa: E402
 from .io import load  # noqa: E402
 from .model import Model  # noqa: E402
+from .protocol import OneClassSplit, OneClassStack, one_class_split, one_class_stack  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -26,4 +28,9 @@ __all__ = [
     "with_overrides",
     "TrainingDivergedError",
     "HypersphereCollapseError",
+    "datasets",
+    "one_class_split",
+    "one_class_stack",
+    "OneClassSplit",
+    "OneClassStack",
 ]

@@ -47,7 +47,7 @@ def autoencoder_loss(recon: jax.Array, target: jax.Array) -> jax.Array:
 
 def squared_distance(z: jax.Array, c: jax.Array) -> jax.Array:
     """d_i = ‖z_i − c‖² for z of shape (B, p) and centre c of shape (p,); returns (B,)."""
-    return jnp.sum(jnp.square(z - c), axis=-1)
+    return jnp.sum(jnp.square(z - jnp.expand_dims(c, 0)), axis=-1)
 
 
 def one_class_loss(d: jax.Array) -> jax.Array:
@@ -114,7 +114,7 @@ def masked_mean(x: jax.Array, n_valid: ArrayLike, axis: int = 0) -> jax.Array:
     """Mean over the first ``n_valid`` entries along ``axis`` (the rest is padding)."""
     x = jnp.moveaxis(x, axis, 0)
     mask = (jnp.arange(x.shape[0]) < n_valid).reshape((-1,) + (1,) * (x.ndim - 1))
-    return jnp.sum(jnp.where(mask, x, 0), axis=0) / n_valid
+    return jnp.sum(jnp.where(mask, x, 0), axis=0) / jnp.asarray(n_valid).astype(x.dtype)
 
 
 def rank_auroc(scores: jax.Array, labels: jax.Array) -> jax.Array:

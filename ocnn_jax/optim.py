@@ -21,7 +21,7 @@ def lr_at_epoch(lr: ArrayLike, milestone: int | None, epoch: ArrayLike) -> jax.A
     if milestone is None:
         return lr
     schedule = optax.piecewise_constant_schedule(1.0, {milestone - 1: 0.1})
-    return lr * schedule(epoch)
+    return lr * jnp.asarray(schedule(jnp.asarray(epoch, jnp.float32)), jnp.float32)
 
 
 def make_optimizer(lr: ArrayLike, weight_decay: ArrayLike) -> optax.GradientTransformation:

@@ -34,7 +34,7 @@ import numpy as np
 
 from .datasets.base import Dataset, to_unit
 from .datasets.errors import DatasetError
-from .preprocess import Affine, fit_identity, fit_standardize
+from .preprocess import Affine, fit_identity, fit_standardize, gcn_l1
 
 __all__ = [
     "PREPROCESSING",
@@ -46,7 +46,6 @@ __all__ = [
     "sample_contamination",
     "minmax_table",
     "base_transform",
-    "gcn_l1_f64",
 ]
 
 PREPROCESSING = ("auto", "gcn_minmax", "minmax", "standardize", "unit", "none")
@@ -241,38 +240,6 @@ def _resolve_mode(ds: Dataset, preprocessing: str) -> tuple[str, str]:
     return mode, ("gcn_l1" if mode == "gcn_minmax" else "none")
 
 
-def gcn_l1_f64(x: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
-    """l1 global contrast normalisation of ALGORITHMS.md §7.2 with float64 statistics.
-
-    Per sample, over all pixels and channels of the [0, 1]-scaled image: ``x <- x - mean(x)``, then
-    ``x <- x / mean(|x|)``; a constant sample maps to zeros. Same maths as
-    :func:`ocnn_jax.preprocess.gcn_l1`, but the per-sample mean and mean |x| are computed in float64
-    before the result is stored as float32. Low-contrast images make the float32 version drift: on
-    CIFAR-10 class 0 it gives m_0 = -28.94098 against the published -28.94083, while float64 gives
-    the published table to within float32 rounding (checked in tests/test_protocol.py).
-
-    Args:
-      x: (n, ...) uint8 (0..255) or float pixels in [0, 1] (one chunk; the temporaries are float64).
-      out: optional float32 destination of ``x``'s shape.
-
-    Returns:
-      (n, ...) float32.
-    """
-    x = np.asarray(x)
-    n = x.shape[0]
-    f = x.reshape(n, -1).astype(np.float64)
-    if x.dtype == np.uint8:
-        f /= 255.0
-    f -= f.mean(axis=1, keepdims=True)
-    scale = np.abs(f).mean(axis=1, keepdims=True)
-    np.divide(f, scale, out=f, where=scale > 0)
-    f[scale[:, 0] == 0] = 0.0
-    if out is None:
-        out = np.empty(x.shape, np.float32)
-    out.reshape(n, -1)[...] = f
-    return out
-
-
 def base_transform(
     x: np.ndarray,
     base: str,
@@ -285,7 +252,7 @@ def base_transform(
 
     Args:
       x: (N, ...) uint8 or float source (read-only is fine).
-      base: "gcn_l1" (l1 GCN per sample with float64 statistics, :func:`gcn_l1_f64`) or "none".
+      base: "gcn_l1" (l1 GCN per sample, :func:`ocnn_jax.preprocess.gcn_l1`) or "none".
       rows: optional (n,) row indices of ``x`` to convert, in this order (default: all rows).
       out: optional C-contiguous float32 (n, ...) destination.
       chunk: rows per chunk (bounds the temporaries).
@@ -305,7 +272,7 @@ def base_transform(
         src = x[s:e] if rows is None else x[rows[s:e]]
         dst = out[s:e]
         if base == "gcn_l1":
-            gcn_l1_f64(src, out=dst)
+            gcn_l1(src, out=dst)
         elif base == "none":
             to_unit(src, out=dst)
         else:

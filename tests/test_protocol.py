@@ -15,7 +15,6 @@ from ocnn_jax.datasets import DatasetError, from_arrays, to_unit
 from ocnn_jax.preprocess import gcn_l1
 from ocnn_jax.protocol import (
     contamination_count,
-    gcn_l1_f64,
     minmax_table,
     one_class_split,
     one_class_stack,
@@ -108,21 +107,20 @@ def test_gcn_minmax_constants_from_normal_training_rows_only(images):
     s = one_class_split(images, "b", contamination=0.2, key_or_seed=1)
     normal = s.x_train[~s.train_is_anomaly]
     assert normal.min() == pytest.approx(0.0, abs=1e-6) and normal.max() == pytest.approx(1.0, abs=1e-6)
-    g = gcn_l1_f64(images.x_train[images.y_train == 1])
+    g = gcn_l1(images.x_train[images.y_train == 1])
     assert float(s.affine.shift) == pytest.approx(float(g.min()), abs=1e-6)
     assert float(s.affine.inv_scale) == pytest.approx(1.0 / (float(g.max()) - float(g.min())), rel=1e-6)
-    # the returned Affine maps [0, 1]-scaled raw data to the returned arrays (engine's float32 GCN: ~1e-5)
+    # the returned Affine maps [0, 1]-scaled raw data to the returned arrays (same GCN code path)
     np.testing.assert_allclose(s.affine(to_unit(images.x_test)), s.x_test, atol=2e-5)
 
 
-def test_gcn_f64_matches_preprocess_gcn(images):
+def test_gcn_is_scale_invariant_mean_abs_one(images):
     x = to_unit(images.x_train)
-    np.testing.assert_allclose(gcn_l1_f64(images.x_train), gcn_l1(x), atol=1e-5)
-    np.testing.assert_allclose(gcn_l1_f64(x), gcn_l1_f64(images.x_train), atol=1e-6)
-    flat = gcn_l1_f64(images.x_train).reshape(100, -1).astype(np.float64)
+    np.testing.assert_allclose(gcn_l1(x), gcn_l1(images.x_train), atol=1e-6)
+    flat = gcn_l1(images.x_train).reshape(100, -1).astype(np.float64)
     np.testing.assert_allclose(flat.mean(1), 0, atol=1e-6)
     np.testing.assert_allclose(np.abs(flat).mean(1), 1, atol=1e-6)  # mean, not sum, of |x|
-    assert not gcn_l1_f64(np.full((2, 3, 3, 1), 7, np.uint8)).any()  # constant image -> zeros
+    assert not gcn_l1(np.full((2, 3, 3, 1), 7, np.uint8)).any()  # constant image -> zeros
 
 
 def test_unit_minmax_and_standardize(images):
