@@ -88,11 +88,13 @@ def fit(
         raise ValueError(f"preprocess must be one of {PREPROCESS_MODES}, got {preprocess!r}")
     mode = preprocess if preprocess != "auto" else ("standardize" if len(sample_shape) == 1 else "gcn_minmax")
 
-    x = x.reshape((x.shape[0],) + net_shape)
-    affines, class_data = _fit_preprocessing(x, class_rows, mode)
     backbone, backbone_spec = _resolve_backbone(encoder, decoder, net_shape, rep_dim, hidden, mode)
+    width = resolve_model_axis(model_axis, backbone_spec["family"], len(classes) * len(seed_list))
     cfg = with_overrides(default_config(backbone_spec["family"], method), **config)
     cfg = _clamp_batch_sizes(cfg, min(len(r) for r in class_rows))
+
+    x = x.reshape((x.shape[0],) + net_shape)
+    affines, class_data = _fit_preprocessing(x, class_rows, mode)
 
     data = stack_classes(class_data, cfg.score_batch_size)
     del class_data
@@ -104,7 +106,6 @@ def fit(
     keys = jax.vmap(jax.random.key)(jnp.asarray(run_seeds, jnp.uint32))
     runs = RunSpec(jnp.asarray(run_cls), jnp.full(run_cls.shape, cfg.nu, jnp.float32))
     run_info = [{"normal_class": classes[c], "seed": int(s)} for c, s in zip(run_cls, run_seeds)]
-    width = resolve_model_axis(model_axis, backbone_spec["family"], len(run_cls))
     counts = np.asarray(data.n)
     images = [int(sum((counts[c] // p_bs) * p_bs for c in run_cls)) for p_bs in _phase_batches(cfg)]
 

@@ -223,7 +223,7 @@ class Model:
 
         def one(mapped, x):
             variables, shift, inv = mapped
-            return scorer(backbone, variables, (x - shift) * inv)
+            return scorer(backbone, variables, (x - shift[None]) * inv[None])
 
         mapped = model_map(one, self.model_axis_width, self.n_models)
         # Each run's per-class constants are gathered once, then mapped with its variables.
