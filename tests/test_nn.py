@@ -1,0 +1,435 @@
+"""Tests for ocnn_jax.nn: custom-VJP conv, pooling, LeNet/MLP backbones, AutoEncoder, make_backbone."""
+
+from __future__ import annotations
+
+import math
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax import lax
+from jax.test_util import check_grads
+
+from ocnn_jax.nn import (
+    AutoEncoder,
+    Backbone,
+    CifarLeNetDecoder,
+    CifarLeNetEncoder,
+    Conv,
+    MLPDecoder,
+    MLPEncoder,
+    MnistLeNetDecoder,
+    MnistLeNetEncoder,
+    conv2d,
+    make_backbone,
+    max_pool_2x2,
+    upsample_nearest_2x,
+)
+from ocnn_jax.nn.layers import batch_norm
+
+RTOL, ATOL = 1e-5, 1e-5
+DN = ("NHWC", "HWIO", "NHWC")
+
+
+def _keys(n: int, seed: int = 0) -> list[jax.Array]:
+    return list(jax.random.split(jax.random.key(seed), n))
+
+
+def ref_conv(x: jax.Array, w: jax.Array, p: int) -> jax.Array:
+    return lax.conv_general_dilated(x, w, (1, 1), ((p, p), (p, p)), dimension_numbers=DN)
+
+
+def _close(a, b, rtol: float = RTOL, atol: float = ATOL) -> None:
+    np.testing.assert_allclose(np.asarray(a, np.float32), np.asarray(b, np.float32), rtol=rtol, atol=atol)
+
+
+# --------------------------------------------------------------------------------------- conv2d
+
+CONV_CASES = [  # (B, H, W, Cin, Cout, k, p): paddings 0..2, odd/even sizes, one p > k-1
+    (2, 7, 7, 3, 4, 3, 0),
+    (2, 6, 9, 2, 3, 3, 1),
+    (3, 8, 8, 3, 2, 5, 2),
+    (1, 9, 6, 1, 8, 5, 2),
+    (2, 10, 11, 4, 4, 5, 1),
+    (2, 5, 5, 2, 3, 3, 4),
+]
+
+
+def _conv_inputs(case, dtype=jnp.float32):
+    b, h, w, ci, co, k, p = case
+    kx, kw, kg = _keys(3, seed=sum(case))
+    x = jax.random.normal(kx, (b, h, w, ci), dtype)
+    wt = jax.random.normal(kw, (k, k, ci, co), dtype) / k
+    g = jax.random.normal(kg, (b, h + 2 * p - k + 1, w + 2 * p - k + 1, co), dtype)
+    return x, wt, g, p
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv2d_forward_matches_lax_and_flax(case):
+    x, w, _, p = _conv_inputs(case)
+    y = conv2d(x, w, p)
+    _close(y, ref_conv(x, w, p))
+    flax_conv = nn.Conv(w.shape[-1], (w.shape[0],) * 2, padding=((p, p), (p, p)), use_bias=False)
+    _close(y, flax_conv.apply({"params": {"kernel": w}}, x))
+    ours = Conv(w.shape[-1], kernel_size=w.shape[0], padding=p)
+    _close(y, ours.apply({"params": {"kernel": w}}, x))
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv2d_vjp_matches_autodiff(case):
+    x, w, g, p = _conv_inputs(case)
+    _, vjp = jax.vjp(lambda a, b: conv2d(a, b, p), x, w)
+    _, vjp_ref = jax.vjp(lambda a, b: ref_conv(a, b, p), x, w)
+    for got, want in zip(vjp(g), vjp_ref(g), strict=True):
+        assert got.shape == want.shape
+        _close(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_conv2d_check_grads():
+    x, w, _, p = _conv_inputs((2, 6, 7, 2, 3, 3, 1))
+    check_grads(lambda a, b: conv2d(a, b, p), (x, w), order=1, modes=("rev",), atol=2e-2, rtol=2e-2, eps=1e-2)
+
+
+def _loss(conv, p):
+    return lambda x, w: jnp.sum(jnp.sin(conv(x, w, p)))
+
+
+@pytest.mark.parametrize("in_axes", [(0, None), (None, 0), (0, 0)], ids=["vmap_x", "vmap_w", "vmap_both"])
+def test_conv2d_grad_under_vmap(in_axes):
+    x, w, _, p = _conv_inputs((2, 8, 7, 3, 4, 5, 2))
+    xs = jnp.stack([x, 2.0 * x, -x])
+    ws = jnp.stack([w, 0.5 * w, w[::-1]])
+    args = (xs if in_axes[0] == 0 else x, ws if in_axes[1] == 0 else w)
+    got = jax.jit(jax.vmap(jax.value_and_grad(_loss(conv2d, p), (0, 1)), in_axes))(*args)
+    want = jax.vmap(jax.value_and_grad(_loss(ref_conv, p), (0, 1)), in_axes)(*args)
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        _close(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_conv2d_grad_inside_scan():
+    x, w, _, p = _conv_inputs((2, 8, 8, 3, 3, 5, 2))
+    xs = jnp.stack([x, x * 0.5, x[:, ::-1]])
+
+    def run(conv):
+        grad = jax.grad(_loss(conv, p), 1)
+
+        def body(w, xb):
+            return w - 0.01 * grad(xb, w), jnp.sum(conv(xb, w, p))
+
+        return jax.jit(lambda w: lax.scan(body, w, xs))(w)
+
+    for a, b in zip(jax.tree.leaves(run(conv2d)), jax.tree.leaves(run(ref_conv)), strict=True):
+        _close(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_conv2d_bfloat16():
+    x, w, g, p = _conv_inputs((2, 8, 8, 3, 4, 5, 2), jnp.bfloat16)
+    y, vjp = jax.vjp(lambda a, b: conv2d(a, b, p), x, w)
+    dx, dw = vjp(g)
+    assert y.dtype == dx.dtype == dw.dtype == jnp.bfloat16
+    f32 = [a.astype(jnp.float32) for a in (x, w, g)]
+    _, vjp32 = jax.vjp(lambda a, b: ref_conv(a, b, p), *f32[:2])
+    _close(y, ref_conv(*f32[:2], p), rtol=5e-2, atol=5e-2)
+    for got, want in zip((dx, dw), vjp32(f32[2]), strict=True):
+        scale = float(jnp.abs(want).max())
+        _close(got, want, rtol=5e-2, atol=3e-2 * scale)
+
+
+def test_conv2d_rejects_bad_padding():
+    x, w, _, _ = _conv_inputs((1, 5, 5, 1, 1, 3, 0))
+    with pytest.raises(ValueError, match="padding"):
+        conv2d(x, w, -1)
+
+
+@pytest.mark.parametrize("p_torch", [2, 3])
+def test_deconv_as_conv_matches_pytorch_transposed_conv(p_torch):
+    """Stride-1 ConvTranspose2d(padding p) == conv with the flipped kernel and padding k-1-p."""
+    rng = np.random.default_rng(p_torch)
+    k, ci, co, h = 5, 2, 3, 8
+    x = rng.normal(size=(1, h, h, ci)).astype(np.float32)
+    wt = rng.normal(size=(k, k, ci, co)).astype(np.float32)  # transposed-conv weight, (k, k, in, out)
+    full = np.zeros((1, h + k - 1, h + k - 1, co), np.float32)  # scatter definition of conv-transpose
+    for i in range(h):
+        for j in range(h):
+            full[0, i : i + k, j : j + k] += np.einsum("c,abco->abo", x[0, i, j], wt)
+    want = full[:, p_torch : full.shape[1] - p_torch, p_torch : full.shape[2] - p_torch]
+    got = conv2d(jnp.asarray(x), jnp.asarray(wt[::-1, ::-1]), k - 1 - p_torch)
+    assert got.shape == (1, h + k - 1 - 2 * p_torch, h + k - 1 - 2 * p_torch, co)
+    _close(got, want, rtol=1e-4, atol=1e-4)
+
+
+# -------------------------------------------------------------------------- pooling / upsampling
+
+
+def _np_pool(x: np.ndarray) -> np.ndarray:
+    *lead, h, w, c = x.shape
+    out = np.full((*lead, h // 2, w // 2, c), -np.inf, x.dtype)
+    for i in range(h // 2):
+        for j in range(w // 2):
+            out[..., i, j, :] = x[..., 2 * i : 2 * i + 2, 2 * j : 2 * j + 2, :].max(axis=(-3, -2))
+    return out
+
+
+@pytest.mark.parametrize("shape", [(2, 8, 8, 3), (2, 7, 7, 1), (1, 7, 6, 2), (3, 2, 5, 4, 2)])
+def test_max_pool_2x2_matches_numpy(shape):
+    x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+    y = max_pool_2x2(jnp.asarray(x))
+    np.testing.assert_array_equal(np.asarray(y), _np_pool(x))
+    if len(shape) == 4:
+        np.testing.assert_array_equal(np.asarray(y), np.asarray(nn.max_pool(x, (2, 2), (2, 2), "VALID")))
+        g_ref = jax.grad(lambda a: jnp.sum(jnp.cos(nn.max_pool(a, (2, 2), (2, 2), "VALID"))))(x)
+        g = jax.grad(lambda a: jnp.sum(jnp.cos(max_pool_2x2(a))))(x)
+        _close(g, g_ref)
+
+
+def test_max_pool_odd_7_to_3():
+    assert max_pool_2x2(jnp.zeros((1, 7, 7, 4))).shape == (1, 3, 3, 4)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 3, 2), (1, 4, 7, 1), (2, 2, 1, 1, 3)])
+def test_upsample_nearest_2x_matches_numpy(shape):
+    x = np.random.default_rng(1).normal(size=shape).astype(np.float32)
+    want = np.repeat(np.repeat(x, 2, axis=-3), 2, axis=-2)
+    np.testing.assert_array_equal(np.asarray(upsample_nearest_2x(jnp.asarray(x))), want)
+
+
+# ------------------------------------------------------------------------------------ backbones
+
+
+def _init(module, shape, seed=0):
+    x = jax.random.uniform(jax.random.key(seed + 1), (3, *shape))
+    return module.init(jax.random.key(seed), x, train=False), x
+
+
+def _intermediate_shapes(module, variables, x) -> dict[str, tuple[int, ...]]:
+    """Shapes of sown intermediates and of every submodule's output, keyed by name."""
+    _, state = module.apply(variables, x, train=False, capture_intermediates=True, mutable=["intermediates"])
+    flat = jax.tree_util.tree_flatten_with_path(state["intermediates"])[0]
+    out = {}
+    for path, leaf in flat:
+        names = [p.key for p in path if isinstance(p, jax.tree_util.DictKey)]
+        out["/".join(n for n in names if n != "__call__")] = tuple(leaf.shape)
+    return out
+
+
+NETS = {
+    "mnist_enc": (MnistLeNetEncoder(), (28, 28, 1), (32,)),
+    "mnist_dec": (MnistLeNetDecoder(), (32,), (28, 28, 1)),
+    "cifar_enc": (CifarLeNetEncoder(), (32, 32, 3), (128,)),
+    "cifar_dec": (CifarLeNetDecoder(), (128,), (32, 32, 3)),
+    "mlp_enc": (MLPEncoder(), (8, 8), (32,)),
+    "mlp_dec": (MLPDecoder(input_shape=(8, 8)), (32,), (8, 8)),
+}
+
+B = 3
+EXPECTED_INTERMEDIATES = {
+    "mnist_enc": {"pool1": (B, 14, 14, 8), "pool2": (B, 7, 7, 4), "flat": (B, 196), "code": (B, 32)},
+    "mnist_dec": {
+        "up1": (B, 8, 8, 2),
+        "deconv1": (B, 8, 8, 4),
+        "up2": (B, 16, 16, 4),
+        "deconv2": (B, 14, 14, 8),  # PyTorch padding 3: 16 -> 14
+        "up3": (B, 28, 28, 8),
+        "deconv3": (B, 28, 28, 1),
+    },
+    "cifar_enc": {
+        "pool1": (B, 16, 16, 32),
+        "pool2": (B, 8, 8, 64),
+        "pool3": (B, 4, 4, 128),
+        "flat": (B, 2048),
+        "code": (B, 128),
+    },
+    "cifar_dec": {
+        "bn_code": (B, 128),
+        "deconv1": (B, 4, 4, 128),
+        "up1": (B, 8, 8, 128),
+        "deconv2": (B, 8, 8, 64),
+        "up2": (B, 16, 16, 64),
+        "deconv3": (B, 16, 16, 32),
+        "up3": (B, 32, 32, 32),
+        "deconv4": (B, 32, 32, 3),
+    },
+    "mlp_enc": {"dense0": (B, 64), "code": (B, 32)},
+    "mlp_dec": {"dense0": (B, 64), "out": (B, 64)},
+}
+
+
+@pytest.mark.parametrize("net", list(NETS))
+def test_backbone_shapes_and_intermediates(net):
+    module, in_shape, out_shape = NETS[net]
+    variables, x = _init(module, in_shape)
+    y = module.apply(variables, x, train=False)
+    assert y.shape == (B, *out_shape)
+    shapes = _intermediate_shapes(module, variables, x)
+    for name, shape in EXPECTED_INTERMEDIATES[net].items():
+        assert shapes[name] == shape, (name, shapes)
+    if net.endswith("dec") and not net.startswith("mlp"):
+        assert float(y.min()) >= 0.0 and float(y.max()) <= 1.0  # sigmoid output
+
+
+@pytest.mark.parametrize("net", list(NETS))
+def test_no_bias_and_bn_without_affine(net):
+    module, in_shape, _ = NETS[net]
+    variables, x = _init(module, in_shape)
+    assert set(variables) == {"params", "batch_stats"}
+    for path, _ in jax.tree_util.tree_flatten_with_path(variables["params"])[0]:
+        assert path[-1].key == "kernel", path  # no bias, no BN scale/bias anywhere
+    for path, _ in jax.tree_util.tree_flatten_with_path(variables["batch_stats"])[0]:
+        assert path[-1].key in ("mean", "var"), path
+    # a training call mutates only batch_stats
+    _, upd = module.apply(variables, x, train=True, mutable=["batch_stats"])
+    assert set(upd) == {"batch_stats"}
+
+
+def test_batch_norm_momentum_and_epsilon():
+    x = jax.random.normal(jax.random.key(3), (16, 5)) * 3.0 + 1.0
+    bn_train, bn_eval = batch_norm(train=True), batch_norm(train=False)
+    v = bn_eval.init(jax.random.key(0), x)
+    assert jax.tree.map(jnp.shape, v) == {"batch_stats": {"mean": (5,), "var": (5,)}}
+    y, upd = bn_train.apply(v, x, mutable=["batch_stats"])
+    mu, var = x.mean(0, keepdims=True), x.var(0, keepdims=True)  # Flax: biased batch variance
+    _close(upd["batch_stats"]["mean"], 0.9 * 0.0 + 0.1 * mu[0])
+    _close(upd["batch_stats"]["var"], 0.9 * 1.0 + 0.1 * var[0])
+    _close(y, (x - mu) / jnp.sqrt(var + 1e-4), rtol=1e-4, atol=1e-4)
+    stats = {"batch_stats": {"mean": jnp.full(5, 0.5), "var": jnp.full(5, 1e-4)}}
+    _close(bn_eval.apply(stats, x), (x - 0.5) / jnp.sqrt(2e-4), rtol=1e-4, atol=1e-3)
+
+
+def test_encoder_bn_running_mean_update():
+    enc = MLPEncoder(hidden=(6,), rep_dim=2)
+    variables, x = _init(enc, (4,))
+    _, upd = enc.apply(variables, x, train=True, mutable=["batch_stats"])
+    h = x @ variables["params"]["dense0"]["kernel"]
+    _close(upd["batch_stats"]["bn0"]["mean"], 0.1 * h.mean(0))
+    _close(upd["batch_stats"]["bn0"]["var"], 0.9 + 0.1 * h.var(0))
+
+
+def _check_uniform(w: jax.Array, bound: float) -> None:
+    w = np.asarray(w).ravel()
+    assert np.abs(w).max() <= bound * (1 + 1e-6)
+    assert np.abs(w).max() >= 0.9 * bound
+    np.testing.assert_allclose(w.var(), bound**2 / 3, rtol=0.15)
+    assert abs(w.mean()) < 4 * bound / math.sqrt(3 * w.size)
+
+
+def test_init_distributions():
+    gain_sq = 2.0 / (1 + 0.01**2)
+    mnist_dec, _ = _init(MnistLeNetDecoder(), (32,), seed=1)
+    k = mnist_dec["params"]["deconv2"]["kernel"]  # (5, 5, 4, 8): PyTorch transposed fan_in = 5*5*8
+    assert k.shape == (5, 5, 4, 8)
+    _check_uniform(k, 1 / math.sqrt(25 * 8))
+    mnist_enc, _ = _init(MnistLeNetEncoder(), (28, 28, 1), seed=2)
+    _check_uniform(mnist_enc["params"]["conv2"]["kernel"], 1 / math.sqrt(25 * 8))  # conv fan_in
+    _check_uniform(mnist_enc["params"]["code"]["kernel"], 1 / math.sqrt(196))  # dense fan_in
+    cifar_dec, _ = _init(CifarLeNetDecoder(), (128,), seed=3)
+    fan_in, fan_out = 25 * 128, 25 * 64  # deconv2 (5, 5, 128, 64); xavier is symmetric in in/out
+    _check_uniform(cifar_dec["params"]["deconv2"]["kernel"], math.sqrt(6 * gain_sq / (fan_in + fan_out)))
+    mlp, _ = _init(MLPEncoder(), (64,), seed=4)
+    _check_uniform(mlp["params"]["dense0"]["kernel"], 1 / 8)
+
+
+def test_mlp_variants():
+    enc = MLPEncoder(hidden=(16, 8), rep_dim=4)
+    dec = MLPDecoder(hidden=(16, 8), input_shape=(3, 5), output="linear")
+    variables, x = _init(AutoEncoder(enc, dec), (3, 5))
+    y = AutoEncoder(enc, dec).apply(variables, x * 100, train=False)
+    assert y.shape == (B, 3, 5)
+    assert float(jnp.abs(y).max()) > 1.0  # identity output is not squashed
+    shapes = jax.tree.map(jnp.shape, variables["params"])
+    assert shapes["encoder"] == {"dense0": {"kernel": (15, 16)}, "dense1": {"kernel": (16, 8)}, "code": {"kernel": (8, 4)}}
+    assert shapes["decoder"] == {"dense0": {"kernel": (4, 8)}, "dense1": {"kernel": (8, 16)}, "out": {"kernel": (16, 15)}}
+    with pytest.raises(ValueError, match="output"):
+        MLPDecoder(input_shape=(3,), output="tanh").init(jax.random.key(0), jnp.zeros((2, 4)), train=False)
+    with pytest.raises(ValueError, match="input_shape"):
+        MLPDecoder().init(jax.random.key(0), jnp.zeros((2, 4)), train=False)
+
+
+# ---------------------------------------------------------------------------- AutoEncoder
+
+
+@pytest.mark.parametrize("shape", [(28, 28, 1), (32, 32, 3), (10,)])
+def test_autoencoder_tree_and_encoder_transfer(shape):
+    bb = make_backbone("auto", shape)
+    ae = AutoEncoder(encoder=bb.encoder, decoder=bb.decoder)
+    variables, x = _init(ae, shape)
+    assert set(variables) == {"params", "batch_stats"}
+    assert set(variables["params"]) == {"encoder", "decoder"}
+    assert set(variables["batch_stats"]) == {"encoder", "decoder"}
+    # one training step so the running statistics are non-trivial
+    recon, upd = ae.apply(variables, x, train=True, mutable=["batch_stats"])
+    assert recon.shape == x.shape
+    variables = {"params": variables["params"], "batch_stats": upd["batch_stats"]}
+    enc_vars = {"params": variables["params"]["encoder"], "batch_stats": variables["batch_stats"]["encoder"]}
+    for train in (False, True):
+        z_ae = ae.apply(variables, x, train=train, method=AutoEncoder.encode, mutable=["batch_stats"])[0]
+        z_enc = bb.encoder.apply(enc_vars, x, train=train, mutable=["batch_stats"])[0]
+        assert z_enc.shape == (B, bb.rep_dim)
+        _close(z_enc, z_ae, rtol=0, atol=0)
+    # the internal encoding is what the decoder receives
+    _, inter = ae.apply(variables, x, train=False, capture_intermediates=True, mutable=["intermediates"])
+    _close(inter["intermediates"]["encoder"]["__call__"][0], bb.encoder.apply(enc_vars, x, train=False), 0, 0)
+
+
+# ----------------------------------------------------------------------------- make_backbone
+
+
+@pytest.mark.parametrize(
+    ("shape", "name", "rep_dim", "enc", "dec"),
+    [
+        ((28, 28, 1), "mnist_lenet", 32, MnistLeNetEncoder, MnistLeNetDecoder),
+        ((32, 32, 3), "cifar_lenet", 128, CifarLeNetEncoder, CifarLeNetDecoder),
+        ((64,), "mlp", 32, MLPEncoder, MLPDecoder),
+        ((8, 8), "mlp", 32, MLPEncoder, MLPDecoder),
+        ((28, 28, 3), "mlp", 32, MLPEncoder, MLPDecoder),
+    ],
+)
+def test_make_backbone_auto(shape, name, rep_dim, enc, dec):
+    bb = make_backbone("auto", shape)
+    assert isinstance(bb, Backbone)
+    assert (bb.name, bb.input_shape, bb.rep_dim) == (name, shape, rep_dim)
+    assert isinstance(bb.encoder, enc) and isinstance(bb.decoder, dec)
+    assert make_backbone(input_shape=shape) == bb
+
+
+def test_make_backbone_explicit_options():
+    bb = make_backbone("mlp", (28, 28, 1), rep_dim=8, hidden=(32, 16), output="linear")
+    assert bb.name == "mlp" and bb.rep_dim == 8
+    assert bb.encoder == MLPEncoder(hidden=(32, 16), rep_dim=8)
+    assert bb.decoder == MLPDecoder(hidden=(32, 16), input_shape=(28, 28, 1), output="linear")
+    bb = make_backbone("cifar_lenet", [32, 32, 3], rep_dim=64)
+    assert bb.input_shape == (32, 32, 3) and bb.encoder.rep_dim == bb.decoder.rep_dim == 64
+    assert make_backbone("mlp", (np.int64(5),)).input_shape == (5,)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"name": "resnet", "input_shape": (4,)}, ["name", "'resnet'", "mnist_lenet"]),
+        ({"name": "mnist_lenet", "input_shape": (32, 32, 3)}, ["input_shape", "(28, 28, 1)", "(32, 32, 3)"]),
+        ({"name": "cifar_lenet", "input_shape": (28, 28, 1)}, ["input_shape", "(32, 32, 3)", "(28, 28, 1)"]),
+        ({"input_shape": None}, ["input_shape", "None"]),
+        ({"input_shape": (0, 3)}, ["input_shape", "(0, 3)", "positive"]),
+        ({"input_shape": ()}, ["input_shape", "()"]),
+        ({"input_shape": (4,), "rep_dim": 0}, ["rep_dim", "0", "positive"]),
+        ({"input_shape": (4,), "rep_dim": 2.5}, ["rep_dim", "2.5"]),
+        ({"input_shape": (4,), "hidden": (8, -1)}, ["hidden", "(8, -1)", "positive"]),
+        ({"input_shape": (4,), "output": "tanh"}, ["output", "'tanh'", "sigmoid"]),
+        ({"input_shape": (28, 28, 1), "rep_dim": 20}, ["rep_dim", "20", "16"]),
+        ({"input_shape": (28, 28, 1), "hidden": (8,)}, ["hidden", "mlp"]),
+        ({"input_shape": (32, 32, 3), "output": "linear"}, ["output", "'linear'", "sigmoid"]),
+    ],
+)
+def test_make_backbone_errors(kwargs, words):
+    with pytest.raises(ValueError) as info:
+        make_backbone(**kwargs)
+    for word in words:
+        assert word in str(info.value), (word, str(info.value))
+
+
+def test_backbone_autoencoder_helper():
+    bb = make_backbone("auto", (6,))
+    assert bb.autoencoder() == AutoEncoder(encoder=bb.encoder, decoder=bb.decoder)
+    with pytest.raises(ValueError, match="decoder"):
+        bb._replace(decoder=None).autoencoder()
