@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import flax.linen as nn
 import jax
@@ -30,11 +31,13 @@ from ocnn_jax.nn import (
 from ocnn_jax.nn.layers import batch_norm
 
 RTOL, ATOL = 1e-5, 1e-5
+B = 3  # batch size of the backbone tests
 DN = ("NHWC", "HWIO", "NHWC")
 
 
-def _keys(n: int, seed: int = 0) -> list[jax.Array]:
-    return list(jax.random.split(jax.random.key(seed), n))
+def _normal(rng: np.random.Generator, shape, dtype=jnp.float32, scale: float = 1.0) -> jax.Array:
+    """Test data from NumPy (eager jax.random compiles a kernel per new shape, which is slow)."""
+    return jnp.asarray(rng.normal(scale=scale, size=shape).astype(np.float32), dtype)
 
 
 def ref_conv(x: jax.Array, w: jax.Array, p: int) -> jax.Array:
@@ -59,30 +62,41 @@ CONV_CASES = [  # (B, H, W, Cin, Cout, k, p): paddings 0..2, odd/even sizes, one
 
 def _conv_inputs(case, dtype=jnp.float32):
     b, h, w, ci, co, k, p = case
-    kx, kw, kg = _keys(3, seed=sum(case))
-    x = jax.random.normal(kx, (b, h, w, ci), dtype)
-    wt = jax.random.normal(kw, (k, k, ci, co), dtype) / k
-    g = jax.random.normal(kg, (b, h + 2 * p - k + 1, w + 2 * p - k + 1, co), dtype)
+    rng = np.random.default_rng(sum(case))
+    x = _normal(rng, (b, h, w, ci), dtype)
+    wt = _normal(rng, (k, k, ci, co), dtype, scale=1.0 / k)
+    g = _normal(rng, (b, h + 2 * p - k + 1, w + 2 * p - k + 1, co), dtype)
     return x, wt, g, p
 
 
 @pytest.mark.parametrize("case", CONV_CASES)
 def test_conv2d_forward_matches_lax_and_flax(case):
     x, w, _, p = _conv_inputs(case)
-    y = conv2d(x, w, p)
-    _close(y, ref_conv(x, w, p))
     flax_conv = nn.Conv(w.shape[-1], (w.shape[0],) * 2, padding=((p, p), (p, p)), use_bias=False)
-    _close(y, flax_conv.apply({"params": {"kernel": w}}, x))
     ours = Conv(w.shape[-1], kernel_size=w.shape[0], padding=p)
-    _close(y, ours.apply({"params": {"kernel": w}}, x))
+
+    @jax.jit
+    def all_ways(x, w):
+        v = {"params": {"kernel": w}}
+        return conv2d(x, w, p), ref_conv(x, w, p), flax_conv.apply(v, x), ours.apply(v, x)
+
+    y, *refs = all_ways(x, w)
+    assert y.shape == refs[0].shape
+    for ref in refs:
+        _close(y, ref)
 
 
 @pytest.mark.parametrize("case", CONV_CASES)
 def test_conv2d_vjp_matches_autodiff(case):
     x, w, g, p = _conv_inputs(case)
-    _, vjp = jax.vjp(lambda a, b: conv2d(a, b, p), x, w)
-    _, vjp_ref = jax.vjp(lambda a, b: ref_conv(a, b, p), x, w)
-    for got, want in zip(vjp(g), vjp_ref(g), strict=True):
+
+    @jax.jit
+    def both(x, w, g):
+        vjps = [jax.vjp(lambda a, b, c=c: c(a, b, p), x, w)[1] for c in (conv2d, ref_conv)]
+        return [f(g) for f in vjps]
+
+    got_all, want_all = both(x, w, g)
+    for got, want in zip(got_all, want_all, strict=True):
         assert got.shape == want.shape
         _close(got, want, rtol=1e-4, atol=1e-4)
 
@@ -199,13 +213,14 @@ def test_upsample_nearest_2x_matches_numpy(shape):
 
 
 def _init(module, shape, seed=0):
-    x = jax.random.uniform(jax.random.key(seed + 1), (3, *shape))
-    return module.init(jax.random.key(seed), x, train=False), x
+    x = jnp.asarray(np.random.default_rng(seed).uniform(size=(B, *shape)).astype(np.float32))
+    return jax.jit(partial(module.init, train=False))(jax.random.key(seed), x), x
 
 
 def _intermediate_shapes(module, variables, x) -> dict[str, tuple[int, ...]]:
-    """Shapes of sown intermediates and of every submodule's output, keyed by name."""
-    _, state = module.apply(variables, x, train=False, capture_intermediates=True, mutable=["intermediates"])
+    """Shapes of sown intermediates and of every submodule's output, keyed by name (no compute)."""
+    apply = partial(module.apply, train=False, capture_intermediates=True, mutable=["intermediates"])
+    _, state = jax.eval_shape(apply, variables, x)
     flat = jax.tree_util.tree_flatten_with_path(state["intermediates"])[0]
     out = {}
     for path, leaf in flat:
@@ -223,7 +238,6 @@ NETS = {
     "mlp_dec": (MLPDecoder(input_shape=(8, 8)), (32,), (8, 8)),
 }
 
-B = 3
 EXPECTED_INTERMEDIATES = {
     "mnist_enc": {"pool1": (B, 14, 14, 8), "pool2": (B, 7, 7, 4), "flat": (B, 196), "code": (B, 32)},
     "mnist_dec": {
@@ -260,7 +274,7 @@ EXPECTED_INTERMEDIATES = {
 def test_backbone_shapes_and_intermediates(net):
     module, in_shape, out_shape = NETS[net]
     variables, x = _init(module, in_shape)
-    y = module.apply(variables, x, train=False)
+    y = jax.jit(partial(module.apply, train=False))(variables, x)
     assert y.shape == (B, *out_shape)
     shapes = _intermediate_shapes(module, variables, x)
     for name, shape in EXPECTED_INTERMEDIATES[net].items():
@@ -272,19 +286,20 @@ def test_backbone_shapes_and_intermediates(net):
 @pytest.mark.parametrize("net", list(NETS))
 def test_no_bias_and_bn_without_affine(net):
     module, in_shape, _ = NETS[net]
-    variables, x = _init(module, in_shape)
+    x = jnp.zeros((B, *in_shape))
+    variables = jax.eval_shape(partial(module.init, train=False), jax.random.key(0), x)
     assert set(variables) == {"params", "batch_stats"}
     for path, _ in jax.tree_util.tree_flatten_with_path(variables["params"])[0]:
         assert path[-1].key == "kernel", path  # no bias, no BN scale/bias anywhere
     for path, _ in jax.tree_util.tree_flatten_with_path(variables["batch_stats"])[0]:
         assert path[-1].key in ("mean", "var"), path
     # a training call mutates only batch_stats
-    _, upd = module.apply(variables, x, train=True, mutable=["batch_stats"])
+    _, upd = jax.eval_shape(partial(module.apply, train=True, mutable=["batch_stats"]), variables, x)
     assert set(upd) == {"batch_stats"}
 
 
 def test_batch_norm_momentum_and_epsilon():
-    x = jax.random.normal(jax.random.key(3), (16, 5)) * 3.0 + 1.0
+    x = _normal(np.random.default_rng(3), (16, 5), scale=3.0) + 1.0
     bn_train, bn_eval = batch_norm(train=True), batch_norm(train=False)
     v = bn_eval.init(jax.random.key(0), x)
     assert jax.tree.map(jnp.shape, v) == {"batch_stats": {"mean": (5,), "var": (5,)}}
@@ -357,19 +372,25 @@ def test_autoencoder_tree_and_encoder_transfer(shape):
     assert set(variables) == {"params", "batch_stats"}
     assert set(variables["params"]) == {"encoder", "decoder"}
     assert set(variables["batch_stats"]) == {"encoder", "decoder"}
-    # one training step so the running statistics are non-trivial
-    recon, upd = ae.apply(variables, x, train=True, mutable=["batch_stats"])
+    enc_apply = partial(bb.encoder.apply, mutable=["batch_stats"])
+    ae_encode = partial(ae.apply, method=AutoEncoder.encode, mutable=["batch_stats"])
+
+    @jax.jit
+    def run(variables, x):
+        # one training step first, so the running statistics are non-trivial
+        recon, upd = ae.apply(variables, x, train=True, mutable=["batch_stats"])
+        variables = {"params": variables["params"], "batch_stats": upd["batch_stats"]}
+        enc_vars = {"params": variables["params"]["encoder"], "batch_stats": variables["batch_stats"]["encoder"]}
+        pairs = [(enc_apply(enc_vars, x, train=t)[0], ae_encode(variables, x, train=t)[0]) for t in (False, True)]
+        _, inter = ae.apply(variables, x, train=False, capture_intermediates=True, mutable=["intermediates"])
+        pairs.append((enc_apply(enc_vars, x, train=False)[0], inter["intermediates"]["encoder"]["__call__"][0]))
+        return recon, pairs
+
+    recon, pairs = run(variables, x)
     assert recon.shape == x.shape
-    variables = {"params": variables["params"], "batch_stats": upd["batch_stats"]}
-    enc_vars = {"params": variables["params"]["encoder"], "batch_stats": variables["batch_stats"]["encoder"]}
-    for train in (False, True):
-        z_ae = ae.apply(variables, x, train=train, method=AutoEncoder.encode, mutable=["batch_stats"])[0]
-        z_enc = bb.encoder.apply(enc_vars, x, train=train, mutable=["batch_stats"])[0]
+    for z_enc, z_ae in pairs:  # eval, train, and the code the decoder actually receives
         assert z_enc.shape == (B, bb.rep_dim)
         _close(z_enc, z_ae, rtol=0, atol=0)
-    # the internal encoding is what the decoder receives
-    _, inter = ae.apply(variables, x, train=False, capture_intermediates=True, mutable=["intermediates"])
-    _close(inter["intermediates"]["encoder"]["__call__"][0], bb.encoder.apply(enc_vars, x, train=False), 0, 0)
 
 
 # ----------------------------------------------------------------------------- make_backbone
