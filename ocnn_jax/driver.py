@@ -3,8 +3,13 @@
 Progress is reported from outside the vmap (``jax.debug.callback`` would fire once per mapped run):
 each call runs K epochs of every run and returns their stacked metrics; the Python loop between calls
 updates the progress bar, checks every loss for NaN/inf (raising ``TrainingDivergedError`` naming the
-run) and donates the state to the next call. The epoch functions are the same ones ``run_program``
-scans over, so the result equals the single-program ``train``.
+run), optionally writes a checkpoint, and donates the state to the next call. The epoch functions are
+the same ones ``run_program`` scans over, so the result equals the single-program ``train``.
+
+Devices: with a ``mesh`` (one axis named "models"), every compiled call is a ``jax.shard_map`` whose
+body maps the device's own slice of runs (``batching.model_map``); runs never communicate. The number
+of runs must be a multiple of the mesh size (``sweep`` pads). Across hosts (``jax.distributed``), the
+same code runs on every process and the results are gathered with ``process_allgather``.
 """
 
 from __future__ import annotations
@@ -16,13 +21,18 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, PartitionSpec
 from tqdm.auto import tqdm
 
 from .batching import StackedData, model_map
+from .checkpoint import Checkpointer, Position
 from .errors import TrainingDivergedError
 from .program import Phase, Program, RunSpec, run_phase_epochs
 
-__all__ = ["execute", "chunk_size"]
+__all__ = ["execute", "chunk_size", "to_host", "MODEL_AXIS"]
+
+#: Name of the mesh axis that carries the runs.
+MODEL_AXIS = "models"
 
 
 def chunk_size(epochs: int, target_chunks: int = 10) -> int:
@@ -30,6 +40,39 @@ def chunk_size(epochs: int, target_chunks: int = 10) -> int:
     (one compilation per phase), about ``target_chunks`` host syncs per phase."""
     limit = max(1, epochs // max(1, target_chunks))
     return max(d for d in range(1, limit + 1) if epochs % d == 0)
+
+
+def to_host(tree: Any) -> Any:
+    """Fetch a (possibly sharded, possibly multi-host) pytree as NumPy arrays on every process."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        return multihost_utils.process_allgather(tree, tiled=True)
+    return jax.device_get(tree)
+
+
+def _mapper(width: int | None, n_models: int, mesh: Mesh | None) -> Callable[[Callable], Callable]:
+    """fn(mapped, shared) -> the same over the model axis: model_map, inside shard_map with a mesh."""
+    if mesh is None:
+        return lambda fn: model_map(fn, width, n_models)
+    n_dev = mesh.size
+    if n_models % n_dev:
+        raise ValueError(f"{n_models} runs cannot be split evenly over {n_dev} devices; pad the runs first")
+    local = n_models // n_dev
+
+    def wrap(fn):
+        inner = model_map(fn, width, local)
+        # check_vma=False: scan carries born as constants (initial R = 0, BN stats) are not marked
+        # as varying over the model axis (STYLE.md §5).
+        return jax.shard_map(
+            inner,
+            mesh=mesh,
+            in_specs=(PartitionSpec(MODEL_AXIS), PartitionSpec()),
+            out_specs=PartitionSpec(MODEL_AXIS),
+            check_vma=False,
+        )
+
+    return wrap
 
 
 def execute(
@@ -43,6 +86,9 @@ def execute(
     images_per_epoch: Sequence[int],
     progress: bool = True,
     target_chunks: int = 10,
+    mesh: Mesh | None = None,
+    checkpoint: Checkpointer | None = None,
+    description: str = "",
 ) -> tuple[Any, dict[str, np.ndarray], float]:
     """Train every run on the model axis.
 
@@ -51,50 +97,93 @@ def execute(
       keys: (M,) PRNG keys, one per run.
       runs: ``RunSpec`` with (M,) leaves.
       data: the shared ``StackedData``.
-      width: model-axis map width (None: vmap all; k: lax.map over groups of k).
+      width: model-axis map width per device (None: vmap all; k: lax.map over groups of k).
       run_info: per run, a dict with "normal_class" and "seed" (for error messages).
       images_per_epoch: per phase, images·models processed per epoch (for the throughput figure).
       progress: show a tqdm bar.
       target_chunks: about how many compiled calls per phase.
+      mesh: optional device mesh with one axis "models"; M must be a multiple of its size.
+      checkpoint: optional ``Checkpointer``: the state is saved after every compiled call and, if a
+        checkpoint exists, training resumes from it (nothing finished is recomputed).
+      description: prefix of the progress bar.
 
     Returns:
       (final state with (M, ...) leaves, metrics "<phase>/<name>" -> (M, epochs) arrays, wall seconds).
     """
     n_models = int(runs.cls.shape[0])
-    mapped = lambda fn: model_map(fn, width, n_models)  # noqa: E731
+    mapped = _mapper(width, n_models, mesh)
     t0 = time.perf_counter()
-    init = jax.jit(mapped(lambda kr, d: program.init(kr[0], kr[1], d)))
-    state = init((keys, runs), data)
     total = sum(p.epochs for p in program.phases)
     metrics: dict[str, list[np.ndarray]] = {}
-    bar = tqdm(total=total, desc="training", unit="epoch", disable=not progress, leave=True)
+
+    init = jax.jit(mapped(lambda kr, d: program.init(kr[0], kr[1], d)))
+    transitions = [
+        jax.jit(mapped(lambda sr, d, _t=t: _t(sr[0], sr[1], d))) for t in program.transitions
+    ]
+
+    start = Position(0, 0)
+    state = None
+    if checkpoint is not None:
+        restored = checkpoint.load(lambda pos: _state_shape(program, init, transitions, keys, runs, data, pos))
+        if restored is not None:
+            start, state, saved_metrics = restored
+            metrics = {k: [v] for k, v in saved_metrics.items()}
+    if state is None:
+        state = init((keys, runs), data)
+
+    done_epochs = sum(p.epochs for p in program.phases[: start.phase]) + start.epoch
+    bar = tqdm(total=total, initial=done_epochs, desc=description or "training", unit="epoch",
+               disable=not progress, leave=True)
     try:
-        for phase_idx, (phase, transition) in enumerate(zip(program.phases, program.transitions, strict=True)):
-            if phase.epochs > 0:
-                state = _run_phase(phase, state, runs, data, mapped, run_info, images_per_epoch[phase_idx],
-                                   target_chunks, bar, metrics)
-            step = jax.jit(mapped(lambda sr, d, _t=transition: _t(sr[0], sr[1], d)))
-            state = step((state, runs), data)
+        for phase_idx in range(start.phase, len(program.phases)):
+            phase = program.phases[phase_idx]
+            first = start.epoch if phase_idx == start.phase else 0
+            if phase.epochs > first:
+                state = _run_phase(phase, phase_idx, first, state, runs, data, mapped, run_info,
+                                   images_per_epoch[phase_idx], target_chunks, bar, metrics, checkpoint,
+                                   description)
+            state = transitions[phase_idx]((state, runs), data)
+            if checkpoint is not None and phase_idx + 1 < len(program.phases):
+                checkpoint.save(Position(phase_idx + 1, 0), state, _joined(metrics))
         jax.block_until_ready(state)
     finally:
         bar.close()
-    out = {k: np.concatenate(v, axis=1) for k, v in metrics.items()}
-    return state, out, time.perf_counter() - t0
+    return state, _joined(metrics), time.perf_counter() - t0
 
 
-def _run_phase(phase: Phase, state, runs, data, mapped, run_info, images_per_epoch, target_chunks, bar, metrics):
+def _joined(metrics: dict[str, list[np.ndarray]]) -> dict[str, np.ndarray]:
+    return {k: np.concatenate(v, axis=1) for k, v in metrics.items()}
+
+
+def _state_shape(program, init, transitions, keys, runs, data, pos: Position):
+    """Abstract state (shapes, dtypes, tree structure) at the start of phase ``pos.phase``."""
+
+    def build():
+        s = init((keys, runs), data)
+        for t in transitions[: pos.phase]:
+            s = t((s, runs), data)
+        return s
+
+    return jax.eval_shape(build)
+
+
+def _run_phase(phase: Phase, phase_idx: int, first: int, state, runs, data, mapped, run_info,
+               images_per_epoch, target_chunks, bar, metrics, checkpoint, description):
     k = chunk_size(phase.epochs, target_chunks)
+    if first % k:  # a checkpoint from a run with another chunking: finish the odd epochs one by one
+        k = 1
 
     def chunk(state_runs, shared):
         d, start = shared
         return run_phase_epochs(phase, state_runs[0], state_runs[1], d, start, k)
 
-    call = jax.jit(mapped(chunk))
-    bar.set_description(phase.name)
-    for start in range(0, phase.epochs, k):
+    mapped_chunk = mapped(chunk)
+    call = jax.jit(lambda s, r, shared: mapped_chunk((s, r), shared), donate_argnums=(0,))
+    bar.set_description(f"{description} {phase.name}".strip())
+    for start in range(first, phase.epochs, k):
         t = time.perf_counter()
-        state, m = call((state, runs), (data, jnp.asarray(start, jnp.int32)))
-        m = jax.device_get(m)
+        state, m = call(state, runs, (data, jnp.asarray(start, jnp.int32)))
+        m = to_host(m)
         loss = np.asarray(m["loss"])  # (M, k)
         bad = ~np.isfinite(loss)
         if bad.any():
@@ -103,6 +192,8 @@ def _run_phase(phase: Phase, state, runs, data, mapped, run_info, images_per_epo
             raise TrainingDivergedError(models, [dict(run_info[i]) for i in models], phase.name, first_epoch)
         for name, value in m.items():
             metrics.setdefault(f"{phase.name}/{name}", []).append(np.asarray(value))
+        if checkpoint is not None:
+            checkpoint.maybe_save(Position(phase_idx, start + k), state, _joined(metrics))
         dt = max(time.perf_counter() - t, 1e-9)
         bar.update(k)
         bar.set_postfix(loss=f"{float(np.mean(loss[:, -1])):.4g}", rate=f"{images_per_epoch * k / dt:,.0f} img·models/s")

@@ -1,0 +1,85 @@
+"""Checkpoint/resume of the chunked driver: an interrupted run resumes to the identical result."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ocnn_jax.batching import eval_chunking, stack_classes
+from ocnn_jax.checkpoint import Checkpointer, Position
+from ocnn_jax.config import DeepSVDDConfig, OptimConfig
+from ocnn_jax.deep_svdd import make_deep_svdd
+from ocnn_jax.driver import execute
+from ocnn_jax.nn import make_backbone
+from ocnn_jax.program import RunSpec
+
+
+class Interrupt(Exception):
+    pass
+
+
+class DyingCheckpointer(Checkpointer):
+    """Saves like a Checkpointer, then 'dies' (raises) after ``die_after`` saves."""
+
+    def __init__(self, path, die_after):
+        super().__init__(path)
+        self.die_after = die_after
+
+    def save(self, pos, state, metrics):
+        super().save(pos, state, metrics)
+        if self.saves >= self.die_after:
+            raise Interrupt(pos)
+
+
+def _setup():
+    r = np.random.default_rng(0)
+    data = stack_classes([r.random((30, 6)).astype(np.float32), r.random((22, 6)).astype(np.float32)], 16)
+    cfg = DeepSVDDConfig(objective="soft-boundary", train=OptimConfig(1e-3, 3, 1e-4, 8, 6),
+                         pretrain=OptimConfig(1e-3, 2, 1e-4, 8, 4), warmup_epochs=2, score_batch_size=16)
+    n_chunks, _ = eval_chunking(data.n_max, 16)
+    prog = make_deep_svdd(make_backbone("mlp", (6,), rep_dim=3, hidden=(8,)), cfg, data.n_max, n_chunks)
+    keys = jax.vmap(jax.random.key)(jnp.arange(3))
+    runs = RunSpec(jnp.asarray([0, 1, 1], jnp.int32), jnp.full((3,), 0.1, jnp.float32))
+    info = [{"normal_class": c, "seed": i} for i, c in enumerate([0, 1, 1])]
+    return prog, keys, runs, data, info
+
+
+def _run(ckpt=None):
+    prog, keys, runs, data, info = _setup()
+    return execute(prog, keys, runs, data, width=None, run_info=info, images_per_epoch=[1, 1],
+                   progress=False, target_chunks=2, checkpoint=ckpt)
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return _run()
+
+
+# Saves happen at (pretrain, epoch 2), (pretrain, 4), (train, 0) after the centre, (train, 3), (train, 6):
+# die mid-phase, right after a phase transition, and mid-way through the second phase.
+@pytest.mark.parametrize("die_after", [1, 3, 4])
+def test_interrupted_run_resumes_to_identical_result(tmp_path, reference, die_after):
+    ref_state, ref_metrics, _ = reference
+    path = tmp_path / "ckpt.npz"
+    with pytest.raises(Interrupt):
+        _run(DyingCheckpointer(path, die_after))
+    assert path.exists()
+    resumed = Checkpointer(path)
+    state, metrics, _ = _run(resumed)
+    jax.tree.map(lambda a, b: np.testing.assert_array_equal(np.asarray(a), np.asarray(b)),
+                 (state.params, state.batch_stats, state.center, state.radius),
+                 (ref_state.params, ref_state.batch_stats, ref_state.center, ref_state.radius))
+    assert metrics.keys() == ref_metrics.keys()
+    for k in metrics:
+        np.testing.assert_array_equal(metrics[k], ref_metrics[k])
+
+
+def test_checkpoint_of_another_run_is_rejected(tmp_path):
+    path = tmp_path / "ckpt.npz"
+    prog, keys, runs, data, info = _setup()
+    Checkpointer(path).save(Position(0, 1), {"a": jnp.zeros(3)}, {})
+    with pytest.raises(ValueError, match="does not match"):
+        _run(Checkpointer(path))
+    path.write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="cannot be read"):
+        _run(Checkpointer(path))
