@@ -7,6 +7,10 @@ from typing import Any
 __all__ = ["TrainingDivergedError", "HypersphereCollapseError"]
 
 
+def _describe(model_indices: list[int], runs: list[dict[str, Any]]) -> str:
+    return ", ".join(f"model {i} (normal class {r['normal_class']!r}, seed {r['seed']})" for i, r in zip(model_indices, runs))
+
+
 class TrainingDivergedError(FloatingPointError):
     """A run's loss became NaN or infinite.
 
@@ -22,11 +26,8 @@ class TrainingDivergedError(FloatingPointError):
         self.runs = runs
         self.phase = phase
         self.epoch = epoch
-        described = ", ".join(
-            f"model {i} (normal class {r['normal_class']!r}, seed {r['seed']})" for i, r in zip(model_indices, runs)
-        )
         super().__init__(
-            f"non-finite loss in phase {phase!r} at epoch {epoch}: {described}. "
+            f"non-finite loss in phase {phase!r} at epoch {epoch}: {_describe(model_indices, runs)}. "
             "Lower the learning rate (lr / pretrain_lr) or check the input scaling."
         )
 
@@ -44,11 +45,8 @@ class HypersphereCollapseError(RuntimeError):
         self.model_indices = model_indices
         self.runs = runs
         self.model = model
-        described = ", ".join(
-            f"model {i} (normal class {r['normal_class']!r}, seed {r['seed']})" for i, r in zip(model_indices, runs)
-        )
         super().__init__(
-            f"hypersphere collapse: the training scores of {described} are constant "
+            f"hypersphere collapse: the training scores of {_describe(model_indices, runs)} are constant "
             "(all representations at the centre, or all scores equal). The fitted model is attached "
             "as .model; try pretraining, a smaller weight decay or a different backbone."
         )
