@@ -353,8 +353,10 @@ def test_mlp_variants():
     assert y.shape == (B, 3, 5)
     assert float(jnp.abs(y).max()) > 1.0  # identity output is not squashed
     shapes = jax.tree.map(jnp.shape, variables["params"])
-    assert shapes["encoder"] == {"dense0": {"kernel": (15, 16)}, "dense1": {"kernel": (16, 8)}, "code": {"kernel": (8, 4)}}
-    assert shapes["decoder"] == {"dense0": {"kernel": (4, 8)}, "dense1": {"kernel": (8, 16)}, "out": {"kernel": (16, 15)}}
+    enc_shapes = {"dense0": (15, 16), "dense1": (16, 8), "code": (8, 4)}
+    dec_shapes = {"dense0": (4, 8), "dense1": (8, 16), "out": (16, 15)}
+    assert shapes["encoder"] == {k: {"kernel": v} for k, v in enc_shapes.items()}
+    assert shapes["decoder"] == {k: {"kernel": v} for k, v in dec_shapes.items()}
     with pytest.raises(ValueError, match="output"):
         MLPDecoder(input_shape=(3,), output="tanh").init(jax.random.key(0), jnp.zeros((2, 4)), train=False)
     with pytest.raises(ValueError, match="input_shape"):

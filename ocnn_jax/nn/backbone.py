@@ -136,4 +136,6 @@ def make_backbone(
     enc_cls, dec_cls = (
         (MnistLeNetEncoder, MnistLeNetDecoder) if name == "mnist_lenet" else (CifarLeNetEncoder, CifarLeNetDecoder)
     )
-    return Backbone(name=name, encoder=enc_cls(rep_dim=rep), decoder=dec_cls(rep_dim=rep), input_shape=shape, rep_dim=rep)
+    return Backbone(
+        name=name, encoder=enc_cls(rep_dim=rep), decoder=dec_cls(rep_dim=rep), input_shape=shape, rep_dim=rep
+    )
