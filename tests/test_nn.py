@@ -424,6 +424,13 @@ def test_make_backbone_explicit_options():
     bb = make_backbone("cifar_lenet", [32, 32, 3], rep_dim=64)
     assert bb.input_shape == (32, 32, 3) and bb.encoder.rep_dim == bb.decoder.rep_dim == 64
     assert make_backbone("mlp", (np.int64(5),)).input_shape == (5,)
+    bb = make_backbone("auto", (28, 28, 1), output="linear")  # standardised images
+    assert bb.decoder == MnistLeNetDecoder(rep_dim=32, output="linear")
+    variables, x = _init(bb.decoder, (32,))
+    y = jax.jit(partial(bb.decoder.apply, train=False))(variables, 50 * x)
+    assert y.shape == (B, 28, 28, 1) and (float(y.min()) < 0 or float(y.max()) > 1)  # not squashed
+    with pytest.raises(ValueError, match="output"):
+        CifarLeNetDecoder(output="tanh").init(jax.random.key(0), jnp.zeros((2, 128)), train=False)
 
 
 @pytest.mark.parametrize(
@@ -441,7 +448,7 @@ def test_make_backbone_explicit_options():
         ({"input_shape": (4,), "output": "tanh"}, ["output", "'tanh'", "sigmoid"]),
         ({"input_shape": (28, 28, 1), "rep_dim": 20}, ["rep_dim", "20", "16"]),
         ({"input_shape": (28, 28, 1), "hidden": (8,)}, ["hidden", "mlp"]),
-        ({"input_shape": (32, 32, 3), "output": "linear"}, ["output", "'linear'", "sigmoid"]),
+        ({"input_shape": (32, 32, 3), "output": "relu"}, ["output", "'relu'", "sigmoid", "linear"]),
     ],
 )
 def test_make_backbone_errors(kwargs, words):

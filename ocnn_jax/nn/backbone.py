@@ -96,8 +96,8 @@ def make_backbone(
       rep_dim: representation size; default 32 (mnist_lenet, mlp) or 128 (cifar_lenet).
         LeNets need a multiple of 16 (the decoder reshapes the code to a 4x4 map).
       hidden: MLP hidden widths (default ``(64,)``); only valid for the mlp backbone.
-      output: decoder output activation, ``"sigmoid"`` or ``"linear"`` (MLP only; the
-        LeNet decoders are always sigmoid).
+      output: decoder output activation, ``"sigmoid"`` (inputs scaled to [0, 1]; Ruff's choice)
+        or ``"linear"`` (identity, for standardised inputs); applies to every decoder.
 
     Raises:
       ValueError: naming the argument, the value given and what was expected.
@@ -129,13 +129,15 @@ def make_backbone(
         raise ValueError(f"make_backbone: input_shape for {name!r} must be {expected}, got {shape}")
     if hidden is not None:
         raise ValueError(f"make_backbone: hidden applies only to 'mlp', got hidden={hidden!r} for {name!r}")
-    if output != "sigmoid":
-        raise ValueError(f"make_backbone: output for {name!r} must be 'sigmoid', got {output!r}")
     if rep % 16:
         raise ValueError(f"make_backbone: rep_dim for {name!r} must be a multiple of 16, got {rep}")
     enc_cls, dec_cls = (
         (MnistLeNetEncoder, MnistLeNetDecoder) if name == "mnist_lenet" else (CifarLeNetEncoder, CifarLeNetDecoder)
     )
     return Backbone(
-        name=name, encoder=enc_cls(rep_dim=rep), decoder=dec_cls(rep_dim=rep), input_shape=shape, rep_dim=rep
+        name=name,
+        encoder=enc_cls(rep_dim=rep),
+        decoder=dec_cls(rep_dim=rep, output=output),
+        input_shape=shape,
+        rep_dim=rep,
     )

@@ -2,8 +2,9 @@
 
 All layers are bias-free 5x5 stride-1 convs (:class:`~ocnn_jax.nn.layers.Conv`) and dense
 layers; BatchNorm has no scale/bias (eps 1e-4, momentum 0.9); leaky ReLU slope 0.01;
-decoders end in a sigmoid. PyTorch's stride-1 ``ConvTranspose2d(k=5, padding=p)`` is written as
-a plain conv with padding ``4 - p`` (p = 2 -> 2, size kept; p = 3 -> 1, size shrinks by 2).
+decoders end in a sigmoid (``output="linear"`` gives an identity output for standardised
+inputs). PyTorch's stride-1 ``ConvTranspose2d(k=5, padding=p)`` is written as a plain conv
+with padding ``4 - p`` (p = 2 -> 2, size kept; p = 3 -> 1, size shrinks by 2).
 
 Intermediate activations are ``sow``-n into the ``'intermediates'`` collection (a no-op
 unless that collection is mutable), e.g. ``apply(..., mutable=['intermediates'])``.
@@ -28,6 +29,7 @@ from .layers import (
     upsample_nearest_2x,
     xavier_leaky_init,
 )
+from .mlp import OUTPUTS
 
 __all__ = [
     "MnistLeNetEncoder",
@@ -45,6 +47,13 @@ CIFAR_SHAPE: tuple[int, int, int] = (32, 32, 3)
 
 def _code_dense(features: int) -> nn.Dense:
     return nn.Dense(features, use_bias=False, kernel_init=torch_default_init, name="code")
+
+
+def _output(x: jax.Array, output: str, who: str) -> jax.Array:
+    """Decoder output activation: ``"sigmoid"`` (data in [0, 1]) or ``"linear"`` (identity)."""
+    if output not in OUTPUTS:
+        raise ValueError(f"{who}: output must be one of {OUTPUTS}, got {output!r}")
+    return jax.nn.sigmoid(x) if output == "sigmoid" else x
 
 
 def _check_code(rep_dim: int, who: str) -> int:
@@ -76,14 +85,15 @@ class MnistLeNetEncoder(nn.Module):
 
 
 class MnistLeNetDecoder(nn.Module):
-    """MNIST LeNet decoder ``(B, rep_dim) -> (B, 28, 28, 1)`` in [0, 1].
+    """MNIST LeNet decoder ``(B, rep_dim) -> (B, 28, 28, 1)``, in [0, 1] with the sigmoid output.
 
     reshape -> lrelu -> up -> deconv 4 (p2) -> BN -> lrelu -> up -> deconv 8 (p3) -> BN -> lrelu
-    -> up -> deconv 1 (p2) -> sigmoid:
+    -> up -> deconv 1 (p2) -> sigmoid (or identity, ``output="linear"``):
     32 -> 4x4x2 -> 8x8x2 -> 8x8x4 -> 16x16x4 -> 14x14x8 -> 28x28x8 -> 28x28x1.
     """
 
     rep_dim: int = 32
+    output: str = "sigmoid"
 
     @nn.compact
     def __call__(self, z: jax.Array, train: bool) -> jax.Array:
@@ -100,7 +110,7 @@ class MnistLeNetDecoder(nn.Module):
         x = upsample_nearest_2x(x)
         self.sow("intermediates", "up3", x)
         x = Conv(1, padding=2, kernel_init=torch_deconv_init, name="deconv3")(x)
-        return jax.nn.sigmoid(x)
+        return _output(x, self.output, "MnistLeNetDecoder")
 
 
 class CifarLeNetEncoder(nn.Module):
@@ -125,15 +135,16 @@ class CifarLeNetEncoder(nn.Module):
 
 
 class CifarLeNetDecoder(nn.Module):
-    """CIFAR-10 LeNet decoder ``(B, rep_dim) -> (B, 32, 32, 3)`` in [0, 1].
+    """CIFAR-10 LeNet decoder ``(B, rep_dim) -> (B, 32, 32, 3)``, in [0, 1] with the sigmoid output.
 
     BN1d on the code (exists only in the AE, hence here) -> reshape -> lrelu -> deconv 128 ->
     BN -> lrelu -> [up -> deconv c -> BN -> lrelu] for c in (64, 32) -> up -> deconv 3 -> sigmoid
-    (all p2): 128 -> 4x4x8 -> 4x4x128 -> 8x8x128 -> 8x8x64 -> 16x16x64 -> 16x16x32 -> 32x32x32
-    -> 32x32x3.
+    (all p2; sigmoid, or identity with ``output="linear"``): 128 -> 4x4x8 -> 4x4x128 -> 8x8x128
+    -> 8x8x64 -> 16x16x64 -> 16x16x32 -> 32x32x32    -> 32x32x3.
     """
 
     rep_dim: int = 128
+    output: str = "sigmoid"
 
     @nn.compact
     def __call__(self, z: jax.Array, train: bool) -> jax.Array:
@@ -149,4 +160,4 @@ class CifarLeNetDecoder(nn.Module):
         x = upsample_nearest_2x(x)
         self.sow("intermediates", "up3", x)
         x = Conv(3, padding=2, kernel_init=xavier_leaky_init, name="deconv4")(x)
-        return jax.nn.sigmoid(x)
+        return _output(x, self.output, "CifarLeNetDecoder")
