@@ -1,4 +1,4 @@
-"""Pure loss functions, the hypersphere centre rule and quantiles (ALGORITHMS.md §1, §3, §6).
+"""Pure loss functions, the hypersphere centre rule and quantiles (ALGORITHMS.md §1, §2, §3, §6).
 
 Every function here is pure, jit/vmap friendly and free of Flax: it takes arrays and returns arrays.
 Shapes use B for the minibatch, p for the representation size, n for the number of (valid) samples.
@@ -21,7 +21,14 @@ __all__ = [
     "masked_quantile",
     "masked_mean",
     "rank_auroc",
+    "OCNN_ACTIVATIONS",
+    "ocnn_output",
+    "ocnn_penalty",
+    "ocnn_loss",
 ]
+
+#: OC-NN hidden activations g: identity ("linear") or the logistic sigmoid.
+OCNN_ACTIVATIONS: tuple[str, ...] = ("linear", "sigmoid")
 
 
 def per_sample_sse(recon: jax.Array, target: jax.Array) -> jax.Array:
@@ -141,3 +148,49 @@ def rank_auroc(scores: jax.Array, labels: jax.Array) -> jax.Array:
     n_neg = n - n_pos
     u = jnp.sum(ranks * labels) - n_pos * (n_pos + 1) / 2
     return u / (n_pos * n_neg)
+
+
+def ocnn_output(head: dict[str, jax.Array], z: jax.Array, g: str = "linear") -> jax.Array:
+    """OC-NN decision output ``ŷ = ⟨w, g(V z)⟩`` (no biases; ALGORITHMS §2).
+
+    Args:
+      head: {"V": (h, p), "w": (h,)}.
+      z: (B, p) representations.
+      g: "linear" (identity) or "sigmoid".
+
+    Returns:
+      (B,) outputs ŷ.
+    """
+    hidden = z @ head["V"].T
+    if g == "sigmoid":
+        hidden = jax.nn.sigmoid(hidden)
+    elif g != "linear":
+        raise ValueError(f"g must be one of {OCNN_ACTIVATIONS}, got {g!r}")
+    return hidden @ head["w"]
+
+
+def ocnn_penalty(head: dict[str, jax.Array]) -> jax.Array:
+    """``½‖w‖² + ½‖V‖_F²``, computed from the traced head so that it has a gradient."""
+    return 0.5 * (jnp.sum(jnp.square(head["w"])) + jnp.sum(jnp.square(head["V"])))
+
+
+def ocnn_loss(head: dict[str, jax.Array], z: jax.Array, r: ArrayLike, nu: ArrayLike, g: str = "linear") -> jax.Array:
+    """OC-NN minibatch loss ``½‖w‖² + ½‖V‖² + (1/ν)·mean_i relu(sg(r) − ŷ_i)``.
+
+    The objective's −r term has no gradient with respect to (w, V) and is left out; r is held fixed
+    (stop-gradient) within the step and updated to the ν-quantile of ŷ over the whole training set
+    between epochs.
+
+    Args:
+      head: {"V": (h, p), "w": (h,)}.
+      z: (B, p) representations of the minibatch.
+      r: scalar bias r.
+      nu: scalar ν ∈ (0, 1].
+      g: "linear" or "sigmoid".
+
+    Returns:
+      scalar loss.
+    """
+    y = ocnn_output(head, z, g)
+    r = jax.lax.stop_gradient(jnp.asarray(r, y.dtype))
+    return ocnn_penalty(head) + jnp.mean(jax.nn.relu(r - y)) / nu

@@ -1,6 +1,6 @@
 """A training run as data: an init function, epoch phases and the transitions between them.
 
-Every method (Deep SVDD, later OC-NN and RCAE) describes one run of itself as a ``Program`` of pure
+Every method (Deep SVDD, OC-NN, RCAE, DCAE) describes one run of itself as a ``Program`` of pure
 functions. ``run_program`` composes them into the single pure function ``train(key, run, data)``
 (nested ``lax.scan`` over epochs and minibatches) that ``jax.vmap`` turns into a sweep; the
 progress-reporting driver in ``ocnn_jax.driver`` runs the very same epoch functions a chunk of
@@ -27,10 +27,13 @@ class RunSpec(NamedTuple):
     Attributes:
       cls: int32 index of the run's normal class in ``StackedData``.
       nu: float32 ν of the run.
+      lam: float32 λ of the run (RCAE's noise penalty; a λ grid is a vmapped axis). None where a
+        method has no λ; RCAE then uses its config's λ.
     """
 
     cls: jax.Array
     nu: jax.Array
+    lam: jax.Array | None = None
 
 
 EpochFn = Callable[[Any, RunSpec, jax.Array, StackedData], tuple[Any, dict[str, jax.Array]]]
