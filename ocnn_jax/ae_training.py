@@ -1,4 +1,5 @@
-"""Autoencoder training as pure epoch functions: the pretraining phase (and DCAE, ALGORITHMS §4, §6).
+"""Autoencoder training as pure epoch functions: the pretraining phase, DCAE and RCAE's θ-step
+(ALGORITHMS §4, §6), and the "pretrain the AE, then start a method from its encoder" program shape.
 
 Flax Linen modules are applied functionally on plain pytrees: ``apply(..., mutable=['batch_stats'])``
 returns the updated BatchNorm statistics, which travel in the state next to the parameters.
@@ -6,6 +7,7 @@ returns the updated BatchNorm statistics, which travel in the state next to the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import flax.linen as nn
@@ -17,9 +19,19 @@ from .batching import StackedData, minibatch_epoch
 from .config import OptimConfig
 from .losses import autoencoder_loss
 from .optim import init_opt_state, lr_at_epoch, make_optimizer
-from .program import RunSpec
+from .nn import AutoEncoder, Backbone
+from .program import Phase, Program, RunSpec, TransitionFn
 
-__all__ = ["TrainState", "apply_train", "apply_eval", "init_variables", "make_ae_epoch", "init_ae_state"]
+__all__ = [
+    "TrainState",
+    "apply_train",
+    "apply_eval",
+    "init_variables",
+    "make_ae_epoch",
+    "init_ae_state",
+    "autoencoder_of",
+    "encoder_program",
+]
 
 
 class TrainState(NamedTuple):
@@ -55,22 +67,31 @@ def init_ae_state(ae: nn.Module, key: jax.Array, sample_shape: tuple[int, ...]) 
     return TrainState(params, stats, init_opt_state(params), run_key)
 
 
-def make_ae_epoch(ae: nn.Module, optim: OptimConfig, n_max: int):
-    """Epoch function of AE training on the run's normal class: input x, target x.
+def make_ae_epoch(ae: nn.Module, optim: OptimConfig, n_max: int, *, noise_as_input: bool = False):
+    """Epoch function of AE training on the run's normal class.
 
-    Returns ``epoch_fn(state, run, epoch, data) -> (state, {'loss': mean per-sample SSE})``.
+    Without noise (AE pretraining, DCAE): input x, target x. With ``noise`` (RCAE's θ-step, N fixed):
+    target x − n, and input x (the paper form) or x − n (``noise_as_input=True``, the robust-deep-AE
+    form). The loss is the per-sample SSE averaged over the batch, with coupled decay and the LR
+    milestone counted on ``epoch``.
+
+    Returns:
+      ``epoch_fn(state, run, epoch, data, noise=None) -> (state, {'loss': mean per-sample SSE})``;
+      ``noise`` is None or (n_max, *sample_shape), indexed like the run's rows of ``data.x``.
     """
 
-    def epoch_fn(state: TrainState, run: RunSpec, epoch: jax.Array, data: StackedData):
+    def epoch_fn(state: TrainState, run: RunSpec, epoch: jax.Array, data: StackedData, noise: jax.Array | None = None):
         key, perm_key = jax.random.split(state.key)
         tx = make_optimizer(lr_at_epoch(optim.lr, optim.lr_milestone, epoch), optim.weight_decay)
 
         def step(st: TrainState, idx: jax.Array):
             xb = data.x[run.cls, idx]
+            target = xb if noise is None else xb - noise[idx]
+            inputs = target if noise_as_input else xb
 
             def loss_fn(params):
-                recon, stats = apply_train(ae, params, st.batch_stats, xb)
-                return autoencoder_loss(recon, xb), stats
+                recon, stats = apply_train(ae, params, st.batch_stats, inputs)
+                return autoencoder_loss(recon, target), stats
 
             (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(st.params)
             updates, opt_state = tx.update(grads, st.opt_state, st.params)
@@ -80,3 +101,50 @@ def make_ae_epoch(ae: nn.Module, optim: OptimConfig, n_max: int):
         return state._replace(key=key), {"loss": loss}
 
     return epoch_fn
+
+
+def autoencoder_of(backbone: Backbone) -> AutoEncoder:
+    """The backbone's AutoEncoder, or a ValueError saying how to do without one."""
+    if backbone.decoder is None:
+        raise ValueError("pretraining needs a decoder: pass decoder=..., or pretrain=False")
+    return AutoEncoder(encoder=backbone.encoder, decoder=backbone.decoder)
+
+
+#: ``start(encoder_params, encoder_batch_stats, key, run, data) -> state`` of a method's first phase.
+StartFn = Callable[[Any, Any, jax.Array, RunSpec, StackedData], Any]
+
+
+def encoder_program(
+    backbone: Backbone,
+    pretrain: OptimConfig | None,
+    n_max: int,
+    start: StartFn,
+    phases: tuple[Phase, ...],
+    transitions: tuple[TransitionFn, ...],
+) -> Program:
+    """A method that starts from an encoder: [AE pretraining →] ``start`` → ``phases``.
+
+    With ``pretrain`` the program first trains the AE (phase "pretrain") and hands its encoder
+    weights **and** BN running statistics to ``start``; without it the encoder's random init is used.
+    ``transitions[i]`` follows ``phases[i]`` as in ``Program``.
+    """
+    encoder = backbone.encoder
+    if pretrain is None:
+
+        def init(key, run, data):
+            init_key, run_key = jax.random.split(key)
+            params, stats = init_variables(encoder, init_key, backbone.input_shape)
+            return start(params, stats, run_key, run, data)
+
+        return Program(init, phases, transitions)
+
+    ae = autoencoder_of(backbone)
+
+    def init_ae(key, run, data):
+        return init_ae_state(ae, key, backbone.input_shape)
+
+    def from_pretrained(ae_state: TrainState, run, data):
+        return start(ae_state.params["encoder"], ae_state.batch_stats.get("encoder", {}), ae_state.key, run, data)
+
+    pretrain_phase = Phase("pretrain", pretrain.epochs, make_ae_epoch(ae, pretrain, n_max))
+    return Program(init_ae, (pretrain_phase,) + tuple(phases), (from_pretrained,) + tuple(transitions))

@@ -1,4 +1,8 @@
-"""Registry of training methods: how each builds its Program, keeps its variables and sets thresholds."""
+"""Registry of training methods: how each builds its Program, keeps its variables and sets thresholds.
+
+Deep methods only; the shallow scikit-learn baselines (``ocnn_jax.shallow``) are not Programs and take
+their own path in ``ocnn_jax.fit``.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,16 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
-from .config import METHODS, DeepSVDDConfig
+from .config import DEEP_METHODS, METHODS
 from .deep_svdd import SVDDState, deep_svdd_scores, make_deep_svdd
 from .model import register_scorer
 from .nn import Backbone
+from .ocnn import OCNNState, make_ocnn, ocnn_scores
 from .program import Program
+from .rcae import RCAEState, make_dcae, make_rcae, reconstruction_scores
 
 __all__ = ["MethodSpec", "METHOD_SPECS", "get_method"]
 
@@ -22,7 +29,8 @@ class MethodSpec(NamedTuple):
 
     Attributes:
       make_program: (backbone, config, n_max, n_chunks) -> Program.
-      export: final training state -> the variables a Model keeps (no optimiser state or keys).
+      export: final training state (leaves with a leading model axis) -> the variables a Model keeps
+        (no optimiser state or keys).
       threshold: (valid training scores of one run, config) -> the run's ``predict`` threshold.
     """
 
@@ -40,33 +48,56 @@ def _svdd_vars_as_state(v: dict[str, Any]) -> SVDDState:
 
 
 @register_scorer("deep_svdd")
-def _score_one_class(backbone: Backbone, variables: dict[str, Any], x: jax.Array) -> jax.Array:
+def _score_one_class(backbone: Backbone, cfg: Any, variables: dict[str, Any], x: jax.Array) -> jax.Array:
     return deep_svdd_scores(backbone, _svdd_vars_as_state(variables), x, soft_boundary=False)
 
 
 @register_scorer("soft_boundary")
-def _score_soft(backbone: Backbone, variables: dict[str, Any], x: jax.Array) -> jax.Array:
+def _score_soft(backbone: Backbone, cfg: Any, variables: dict[str, Any], x: jax.Array) -> jax.Array:
     return deep_svdd_scores(backbone, _svdd_vars_as_state(variables), x, soft_boundary=True)
 
 
-def _one_class_threshold(train_scores: np.ndarray, cfg: DeepSVDDConfig) -> float:
-    # The paper defines no threshold; the project flags scores above the (1−ν)-quantile of training scores.
+register_scorer("ocnn")(ocnn_scores)
+register_scorer("rcae")(reconstruction_scores)
+register_scorer("dcae")(reconstruction_scores)
+
+
+def _export_ocnn(state: OCNNState) -> dict[str, Any]:
+    return {"params": state.params, "batch_stats": state.batch_stats, "r": state.r}
+
+
+def _export_ae(state: Any) -> dict[str, Any]:
+    return {"params": state.params, "batch_stats": state.batch_stats}
+
+
+def _export_rcae(state: RCAEState) -> dict[str, Any]:
+    # ‖N_i‖₂ per training row (padding rows 0) as a diagnostic; N itself stays behind.
+    noise = state.noise
+    norms = jnp.sqrt(jnp.sum(jnp.square(noise).reshape(noise.shape[:2] + (-1,)), axis=-1))
+    return {**_export_ae(state.ae), "noise_norms": norms}
+
+
+def _upper_quantile_threshold(train_scores: np.ndarray, cfg: Any) -> float:
+    # No threshold in the objective: the project flags scores above the (1−ν)-quantile of training scores.
     return float(np.quantile(train_scores, 1.0 - cfg.nu))
 
 
-def _soft_threshold(train_scores: np.ndarray, cfg: DeepSVDDConfig) -> float:
-    return 0.0  # score = d − R², outside the sphere ⇔ score > 0
+def _zero_threshold(train_scores: np.ndarray, cfg: Any) -> float:
+    return 0.0  # soft-boundary: d − R² > 0 outside the sphere; OC-NN: r − ŷ > 0 below the hyperplane
 
 
 METHOD_SPECS: dict[str, MethodSpec] = {
-    "deep_svdd": MethodSpec(make_deep_svdd, _export_svdd, _one_class_threshold),
-    "soft_boundary": MethodSpec(make_deep_svdd, _export_svdd, _soft_threshold),
+    "deep_svdd": MethodSpec(make_deep_svdd, _export_svdd, _upper_quantile_threshold),
+    "soft_boundary": MethodSpec(make_deep_svdd, _export_svdd, _zero_threshold),
+    "ocnn": MethodSpec(make_ocnn, _export_ocnn, _zero_threshold),
+    "rcae": MethodSpec(make_rcae, _export_rcae, _upper_quantile_threshold),
+    "dcae": MethodSpec(make_dcae, _export_ae, _upper_quantile_threshold),
 }
-assert set(METHOD_SPECS) == set(METHODS)
+assert set(METHOD_SPECS) == set(DEEP_METHODS)
 
 
 def get_method(method: Any) -> MethodSpec:
-    """The spec of ``method``, or a ValueError listing the known ones."""
+    """The spec of a deep ``method``, or a ValueError listing the known methods."""
     if not isinstance(method, str) or method not in METHOD_SPECS:
-        raise ValueError(f"method must be one of {sorted(METHOD_SPECS)}, got {method!r}")
+        raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
     return METHOD_SPECS[method]

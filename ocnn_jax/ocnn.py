@@ -1,0 +1,160 @@
+"""OC-NN with the paper's objective (Chalapathy, Menon & Chawla 2018; ALGORITHMS.md §2), as a ``Program``.
+
+One run: AE pretraining → the pretrained encoder (weights and BN running statistics) gives z →
+head ŷ = ⟨w, g(V z)⟩ (glorot-uniform, no biases) → r ← q_ν(ŷ over the whole training set) →
+epochs of minibatch Adam on ``½‖w‖² + ½‖V‖² + (1/ν)·mean relu(sg(r) − ŷ)``, each followed by
+r ← q_ν(ŷ over the whole (unpadded) training set, inference mode), all inside the compiled scan.
+
+Why ``features="input"`` exists: with the project's bias-free BN encoders, the frozen AE codes of
+anomalies lie radially outside the normal class and largely along its mean code (on scikit-learn
+digits, the score −⟨μ, z⟩ has AUROC ≈ 0.1–0.2 and ‖z − μ‖ ≈ 0.8–0.9), so any ŷ close to linear in z
+ranks them as *more* normal; the same head on the preprocessed inputs separates well. The option keeps
+the objective and swaps φ for the identity.
+
+Frozen encoder (default): z is computed once per run over the padded class and kept in the state, so
+the head trains on an (n_max, p) matrix and the per-epoch quantile costs one matrix product.
+Fine-tuning (``finetune_encoder=True``): the encoder trains too (BN in training mode) with coupled
+decay on its parameters only; the epoch-end pass runs it over the class in inference mode, chunked.
+Two Adam chains (head without decay, encoder with) equal one Adam with a decay mask, since Adam acts
+per parameter. Score s(x) = r − ŷ(x): higher = more anomalous; ``predict`` flags s(x) > 0.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from .ae_training import apply_eval, apply_train, encoder_program
+from .batching import StackedData, chunked_apply, minibatch_epoch
+from .config import OCNNConfig
+from .losses import masked_mean, masked_quantile, ocnn_loss, ocnn_output, ocnn_penalty
+from .nn import Backbone
+from .optim import init_opt_state, lr_at_epoch, make_optimizer
+from .program import Phase, Program, RunSpec
+
+__all__ = ["OCNNState", "init_head", "make_ocnn", "ocnn_features", "ocnn_scores"]
+
+
+class OCNNState(NamedTuple):
+    """State of an OC-NN run.
+
+    Attributes:
+      params: {"encoder": encoder params, "head": {"V": (h, p), "w": (h,)}}.
+      batch_stats: the encoder's BN running statistics.
+      opt_state: {"head": Adam state[, "encoder": Adam state when fine-tuning]}.
+      key: PRNG key.
+      r: scalar, the ν-quantile of ŷ over the training set (updated every epoch).
+      features: (n_max, p) z of the run's padded class with the frozen encoder; None when fine-tuning.
+    """
+
+    params: Any
+    batch_stats: Any
+    opt_state: Any
+    key: jax.Array
+    r: jax.Array
+    features: jax.Array | None
+
+
+def init_head(key: jax.Array, hidden_units: int, rep_dim: int) -> dict[str, jax.Array]:
+    """Glorot-uniform head: V (h, p) and w (h,) (w drawn as an (h, 1) dense kernel, as in Keras)."""
+    kv, kw = jax.random.split(key)
+    glorot = jax.nn.initializers.glorot_uniform()
+    return {
+        "V": glorot(kv, (hidden_units, rep_dim), jnp.float32),
+        "w": glorot(kw, (hidden_units, 1), jnp.float32)[:, 0],
+    }
+
+
+def ocnn_features(backbone: Backbone, cfg: OCNNConfig, params: Any, stats: Any, x: jax.Array) -> jax.Array:
+    """z of x (B, *input_shape) → (B, p): the encoder's code (inference mode), or x flattened."""
+    if cfg.features == "input":
+        return x.reshape(x.shape[0], -1)
+    return apply_eval(backbone.encoder, params, stats, x)
+
+
+def ocnn_scores(backbone: Backbone, cfg: OCNNConfig, variables: dict[str, Any], x: jax.Array) -> jax.Array:
+    """Inference-mode scores r − ŷ(x) of one run on x (B, *input_shape) → (B,)."""
+    # .get: features="input" models have empty encoder trees, which a saved file does not keep.
+    z = ocnn_features(backbone, cfg, variables["params"].get("encoder", {}), variables.get("batch_stats", {}), x)
+    return variables["r"] - ocnn_output(variables["params"]["head"], z, cfg.g)
+
+
+def make_ocnn(backbone: Backbone, cfg: OCNNConfig, n_max: int, n_chunks: int) -> Program:
+    """Build the OC-NN ``Program`` for data padded to ``n_max`` rows in ``n_chunks`` inference chunks.
+
+    Metrics of the "train" phase, per epoch: ``loss`` (mean minibatch loss, without −r), ``r`` (after
+    the epoch-end update) and ``objective`` (the full objective over the training set with that r,
+    −r included).
+    """
+    encoder = backbone.encoder
+    train = cfg.train
+    finetune = cfg.finetune_encoder
+    rep_dim = math.prod(backbone.input_shape) if cfg.features == "input" else backbone.rep_dim
+
+    def encode(params, stats, run: RunSpec, data: StackedData) -> jax.Array:
+        return chunked_apply(lambda xb: ocnn_features(backbone, cfg, params, stats, xb), data.x, run.cls, n_chunks)
+
+    def train_outputs(state: OCNNState, run: RunSpec, data: StackedData) -> jax.Array:
+        """(n_max,) ŷ of the run's padded class, inference mode (rows ≥ n are padding)."""
+        head = state.params["head"]
+        if finetune:
+            z = encode(state.params["encoder"], state.batch_stats, run, data)
+        else:
+            z = state.features
+        return ocnn_output(head, z, cfg.g)
+
+    def refresh_r(state: OCNNState, run: RunSpec, data: StackedData) -> tuple[OCNNState, jax.Array]:
+        """r ← q_ν(ŷ over the whole training set); also returns the objective at the new r."""
+        y = train_outputs(state, run, data)
+        n = data.n[run.cls]
+        r = masked_quantile(y, n, run.nu)
+        objective = ocnn_penalty(state.params["head"]) + masked_mean(jax.nn.relu(r - y), n) / run.nu - r
+        return state._replace(r=r), objective
+
+    def start(enc_params, enc_stats, key, run: RunSpec, data: StackedData) -> OCNNState:
+        head_key, run_key = jax.random.split(key)
+        head = init_head(head_key, cfg.hidden_units, rep_dim)
+        params = {"encoder": enc_params, "head": head}
+        opt_state = {"head": init_opt_state(head)}
+        if finetune:
+            opt_state["encoder"] = init_opt_state(enc_params)
+        features = None if finetune else encode(enc_params, enc_stats, run, data)
+        state = OCNNState(params, enc_stats, opt_state, run_key, jnp.zeros((), jnp.float32), features)
+        return refresh_r(state, run, data)[0]
+
+    trainable = ("head", "encoder") if finetune else ("head",)
+
+    def ocnn_epoch(state: OCNNState, run: RunSpec, epoch: jax.Array, data: StackedData):
+        key, perm_key = jax.random.split(state.key)
+        lr = lr_at_epoch(train.lr, train.lr_milestone, epoch)
+        # w and V are never decayed (their penalties are in the loss); the encoder only when fine-tuned.
+        txs = {"head": make_optimizer(lr, 0.0), "encoder": make_optimizer(lr, train.weight_decay)}
+
+        def step(st: OCNNState, idx: jax.Array):
+            def loss_fn(p):
+                if finetune:
+                    z, stats = apply_train(encoder, p["encoder"], st.batch_stats, data.x[run.cls, idx])
+                else:
+                    z, stats = st.features[idx], st.batch_stats
+                return ocnn_loss(p["head"], z, st.r, run.nu, cfg.g), stats
+
+            p = {k: st.params[k] for k in trainable}
+            (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(p)
+            params, opt_state = dict(st.params), {}
+            for k in trainable:
+                updates, opt_state[k] = txs[k].update(grads[k], st.opt_state[k], p[k])
+                params[k] = optax.apply_updates(p[k], updates)
+            return st._replace(params=params, batch_stats=stats, opt_state=opt_state), loss
+
+        state, loss = minibatch_epoch(step, state, perm_key, data.n[run.cls], n_max, train.batch_size)
+        state, objective = refresh_r(state._replace(key=key), run, data)
+        return state, {"loss": loss, "r": state.r, "objective": objective}
+
+    phases, transitions = (Phase("train", train.epochs, ocnn_epoch),), (lambda s, run, data: s,)
+    if cfg.features == "input":  # no encoder: empty encoder variables
+        return Program(lambda key, run, data: start({}, {}, key, run, data), phases, transitions)
+    return encoder_program(backbone, cfg.pretrain, n_max, start, phases, transitions)

@@ -1,0 +1,113 @@
+"""RCAE and DCAE (Chalapathy, Menon & Chawla 2017; ALGORITHMS.md §4) as ``Program``s.
+
+RCAE minimises ``‖X − N − AE_θ(X)‖² + (μ/2)‖θ‖² + λ·Ω(N)`` by T alternations of
+* the θ-step: E epochs of minibatch Adam on the per-sample SSE with target x − n (input x, or x − n in
+  the robust-deep-AE form), θ and the Adam state carried over, the LR milestone counted over all T·E
+  epochs; and
+* the N-step: N ← prox_{(λ/2)Ω}(Δ) with Δ = X − AE_θ(X) over the run's whole training set in inference
+  mode (``ocnn_jax.prox.rcae_noise``), jitted, with N (n_max × input per run) living on device.
+
+Both live in one phase of T·E epochs whose epoch function runs the N-step after every E-th epoch
+(``lax.cond`` on the shared epoch counter, so it stays a branch under ``vmap``). λ comes from
+``RunSpec.lam``, so a λ grid is just more runs on the model axis. Padded rows of N are kept at 0.
+
+DCAE is the plain AE (N ≡ 0): exactly the AE pretraining epoch function, one phase.
+Both score s(x) = Σ_pixels (x − AE(x))² in inference mode.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from .ae_training import TrainState, apply_eval, autoencoder_of, init_ae_state, make_ae_epoch
+from .batching import StackedData, chunked_apply
+from .config import DCAEConfig, RCAEConfig
+from .losses import per_sample_sse
+from .nn import Backbone
+from .program import Phase, Program, RunSpec
+from .prox import rcae_noise
+
+__all__ = ["RCAEState", "make_rcae", "make_dcae", "reconstruction_scores", "noise_nonzero_per_iteration"]
+
+
+class RCAEState(NamedTuple):
+    """State of an RCAE run: the AE's ``TrainState`` and N, (n_max, *input_shape) (padding rows 0)."""
+
+    ae: TrainState
+    noise: jax.Array
+
+
+def reconstruction_scores(backbone: Backbone, cfg: Any, variables: dict[str, Any], x: jax.Array) -> jax.Array:
+    """Inference-mode reconstruction error Σ_pixels (x − AE(x))² of one run: x (B, ...) → (B,)."""
+    ae = autoencoder_of(backbone)
+    return per_sample_sse(apply_eval(ae, variables["params"], variables["batch_stats"], x), x)
+
+
+def _init_ae(backbone: Backbone):
+    ae = autoencoder_of(backbone)
+
+    def init(key: jax.Array, run: RunSpec, data: StackedData) -> TrainState:
+        return init_ae_state(ae, key, backbone.input_shape)
+
+    return ae, init
+
+
+def make_dcae(backbone: Backbone, cfg: DCAEConfig, n_max: int, n_chunks: int) -> Program:
+    """DCAE: one "train" phase of plain AE training (input x, target x), i.e. the AE pretraining."""
+    ae, init = _init_ae(backbone)
+    return Program(init, (Phase("train", cfg.train.epochs, make_ae_epoch(ae, cfg.train, n_max)),), (lambda s, r, d: s,))
+
+
+def make_rcae(backbone: Backbone, cfg: RCAEConfig, n_max: int, n_chunks: int) -> Program:
+    """RCAE: one "train" phase of T·E epochs, the N-step after every E-th.
+
+    Metrics per epoch: ``loss`` (mean θ-step SSE against x − n), ``noise_nonzero`` (fraction of non-zero
+    entries of N over the run's valid rows, after the epoch) and ``noise_norm`` (mean ‖N_i‖₂ over the
+    valid rows). The values at epochs E−1, 2E−1, … are those of the outer iterations
+    (:func:`noise_nonzero_per_iteration`).
+    """
+    ae, init_theta = _init_ae(backbone)
+    e_per = cfg.epochs_per_iteration
+    rda = cfg.theta_input == "x_minus_n"
+    theta_epoch = make_ae_epoch(ae, cfg.train, n_max, noise_as_input=rda)
+    default_lam = cfg.lams[0]
+
+    def valid_rows(run: RunSpec, data: StackedData) -> jax.Array:
+        return jnp.arange(n_max) < data.n[run.cls]
+
+    def noise_step(ae_state: TrainState, noise: jax.Array, run: RunSpec, data: StackedData) -> jax.Array:
+        lam = default_lam if run.lam is None else run.lam
+        x = data.x[run.cls]  # (n_max, ...), the run's padded class
+        inputs = x - noise if rda else x
+        recon = chunked_apply(lambda b: apply_eval(ae, ae_state.params, ae_state.batch_stats, b), inputs[None], 0, n_chunks)
+        new = rcae_noise(x - recon, lam, cfg.penalty)
+        mask = valid_rows(run, data).reshape((n_max,) + (1,) * (new.ndim - 1))
+        return jnp.where(mask, new, 0)
+
+    def init(key: jax.Array, run: RunSpec, data: StackedData) -> RCAEState:
+        return RCAEState(init_theta(key, run, data), jnp.zeros((n_max,) + data.sample_shape, jnp.float32))
+
+    def rcae_epoch(state: RCAEState, run: RunSpec, epoch: jax.Array, data: StackedData):
+        ae_state, metrics = theta_epoch(state.ae, run, epoch, data, noise=state.noise)
+        noise = lax.cond(
+            (epoch + 1) % e_per == 0,
+            lambda: noise_step(ae_state, state.noise, run, data),
+            lambda: state.noise,
+        )
+        n = data.n[run.cls]
+        flat = noise.reshape(n_max, -1)
+        frac = jnp.sum(flat != 0) / (n * flat.shape[1]).astype(jnp.float32)
+        norm = jnp.sum(jnp.sqrt(jnp.sum(jnp.square(flat), axis=1))) / n.astype(jnp.float32)
+        return RCAEState(ae_state, noise), {**metrics, "noise_nonzero": frac, "noise_norm": norm}
+
+    return Program(init, (Phase("train", cfg.train.epochs, rcae_epoch),), (lambda s, r, d: s,))
+
+
+def noise_nonzero_per_iteration(train_metrics: dict[str, Any], cfg: RCAEConfig) -> jax.Array:
+    """(M, T) fraction of non-zero N entries after each outer iteration's N-step."""
+    per_epoch = jnp.asarray(train_metrics["train/noise_nonzero"])
+    return per_epoch[..., cfg.epochs_per_iteration - 1 :: cfg.epochs_per_iteration]
