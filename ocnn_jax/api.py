@@ -1,5 +1,7 @@
-"""``ocnn_jax.fit``: validate, preprocess per normal class, train every (class, seed) run as one
-compiled program, then score the training data for thresholds and the collapse check."""
+"""``ocnn_jax.fit``: validate, preprocess per normal class, train every (class, seed[, λ]) run as one
+compiled program, then score the training data for thresholds and the collapse check. The shallow
+scikit-learn baselines share the validation and preprocessing, then fit on the host
+(``ocnn_jax.shallow``)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .batching import StackedData, chunked_apply, eval_chunking, model_map, stack_classes
-from .config import default_config, with_overrides
+from .config import METHODS, SHALLOW_METHODS, default_config, with_overrides
 from .driver import execute
 from .errors import HypersphereCollapseError
 from .inputs import as_samples, check_labels, network_shape, resolve_seeds
@@ -23,6 +25,7 @@ from .model import SCORERS, Model, Preprocessing
 from .nn import Backbone, make_backbone
 from .preprocess import Affine, apply_base, fit_identity, fit_minmax, fit_standardize
 from .program import RunSpec
+from .shallow import fit_shallow
 
 __all__ = ["fit", "PREPROCESS_MODES", "resolve_model_axis", "collapsed"]
 
@@ -46,39 +49,47 @@ def fit(
     check_collapse: bool = True,
     **config: Any,
 ) -> Model:
-    """Train one-class detectors: every (normal class, seed) pair is one run on a shared model axis.
+    """Train one-class detectors: every (normal class, seed[, λ]) run on a shared model axis.
 
     Args:
       x: (n, d) features or (n, H, W[, C]) images; uint8 images are scaled by 1/255. Without ``y``
         every sample is normal training data.
       y: optional (n,) class labels. With ``normal_classes``, run r trains on ``x[y == class_r]``.
-      method: "deep_svdd" (one-class) or "soft_boundary".
+      method: deep methods, trained as one compiled program: "deep_svdd" (one-class),
+        "soft_boundary", "ocnn" (the OC-NN paper objective), "rcae" (robust convolutional AE),
+        "dcae" (plain AE); shallow scikit-learn baselines, one host fit per run: "ocsvm",
+        "isoforest", "kde" (see ``ocnn_jax.shallow`` for their hyperparameter selection).
       normal_classes: the classes to train as normal (a list, or "all" for every label in y).
       seeds: number of seeds (0 … k−1) or an explicit list; one PRNG key per seed drives init and
-        shuffling.
+        shuffling (shallow baselines: the held-out split and IsolationForest's random_state).
       encoder: "auto" (LeNet for 28×28×1 / 32×32×3, else MLP), "mnist_lenet", "cifar_lenet", "mlp",
         or your own Flax Linen module ``__call__(x, train) -> (B, p)`` (bias-free recommended).
-      decoder: the decoder for a custom encoder (needed for AE pretraining).
+      decoder: the decoder for a custom encoder (needed for AE pretraining, RCAE and DCAE).
       rep_dim, hidden: representation size and MLP widths of the built-in backbones.
       preprocess: "auto" (images: l1 GCN then min-max with the normal class's constants; features:
         standardise with the normal class's mean/std), or one of "gcn_minmax", "minmax",
-        "standardize", "none".
+        "standardize", "none". Shared by every method, shallow ones included.
       model_axis: "auto" (vmap, except a one-model-at-a-time ``lax.map`` for conv nets on CPU),
         "vmap", "map", or an int group width.
       progress: show a progress bar.
       check_collapse: raise ``HypersphereCollapseError`` when a run's training scores are constant.
       **config: overrides of the method config (see ``ocnn_jax.config.with_overrides``), e.g.
-        ``epochs=50, pretrain_epochs=50, lr=1e-4, batch_size=128, nu=0.05``.
+        ``epochs=50, pretrain_epochs=50, lr=1e-4, batch_size=128, nu=0.05``; OC-NN ``g``,
+        ``hidden_units``, ``finetune_encoder``; RCAE ``lam`` (a number, or a sequence: a λ grid
+        trained in the same program), ``penalty``, ``outer_iterations``, ``epochs_per_iteration``;
+        shallow ``gammas``, ``bandwidths``, ``holdout_fraction``, ``n_estimators``.
 
     Returns:
-      A ``Model`` with ``n_models = len(normal_classes) × len(seeds)`` runs, class-major.
+      A ``Model`` (``ShallowModel`` for the shallow baselines) with
+      ``n_models = len(normal_classes) × [len(lam) ×] len(seeds)`` runs, class-major, then λ, then seed.
 
     Raises:
       ValueError / TypeError: bad input, naming the argument.
       TrainingDivergedError: a run's loss became NaN/inf (names the run's index, class and seed).
       HypersphereCollapseError: a run collapsed (the fitted model is attached as ``.model``).
     """
-    spec = get_method(method)
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
     x = as_samples(x, "x", min_samples=2)
     sample_shape = tuple(int(s) for s in x.shape[1:])
     net_shape = network_shape(sample_shape)
@@ -87,24 +98,45 @@ def fit(
     if preprocess not in PREPROCESS_MODES:
         raise ValueError(f"preprocess must be one of {PREPROCESS_MODES}, got {preprocess!r}")
     mode = preprocess if preprocess != "auto" else ("standardize" if len(sample_shape) == 1 else "gcn_minmax")
+    x = x.reshape((x.shape[0],) + net_shape)
+    common = dict(sample_shape=sample_shape, classes=list(classes))
 
+    if method in SHALLOW_METHODS:
+        given = {"encoder": encoder != "auto", "decoder": decoder is not None, "rep_dim": rep_dim is not None,
+                 "hidden": hidden is not None}
+        if any(given.values()):
+            raise ValueError(f"{[k for k, v in given.items() if v]} do not apply to the shallow method {method!r}")
+        cfg = with_overrides(default_config(None, method), **config)
+        affines, class_data = _fit_preprocessing(x, class_rows, mode)
+        return fit_shallow(
+            method, cfg, class_data, seed_list, progress=progress, backbone_spec={"family": "shallow"},
+            preprocessing=_preprocessing(mode, affines, net_shape), **common,
+        )
+
+    spec = get_method(method)
     backbone, backbone_spec = _resolve_backbone(encoder, decoder, net_shape, rep_dim, hidden, mode)
-    width = resolve_model_axis(model_axis, backbone_spec["family"], len(classes) * len(seed_list))
     cfg = with_overrides(default_config(backbone_spec["family"], method), **config)
+    lams = list(getattr(cfg, "lams", ()))
+    width = resolve_model_axis(model_axis, backbone_spec["family"], len(classes) * max(1, len(lams)) * len(seed_list))
     cfg = _clamp_batch_sizes(cfg, min(len(r) for r in class_rows))
 
-    x = x.reshape((x.shape[0],) + net_shape)
     affines, class_data = _fit_preprocessing(x, class_rows, mode)
-
     data = stack_classes(class_data, cfg.score_batch_size)
     del class_data
     n_chunks, _ = eval_chunking(data.n_max, cfg.score_batch_size)
     program = spec.make_program(backbone, cfg, data.n_max, n_chunks)
 
-    run_cls = np.repeat(np.arange(len(classes)), len(seed_list)).astype(np.int32)
-    run_seeds = np.tile(np.asarray(seed_list, np.int64), len(classes))
+    # Runs: class-major, then λ (RCAE only), then seed. Runs differing only in λ share their key.
+    per_class = max(1, len(lams)) * len(seed_list)
+    run_cls = np.repeat(np.arange(len(classes)), per_class).astype(np.int32)
+    run_seeds = np.tile(np.asarray(seed_list, np.int64), len(classes) * max(1, len(lams)))
+    run_lams = np.tile(np.repeat(np.asarray(lams, np.float32), len(seed_list)), len(classes)) if lams else None
     keys = jax.vmap(jax.random.key)(jnp.asarray(run_seeds, jnp.uint32))
-    runs = RunSpec(jnp.asarray(run_cls), jnp.full(run_cls.shape, cfg.nu, jnp.float32))
+    runs = RunSpec(
+        jnp.asarray(run_cls),
+        jnp.full(run_cls.shape, cfg.nu, jnp.float32),
+        None if run_lams is None else jnp.asarray(run_lams),
+    )
     run_info = [{"normal_class": classes[c], "seed": int(s)} for c, s in zip(run_cls, run_seeds)]
     counts = np.asarray(data.n)
     images = [int(sum((counts[c] // p_bs) * p_bs for c in run_cls)) for p_bs in _phase_batches(cfg)]
@@ -115,21 +147,14 @@ def fit(
     variables = spec.export(state)
     del state
 
-    train_scores = _training_scores(method, backbone, variables, data, run_cls, n_chunks, width)
+    train_scores = _training_scores(method, cfg, backbone, variables, data, run_cls, n_chunks, width)
     thresholds = np.array([spec.threshold(s, cfg) for s in train_scores], np.float32)
     model = Model(
         method=method,
         config=cfg,
         backbone=backbone,
         backbone_spec=backbone_spec,
-        sample_shape=sample_shape,
-        preprocessing=Preprocessing(
-            mode=mode,
-            base=affines[0].base,
-            shift=np.stack([np.broadcast_to(a.shift, net_shape) for a in affines]).astype(np.float32),
-            inv_scale=np.stack([np.broadcast_to(a.inv_scale, net_shape) for a in affines]).astype(np.float32),
-        ),
-        classes=list(classes),
+        preprocessing=_preprocessing(mode, affines, net_shape),
         run_class_index=run_cls,
         run_seeds=run_seeds,
         variables=jax.device_get(variables),
@@ -137,12 +162,24 @@ def fit(
         train_metrics=metrics,
         wall_time=wall,
         model_axis_width=width,
+        run_lams=run_lams,
+        **common,
     )
     if check_collapse:
         bad = [i for i, s in enumerate(train_scores) if collapsed(s)]
         if bad:
             raise HypersphereCollapseError(bad, [run_info[i] for i in bad], model)
     return model
+
+
+def _preprocessing(mode: str, affines: list[Affine], net_shape: tuple[int, ...]) -> Preprocessing:
+    """The per-class Affines stacked into the model's ``Preprocessing`` (C, *net_shape) constants."""
+    return Preprocessing(
+        mode=mode,
+        base=affines[0].base,
+        shift=np.stack([np.broadcast_to(a.shift, net_shape) for a in affines]).astype(np.float32),
+        inv_scale=np.stack([np.broadcast_to(a.inv_scale, net_shape) for a in affines]).astype(np.float32),
+    )
 
 
 def collapsed(train_scores: np.ndarray, rtol: float = 1e-6) -> bool:
@@ -262,7 +299,7 @@ def _resolve_backbone(encoder, decoder, net_shape, rep_dim, hidden, mode) -> tup
 
 def _clamp_batch_sizes(cfg, n_min: int):
     """Batch sizes larger than the smallest class would leave it no full batch: clamp with a warning."""
-    phases = {"train": cfg.train, "pretrain": cfg.pretrain}
+    phases = {"train": cfg.train, "pretrain": getattr(cfg, "pretrain", None)}
     updates = {}
     for name, phase in phases.items():
         if phase is not None and phase.batch_size > n_min:
@@ -277,16 +314,18 @@ def _clamp_batch_sizes(cfg, n_min: int):
 
 
 def _phase_batches(cfg) -> list[int]:
-    return ([cfg.pretrain.batch_size] if cfg.pretrain is not None else []) + [cfg.train.batch_size]
+    """Batch size of each phase in program order: [pretrain,] train."""
+    pretrain = getattr(cfg, "pretrain", None)
+    return ([pretrain.batch_size] if pretrain is not None else []) + [cfg.train.batch_size]
 
 
-def _training_scores(method, backbone, variables, data: StackedData, run_cls, n_chunks, width) -> list[np.ndarray]:
+def _training_scores(method, cfg, backbone, variables, data: StackedData, run_cls, n_chunks, width) -> list[np.ndarray]:
     """Inference-mode scores of each run on its own (unpadded) training set."""
     scorer = SCORERS[method]
 
     def one(mapped, d):
         v, cls = mapped
-        return chunked_apply(lambda xb: scorer(backbone, v, xb), d.x, cls, n_chunks)
+        return chunked_apply(lambda xb: scorer(backbone, cfg, v, xb), d.x, cls, n_chunks)
 
     fn = jax.jit(model_map(one, width, len(run_cls)))
     scores = np.asarray(fn((variables, jnp.asarray(run_cls)), data))

@@ -1,9 +1,12 @@
 """Device-independent model files: one versioned ``.npz`` of NumPy arrays plus JSON metadata.
 
-Layout: arrays under "variables/<path>", "preprocessing/{shift,inv_scale}", "runs/{class_index,seed}",
-"thresholds", "metrics/<phase>/<name>", and "__meta__" (UTF-8 JSON as uint8): format version, library
-version, method, config, backbone spec, sample shape, class labels. Loading needs only NumPy (and the
-library to rebuild the backbone), never the device the model was trained on.
+Layout: arrays under "variables/<path>", "preprocessing/{shift,inv_scale}", "runs/{class_index,seed}"
+(and "runs/lam" for RCAE), "thresholds", "metrics/<phase>/<name>", and "__meta__" (UTF-8 JSON as
+uint8): format version, library version, method, config, backbone spec, sample shape, class labels.
+Shallow baselines also store "shallow/train/<class index>" (the preprocessed training rows; loading
+refits the estimators with the stored hyperparameters, deterministically, so no pickles are needed).
+Loading needs only NumPy (and the library to rebuild the backbone), never the device the model was
+trained on.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from flax import traverse_util
 
 from . import __version__
 from .api import resolve_model_axis
-from .config import DeepSVDDConfig, OptimConfig
+from .config import SHALLOW_METHODS, DCAEConfig, DeepSVDDConfig, OCNNConfig, OptimConfig, RCAEConfig, ShallowConfig
 from .model import Model, Preprocessing
 from .nn import Backbone, make_backbone
+from .shallow import ShallowModel
 
 __all__ = ["save_model", "load", "FORMAT_VERSION"]
 
@@ -57,6 +61,10 @@ def save_model(model: Model, path: str) -> str:
     arrays["preprocessing/inv_scale"] = model.preprocessing.inv_scale
     arrays["runs/class_index"] = np.asarray(model.run_class_index)
     arrays["runs/seed"] = np.asarray(model.run_seeds)
+    if model.run_lams is not None:
+        arrays["runs/lam"] = np.asarray(model.run_lams)
+    if isinstance(model, ShallowModel):
+        arrays.update({f"shallow/train/{c}": x for c, x in enumerate(model.train_data)})
     arrays["thresholds"] = np.asarray(model.thresholds)
     arrays.update({f"metrics/{k}": np.asarray(v) for k, v in model.train_metrics.items()})
     directory = os.path.dirname(os.path.abspath(path))
@@ -93,25 +101,13 @@ def load(path: str, *, encoder: nn.Module | None = None, decoder: nn.Module | No
     if version != FORMAT_VERSION:
         raise ValueError(f"{path!r} has model format version {version}; this library reads version {FORMAT_VERSION}")
     spec = meta["backbone"]
-    input_shape = tuple(spec["input_shape"])
-    if spec["family"] == "custom":
-        if encoder is None:
-            raise ValueError(f"{path!r} was trained with a custom encoder module; pass encoder= (and decoder=) to load()")
-        backbone = Backbone("custom", encoder, decoder, input_shape, int(spec["rep_dim"]))
-    else:
-        backbone = make_backbone(
-            spec["name"], input_shape, rep_dim=spec["rep_dim"], hidden=spec.get("hidden"), output=spec["output"]
-        )
     prefix = f"variables{_SEP}"
     flat = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
     variables = traverse_util.unflatten_dict(flat, sep=_SEP)
-    for empty in ("batch_stats",):  # empty collections are not stored as arrays
-        variables.setdefault(empty, {})
-    metrics = {k[len("metrics/") :]: v for k, v in arrays.items() if k.startswith("metrics/")}
-    return Model(
+    n_runs = int(arrays["runs/seed"].shape[0])
+    fields = dict(
         method=meta["method"],
         config=_config_from_dict(meta["config"]),
-        backbone=backbone,
         backbone_spec=spec,
         sample_shape=tuple(meta["sample_shape"]),
         preprocessing=Preprocessing(
@@ -125,9 +121,25 @@ def load(path: str, *, encoder: nn.Module | None = None, decoder: nn.Module | No
         run_seeds=arrays["runs/seed"],
         variables=variables,
         thresholds=arrays["thresholds"],
-        train_metrics=metrics,
+        train_metrics={k[len("metrics/") :]: v for k, v in arrays.items() if k.startswith("metrics/")},
         wall_time=float(meta.get("wall_time", 0.0)),
-        model_axis_width=resolve_model_axis("auto", spec["family"], int(arrays["runs/seed"].shape[0])),
+        run_lams=arrays.get("runs/lam"),
+    )
+    if meta["method"] in SHALLOW_METHODS:
+        train_data = [arrays[f"shallow/train/{c}"] for c in range(len(meta["classes"]))]
+        return ShallowModel(backbone=None, train_data=train_data, **fields).refit()
+    input_shape = tuple(spec["input_shape"])
+    if spec["family"] == "custom":
+        if encoder is None:
+            raise ValueError(f"{path!r} was trained with a custom encoder module; pass encoder= (and decoder=) to load()")
+        backbone = Backbone("custom", encoder, decoder, input_shape, int(spec["rep_dim"]))
+    else:
+        backbone = make_backbone(
+            spec["name"], input_shape, rep_dim=spec["rep_dim"], hidden=spec.get("hidden"), output=spec["output"]
+        )
+    variables.setdefault("batch_stats", {})  # empty collections are not stored as arrays
+    return Model(
+        backbone=backbone, model_axis_width=resolve_model_axis("auto", spec["family"], n_runs), **fields
     )
 
 
@@ -144,11 +156,15 @@ def _config_to_dict(cfg: Any) -> dict[str, Any]:
     return {"type": type(cfg).__name__, **dataclasses.asdict(cfg)}
 
 
+_CONFIG_TYPES = {c.__name__: c for c in (DeepSVDDConfig, OCNNConfig, RCAEConfig, DCAEConfig, ShallowConfig)}
+
+
 def _config_from_dict(d: dict[str, Any]) -> Any:
     d = dict(d)
     kind = d.pop("type")
-    if kind != "DeepSVDDConfig":
+    if kind not in _CONFIG_TYPES:
         raise ValueError(f"unknown config type {kind!r} in model file")
-    d["train"] = OptimConfig(**d["train"])
-    d["pretrain"] = OptimConfig(**d["pretrain"]) if d.get("pretrain") else None
-    return DeepSVDDConfig(**d)
+    for phase in ("train", "pretrain"):  # nested OptimConfigs (pretrain may be None)
+        if phase in d:
+            d[phase] = OptimConfig(**d[phase]) if d[phase] else None
+    return _CONFIG_TYPES[kind](**d)

@@ -35,11 +35,14 @@ class Preprocessing:
     inv_scale: np.ndarray
 
 
-#: method -> scorer(backbone, variables of ONE run, x (B, *network_shape)) -> (B,) scores.
-SCORERS: dict[str, Callable[[Backbone, Any, jax.Array], jax.Array]] = {}
+#: method -> scorer(backbone, config, variables of ONE run, x (B, *network_shape)) -> (B,) scores,
+#: higher = more anomalous. ``config`` is the method's (static) config.
+SCORERS: dict[str, Callable[[Backbone, Any, Any, jax.Array], jax.Array]] = {}
 
 
 def register_scorer(method: str):
+    """Decorator registering ``fn`` as the scorer of ``method`` in ``SCORERS``."""
+
     def deco(fn):
         SCORERS[method] = fn
         return fn
@@ -55,7 +58,8 @@ class Model:
     one row per run; higher = more anomalous.
 
     Attributes:
-      method: "deep_svdd" or "soft_boundary".
+      method: "deep_svdd", "soft_boundary", "ocnn", "rcae" or "dcae" (the shallow baselines use the
+        subclass ``ocnn_jax.shallow.ShallowModel``).
       config: the method's frozen config.
       backbone: the resolved ``Backbone``; ``backbone_spec`` is what rebuilds it on load.
       sample_shape: one sample's shape as passed to ``fit`` (``score`` requires the same).
@@ -67,6 +71,7 @@ class Model:
       train_metrics: "<phase>/<name>" -> (M, epochs) per-epoch metrics.
       wall_time: seconds spent training (including compilation).
       model_axis_width: how the model axis is mapped (None: vmap all).
+      run_lams: (M,) λ of each run for RCAE (a λ grid adds a model-axis level), else None.
     """
 
     method: str
@@ -83,6 +88,7 @@ class Model:
     train_metrics: dict[str, np.ndarray]
     wall_time: float = 0.0
     model_axis_width: int | None = None
+    run_lams: np.ndarray | None = None
     _compiled_scorer: Any = dataclasses.field(default=None, init=False, repr=False)
 
     # ----------------------------------------------------------------------------------------------
@@ -92,11 +98,12 @@ class Model:
 
     @property
     def runs(self) -> list[dict[str, Any]]:
-        """Per run: {"normal_class": label, "seed": int}."""
-        return [
-            {"normal_class": self.classes[int(c)], "seed": int(s)}
-            for c, s in zip(self.run_class_index, self.run_seeds)
-        ]
+        """Per run: {"normal_class": label, "seed": int} (plus "lam": float for RCAE)."""
+        out = [{"normal_class": self.classes[int(c)], "seed": int(s)} for c, s in zip(self.run_class_index, self.run_seeds)]
+        if self.run_lams is not None:
+            for run, lam in zip(out, self.run_lams):
+                run["lam"] = float(lam)
+        return out
 
     def score(self, x: Any, batch_size: int | None = None) -> np.ndarray:
         """Anomaly scores of every run, higher = more anomalous.
@@ -109,14 +116,21 @@ class Model:
         Returns:
           (n_models, n) float32 scores.
         """
+        return self._score_base(self._base_inputs(x), batch_size)
+
+    def _base_inputs(self, x: Any) -> np.ndarray:
+        """Validated x in network shape, after the class-independent base transform (e.g. GCN)."""
         x = as_samples(x, "x")
         if tuple(x.shape[1:]) != tuple(self.sample_shape):
             raise ValueError(
                 f"x has feature shape {tuple(x.shape[1:])} but the model was trained on {tuple(self.sample_shape)}; "
-                "score() needs samples of the training feature shape"
+                "pass samples of the training feature shape"
             )
-        n = x.shape[0]
-        base = apply_base(self.preprocessing.base, x.reshape((n,) + self.network_shape))
+        return apply_base(self.preprocessing.base, x.reshape((x.shape[0],) + self.network_shape))
+
+    def _score_base(self, base: np.ndarray, batch_size: int | None) -> np.ndarray:
+        """(n_models, n) scores of base-transformed inputs: the compiled, model-mapped scorer in chunks."""
+        n = base.shape[0]
         b = int(batch_size or getattr(self.config, "score_batch_size", 2048))
         b = min(b, n)
         fn = self._score_fn()
@@ -138,18 +152,13 @@ class Model:
         Returns (n, *network_shape) float32: what that class's runs see (e.g. to give a shallow
         baseline exactly the same inputs). ``normal_class`` may be omitted for a single-class model.
         """
-        x = as_samples(x, "x")
-        if tuple(x.shape[1:]) != tuple(self.sample_shape):
-            raise ValueError(
-                f"x has feature shape {tuple(x.shape[1:])} but the model was trained on {tuple(self.sample_shape)}"
-            )
+        base = self._base_inputs(x)
         if normal_class is None and len(self.classes) > 1:
             raise ValueError(f"normal_class is required: this model has classes {self.classes}")
         try:
             c = 0 if normal_class is None else self.classes.index(normal_class)
         except ValueError:
             raise ValueError(f"normal_class {normal_class!r} is not one of the model's classes {self.classes}") from None
-        base = apply_base(self.preprocessing.base, x.reshape((x.shape[0],) + self.network_shape))
         return ((base - self.preprocessing.shift[c]) * self.preprocessing.inv_scale[c]).astype(np.float32)
 
     def predict(self, x: Any) -> np.ndarray:
@@ -219,11 +228,11 @@ class Model:
 
     def _build_score_fn(self) -> Callable[..., jax.Array]:
         scorer = SCORERS[self.method]
-        backbone = self.backbone
+        backbone, config = self.backbone, self.config
 
         def one(mapped, x):
             variables, shift, inv = mapped
-            return scorer(backbone, variables, (x - shift[None]) * inv[None])
+            return scorer(backbone, config, variables, (x - shift[None]) * inv[None])
 
         mapped = model_map(one, self.model_axis_width, self.n_models)
         # Each run's per-class constants are gathered once, then mapped with its variables.
