@@ -1,0 +1,251 @@
+"""Smoke tests of ``benchmarks/``: the pure helpers always; the PyTorch and Keras references only where
+their optional extras are installed (``pytest.importorskip``), so CI without them skips those.
+
+The reference tests port one set of PyTorch weights into ocnn_jax's Flax autoencoder and into the Keras
+one and check that the three compute the same reconstruction (inference and training mode) and take the
+same three Adam steps (coupled decay, BN statistics): the implementations differ only in framework.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+if str(BENCH) not in sys.path:
+    sys.path.insert(0, str(BENCH))
+
+import common  # noqa: E402
+import throughput  # noqa: E402
+
+
+# ---------------------------------------------------------------------------------------------------
+# Pure helpers
+
+
+def test_parse_int_list():
+    assert common.parse_int_list("0-3,7") == [0, 1, 2, 3, 7]
+    assert common.parse_int_list("5") == [5]
+    with pytest.raises(Exception):
+        common.parse_int_list(",")
+
+
+def test_run_plan_is_seed_major():
+    assert throughput.run_plan([0, 1, 2], 4) == [(0, 0), (1, 0), (2, 0), (0, 1)]
+    assert len(throughput.run_plan(list(range(10)), 100)) == 100
+    with pytest.raises(ValueError):
+        throughput.run_plan([0], 0)
+
+
+def test_lr_and_centre_rules_match_ocnn_jax():
+    from ocnn_jax.losses import center_from_mean
+    from ocnn_jax.optim import lr_at_epoch
+
+    phase = common.Phase(1e-3, 3, 0.0, 200, 6)
+    for epoch in range(6):
+        assert common.lr_at_epoch(phase, epoch) == pytest.approx(float(lr_at_epoch(1e-3, 3, epoch)))
+    assert common.lr_at_epoch(common.Phase(1e-3, None, 0.0, 200, 6), 5) == 1e-3
+    mean = np.array([-0.2, -0.05, 0.0, 0.03, 0.5], np.float32)
+    np.testing.assert_allclose(common.center_eps_rule(mean, 0.1), np.asarray(center_from_mean(mean, 0.1)))
+
+
+def test_images_per_run_counts_full_batches():
+    hyper = common.Hyper(pretrain=common.Phase(1e-4, 50, 5e-4, 200, 2), svdd=common.Phase(1e-4, 50, 5e-7, 200, 3))
+    assert common.images_per_run(1099, hyper) == 2 * 1000 + 3 * 1000
+
+
+def test_test_subset_is_fixed_and_sorted():
+    a, b = common.test_subset(100, 10), common.test_subset(100, 10)
+    np.testing.assert_array_equal(a, b)
+    assert np.all(np.diff(a) > 0) and len(a) == 10
+    np.testing.assert_array_equal(common.test_subset(5, None), np.arange(5))
+
+
+def test_prepare_classes_on_a_synthetic_dataset():
+    from ocnn_jax.datasets.base import Dataset
+
+    rng = np.random.default_rng(0)
+    ds = Dataset("mnist", rng.integers(0, 256, (60, 28, 28, 1), dtype=np.uint8), np.arange(60, dtype=np.int32) % 3,
+                 rng.integers(0, 256, (30, 28, 28, 1), dtype=np.uint8), np.arange(30, dtype=np.int32) % 3,
+                 ("0", "1", "2"), (28, 28, 1))
+    out = common.prepare_classes([1, 2, 1], dataset=ds, n_train=5, n_test=12)
+    assert [cd.normal_class for cd in out] == [1, 2, 1] and out[0] is out[2]
+    assert out[0].x_train.shape == (5, 28, 28, 1) and out[0].x_train.dtype == np.float32
+    assert out[0].x_test.shape == (12, 28, 28, 1)
+    assert out[0].x_train.min() >= 0.0 and out[0].x_train.max() <= 1.0
+    rows = common.test_subset(30, 12)
+    np.testing.assert_array_equal(out[1].y_test, (ds.y_test[rows] != 2).astype(np.int32))
+
+
+def test_build_rows_ratios_and_derived_rows():
+    ft = throughput.FrameworkTiming
+    timings = {
+        "jax": ft("jax", program_seconds={1: [2.0, 1.0, 3.0], 4: [4.0]}, compile_seconds={1: 10.0, 4: 12.0},
+                  aurocs={1: [0.9], 4: [0.9, 0.8, 0.7, 0.6]}),
+        "keras": ft("keras", per_model_seconds=[4.0, 6.0], aurocs={2: [0.5, 0.7]}),
+        "torch": ft("torch", skipped=True, note="skipped"),
+    }
+    rows = throughput.build_rows(timings, [1, 4], lambda m: 1000 * m)
+    by = {(r["framework"], r["models"]): r for r in rows}
+    assert set(by) == {("jax", 1), ("jax", 4), ("keras", 1), ("keras", 4)}
+    assert by[("jax", 1)]["train_seconds"] == 2.0  # median of the repeats
+    assert by[("keras", 4)]["train_seconds"] == 20.0 and not by[("keras", 4)]["measured"]
+    assert by[("keras", 1)]["measured"]
+    assert by[("jax", 4)]["ratio_keras"] == pytest.approx(5.0)
+    assert by[("jax", 4)]["ratio_keras_incl_compile"] == pytest.approx(20.0 / 16.0)
+    assert by[("jax", 1)]["images_models_per_second"] == pytest.approx(500.0)
+    assert "ratio_torch" not in by[("jax", 1)]
+    table = throughput.format_table(rows)
+    assert "| jax | 4 |" in table and "(derived)" in table
+    text, _ = throughput.auroc_comparison(timings, [(0, 0), (1, 0)])
+    assert "keras" in text and "jax" in text
+
+
+def test_throughput_quick_defaults():
+    args = throughput.parse_args(["--quick", "--frameworks", "jax,torch"])
+    assert args.models == [1, 4] and args.n_train == 400 and args.repeats == 1 and args.classes == [0, 1]
+    args = throughput.parse_args(["--device", "--models", "1,2"])
+    assert args.models == [1, 2] and args.model_axis == "vmap" and args.n_train is None
+    args = throughput.parse_args([])
+    assert args.models == [1, 10, 100] and args.classes == list(range(10)) and args.model_axis == "auto"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Cross-framework equivalence (optional extras)
+
+# Keras/Flax reshape the 32-d code to a (4, 4, 2) HWC map, PyTorch views it as (2, 4, 4) CHW: feature j of
+# the HWC code is feature PERM[j] of the PyTorch code.
+PERM = np.array([c * 16 + h * 4 + w for h in range(4) for w in range(4) for c in range(2)])
+
+
+def _torch_ae():
+    torch = pytest.importorskip("torch")
+    import torch_reference as tr
+
+    torch.manual_seed(0)
+    return torch, tr, tr.MnistLeNetAutoencoder()
+
+
+def _hwio(w) -> np.ndarray:
+    """PyTorch conv (out, in, k, k) / transposed conv (in, out, k, k) → (k, k, dim1, dim0)."""
+    return w.detach().numpy().transpose(2, 3, 1, 0)
+
+
+def _dense(tae) -> np.ndarray:
+    """PyTorch fc (32, C·H·W) → HWC-flattened (196, 32) with the code features permuted by PERM."""
+    w = tae.encoder.fc1.weight.detach().numpy()
+    return w.reshape(32, 4, 7, 7).transpose(2, 3, 1, 0).reshape(196, 32)[:, PERM]
+
+
+def _batches(n: int = 3) -> np.ndarray:
+    return np.random.default_rng(0).random((n * 50, 28, 28, 1)).astype(np.float32)
+
+
+def _torch_steps(torch, tr, tae, x: np.ndarray, lr: float, wd: float) -> list[float]:
+    opt = torch.optim.Adam(tae.parameters(), lr=lr, weight_decay=wd)
+    tae.train()
+    xt = tr.to_nchw(x)
+    losses = []
+    for i in range(0, len(x), 50):
+        opt.zero_grad()
+        loss = tr._ae_loss(tae, xt[i:i + 50])
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    return losses
+
+
+def test_torch_reference_equals_ocnn_jax_autoencoder():
+    """Same reconstruction in inference and training mode, same BN statistics update (forward only, one
+    compile: ocnn_jax's own tests cover its coupled-decay Adam against an oracle)."""
+    torch, tr, tae = _torch_ae()
+    import jax
+    import jax.numpy as jnp
+
+    from ocnn_jax.ae_training import apply_eval, apply_train, init_variables
+    from ocnn_jax.nn import AutoEncoder, make_backbone
+
+    bb = make_backbone("mnist_lenet", (28, 28, 1))
+    ae = AutoEncoder(encoder=bb.encoder, decoder=bb.decoder)
+    # Fresh BN statistics (mean 0, var 1, as PyTorch's) from the shapes alone: an eager init takes seconds.
+    shapes = jax.eval_shape(lambda k: init_variables(ae, k, (28, 28, 1))[1], jax.random.key(0))
+    stats = jax.tree_util.tree_map_with_path(
+        lambda path, a: (jnp.ones if path[-1].key == "var" else jnp.zeros)(a.shape, a.dtype), shapes)
+    e = tae.encoder
+
+    def deconv(w) -> np.ndarray:  # transposed conv → the equivalent plain conv (flipped, HWIO)
+        return np.ascontiguousarray(w.detach().numpy()[:, :, ::-1, ::-1].transpose(2, 3, 0, 1))
+
+    params = {
+        "encoder": {"conv1": {"kernel": _hwio(e.conv1.weight)}, "conv2": {"kernel": _hwio(e.conv2.weight)},
+                    "code": {"kernel": _dense(tae)}},
+        "decoder": {f"deconv{i}": {"kernel": deconv(getattr(tae, f"deconv{i}").weight)} for i in (1, 2, 3)},
+    }
+    params = jax.tree.map(jnp.asarray, params)
+    x = _batches(1)
+    xt = tr.to_nchw(x)
+
+    @jax.jit
+    def both(params, stats, x):
+        out_train, new_stats = apply_train(ae, params, stats, x)
+        return apply_eval(ae, params, stats, x), out_train, new_stats
+
+    out_eval, out_train, new_stats = both(params, stats, jnp.asarray(x))
+    tae.eval()
+    with torch.no_grad():
+        ref_eval = tae(xt).numpy().transpose(0, 2, 3, 1)
+    tae.train()
+    with torch.no_grad():
+        ref_train = tae(xt).numpy().transpose(0, 2, 3, 1)
+    np.testing.assert_allclose(np.asarray(out_eval), ref_eval, atol=2e-6)
+    np.testing.assert_allclose(np.asarray(out_train), ref_train, atol=2e-5)
+    np.testing.assert_allclose(np.asarray(new_stats["encoder"]["bn1"]["mean"]), e.bn1.running_mean.numpy(), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(new_stats["decoder"]["bn2"]["var"]), tae.bn4.running_var.numpy(), rtol=1e-3)
+
+
+def test_keras_reference_equals_torch_reference():
+    torch, tr, tae = _torch_ae()
+    pytest.importorskip("tensorflow")
+    keras = pytest.importorskip("keras")
+    import keras_reference as kr
+
+    enc, dec = kr.build_encoder(), kr.build_decoder()
+    e = tae.encoder
+    enc.get_layer("conv1").set_weights([_hwio(e.conv1.weight)])
+    enc.get_layer("conv2").set_weights([_hwio(e.conv2.weight)])
+    enc.get_layer("code").set_weights([_dense(tae)])
+    for i in (1, 2, 3):  # Keras stores a transposed kernel as (k, k, out, in), as PyTorch (in, out, k, k) permuted
+        dec.get_layer(f"deconv{i}").set_weights([_hwio(getattr(tae, f"deconv{i}").weight)])
+    image = keras.Input((28, 28, 1))
+    ae = keras.Model(image, dec(enc(image)))
+    x = _batches()
+    tae.eval()
+    with torch.no_grad():
+        ref = tae(tr.to_nchw(x)).numpy().transpose(0, 2, 3, 1)
+    np.testing.assert_allclose(ae(x, training=False).numpy(), ref, atol=2e-6)
+
+    lr, wd = 1e-3, 5e-4
+    trainer = kr.CoupledDecayTrainer(ae, kr._ae_loss, wd)
+    trainer.compile(optimizer=keras.optimizers.Adam(lr, epsilon=1e-8))
+    keras_losses = [float(np.asarray(trainer.train_on_batch(x[i:i + 50]))) for i in range(0, len(x), 50)]
+    torch_losses = _torch_steps(torch, tr, tae, x, lr, wd)
+    np.testing.assert_allclose(keras_losses, torch_losses, rtol=2e-5)
+    np.testing.assert_allclose(enc.get_layer("bn1").get_weights()[0], e.bn1.running_mean.numpy(), atol=1e-5)
+
+
+def test_keras_initialisers_match_pytorch_bounds():
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("keras")
+    import keras_reference as kr
+
+    dec, enc = kr.build_decoder(), kr.build_encoder()
+    # PyTorch: U(±1/√fan_in); transposed convs take fan_in = k·k·C_out.
+    for layer, bound in (("deconv1", 1 / np.sqrt(25 * 4)), ("deconv2", 1 / np.sqrt(25 * 8)), ("deconv3", 1 / np.sqrt(25))):
+        w = dec.get_layer(layer).get_weights()[0]
+        assert np.abs(w).max() <= bound and np.abs(w).max() > 0.8 * bound
+    for layer, bound in (("conv1", 1 / np.sqrt(25)), ("conv2", 1 / np.sqrt(200)), ("code", 1 / np.sqrt(196))):
+        w = enc.get_layer(layer).get_weights()[0]
+        assert np.abs(w).max() <= bound and np.abs(w).max() > 0.8 * bound
