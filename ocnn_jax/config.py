@@ -269,7 +269,7 @@ class ShallowConfig:
       to the smaller γ. Score −decision_function; ``predict`` threshold 0 (the SVM's own boundary).
     * kde: Gaussian ``KernelDensity(bandwidth=h)``, h ∈ ``bandwidths``; the h with the largest mean
       held-out log-likelihood is chosen. Score −log p(x); threshold the (1−ν)-quantile of the
-      training scores.
+      held-out scores.
     * isoforest: ``IsolationForest(n_estimators, contamination="auto", random_state=seed)``, nothing
       selected. Score −score_samples; threshold −offset_ (0.5, sklearn's own rule).
 

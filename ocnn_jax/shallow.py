@@ -14,7 +14,8 @@ run's seed), picks the hyperparameter on that slice, then refits on all of its t
   ties to the smaller γ. Score −decision_function; ``predict`` threshold 0 (the SVM's own boundary).
 * **kde** — Gaussian ``KernelDensity(bandwidth=h)``, h ∈ ``cfg.bandwidths`` (2^{0.5k}, k = −10 … 10):
   the h with the largest mean held-out log-likelihood. Score −log p(x); threshold the
-  (1−ν)-quantile of the training scores.
+  (1−ν)-quantile of the held-out scores under the selection fit (training points' own scores are
+  dominated by their own kernel at small h, so their quantile would flag almost nothing).
 * **isoforest** — ``IsolationForest(n_estimators=100, contamination="auto", random_state=seed)``,
   nothing to select. Score −score_samples; threshold −offset_ (sklearn's own outlier rule).
 
@@ -101,8 +102,10 @@ def fit_estimator(method: str, x: np.ndarray, cfg: ShallowConfig, seed: int, hyp
         threshold = 0.0
     elif method == "isoforest":
         threshold = float(-est.offset_)
-    else:
-        threshold = float(np.quantile(estimator_scores(method, est, x), 1.0 - cfg.nu))
+    else:  # kde: scores of unseen normals, from the selection split
+        fit_rows, held = holdout_split(x.shape[0], cfg.holdout_fraction, seed)
+        held_scores = estimator_scores(method, _make(method, cfg, seed, hyper).fit(x[fit_rows]), x[held])
+        threshold = float(np.quantile(held_scores, 1.0 - cfg.nu))
     return est, hyper, threshold
 
 

@@ -102,6 +102,28 @@ def test_unequal_class_sizes_match_single_class_fits():
     np.testing.assert_allclose(both.score(x)[0], alone.score(x)[0], rtol=2e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    "method, extra",
+    [
+        ("ocnn", dict(pretrain_epochs=2, pretrain_batch_size=16, pretrain_lr=1e-3)),
+        ("rcae", dict(outer_iterations=2, epochs_per_iteration=2, lam=0.5, preprocess="minmax")),
+        ("dcae", dict(preprocess="minmax")),
+    ],
+)
+def test_new_methods_unequal_class_sizes_match_single_class_fits(method, extra):
+    """OC-NN's full-set r and RCAE's N-step over a padded class equal those of the class alone."""
+    x, y = _blobs()
+    kw = {**FAST_SVDD, "epochs": 3, **extra}
+    if method == "rcae":
+        del kw["epochs"]  # T·E
+    both = ocnn_jax.fit(x, y, method=method, normal_classes=[0, 1], seeds=[3], **kw)
+    alone = ocnn_jax.fit(x[y == 0], method=method, seeds=[3], **kw)
+    assert [r["normal_class"] for r in both.runs] == [0, 1]
+    np.testing.assert_allclose(both.score(x)[0], alone.score(x)[0], rtol=2e-4, atol=1e-5)
+    for k, v in alone.train_metrics.items():
+        np.testing.assert_allclose(both.train_metrics[k][0], v[0], rtol=2e-4, atol=1e-5)
+
+
 def test_estimator_pyod_style():
     x, y = _blobs()
     est = ocnn_jax.DeepSVDD(contamination=0.1, n_seeds=2, epochs=4, pretrain_epochs=3, batch_size=16,

@@ -1,0 +1,171 @@
+"""OC-NN, the paper objective (ALGORITHMS.md §2): loss and gradients against NumPy oracles (the w and V
+penalties have gradients), r after every epoch == np.quantile(ŷ_train, ν) of the same network read out
+of the compiled run, frozen vs fine-tuned encoder, the API, digits, bad input."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import ocnn_jax
+from ocnn_jax.ae_training import apply_eval
+from ocnn_jax.batching import eval_chunking, stack_classes
+from ocnn_jax.config import OCNNConfig, OptimConfig, default_config
+from ocnn_jax.datasets import load_digits
+from ocnn_jax.losses import ocnn_loss, ocnn_output
+from ocnn_jax.nn import make_backbone
+from ocnn_jax.ocnn import make_ocnn
+from ocnn_jax.program import RunSpec, run_phase_epochs, run_program
+from ocnn_jax.report import per_class_summary
+
+
+def _np_output(head, z, g):
+    h = z @ head["V"].T
+    return (1 / (1 + np.exp(-h)) if g == "sigmoid" else h) @ head["w"]
+
+
+def _np_loss_and_grads(head, z, r, nu, g):
+    """NumPy oracle: loss ½‖w‖² + ½‖V‖² + (1/ν)·mean relu(r − ŷ) and its gradients in (w, V)."""
+    w, v = head["w"].astype(np.float64), head["V"].astype(np.float64)
+    z = z.astype(np.float64)
+    pre = z @ v.T
+    hid = 1 / (1 + np.exp(-pre)) if g == "sigmoid" else pre
+    y = hid @ w
+    active = (r - y > 0).astype(np.float64)  # hinge slope 1 where r > ŷ
+    loss = 0.5 * (w @ w + np.sum(v * v)) + np.mean(np.maximum(r - y, 0)) / nu
+    coef = -active / (nu * len(y))  # d loss / d ŷ_i
+    dhid = hid * (1 - hid) if g == "sigmoid" else np.ones_like(hid)
+    gw = w + hid.T @ coef
+    gv = v + ((coef[:, None] * w[None, :]) * dhid).T @ z
+    return loss, gw, gv
+
+
+@pytest.mark.parametrize("g", ["linear", "sigmoid"])
+def test_loss_and_gradients_match_the_numpy_oracle(g):
+    r_ = np.random.default_rng(0)
+    head = {"V": r_.normal(size=(5, 3)).astype(np.float32), "w": r_.normal(size=5).astype(np.float32)}
+    z = r_.normal(size=(16, 3)).astype(np.float32)
+    y = _np_output(head, z, g)
+    r, nu = float(np.quantile(y, 0.3)), 0.3
+    loss, grads = jax.jit(jax.value_and_grad(ocnn_loss), static_argnums=4)(head, jnp.asarray(z), r, nu, g)
+    np.testing.assert_allclose(ocnn_output(head, jnp.asarray(z), g), y, rtol=1e-5, atol=1e-5)
+    ref_loss, gw, gv = _np_loss_and_grads(head, z, r, nu, g)
+    np.testing.assert_allclose(loss, ref_loss, rtol=1e-5)
+    np.testing.assert_allclose(grads["w"], gw, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(grads["V"], gv, rtol=1e-4, atol=1e-5)
+    # With the hinge inactive everywhere the gradient is exactly the penalties' (w, V): non-zero,
+    # unlike the Keras code, whose penalties were computed from host copies of the weights.
+    pen = jax.jit(jax.grad(ocnn_loss), static_argnums=4)(head, jnp.asarray(z), -1e9, nu, g)
+    np.testing.assert_allclose(pen["w"], head["w"], rtol=1e-6)
+    np.testing.assert_allclose(pen["V"], head["V"], rtol=1e-6)
+    assert np.all(np.abs(pen["w"]) > 0)
+    # r gets no gradient (it is set by the quantile update, never by the optimiser).
+    assert jax.grad(lambda rr: ocnn_loss(head, jnp.asarray(z), rr, nu, g))(r) == 0.0
+
+
+D = 10
+BACKBONE = make_backbone("mlp", (D,), rep_dim=4, hidden=(16,))
+
+
+def _ocnn_program(finetune, data):
+    cfg = OCNNConfig(nu=0.2, hidden_units=6, finetune_encoder=finetune, score_batch_size=16,
+                     train=OptimConfig(lr=1e-2, lr_milestone=None, weight_decay=1e-3, batch_size=8, epochs=4),
+                     pretrain=OptimConfig(lr=1e-3, lr_milestone=None, weight_decay=1e-4, batch_size=8, epochs=2))
+    n_chunks, _ = eval_chunking(data.n_max, cfg.score_batch_size)
+    return make_ocnn(BACKBONE, cfg, data.n_max, n_chunks)
+
+
+@pytest.mark.parametrize("finetune", [False, True])
+def test_r_after_every_epoch_is_the_nu_quantile_of_the_same_network(finetune):
+    """r read from the compiled whole run equals np.quantile(ŷ over the unpadded training set, ν) of
+    the weights after that epoch (and initially of the initial head); padding never counts."""
+    r_ = np.random.default_rng(0)
+    data = stack_classes([r_.random((45, D)).astype(np.float32), r_.random((29, D)).astype(np.float32)], 16)
+    prog = _ocnn_program(finetune, data)
+    run = RunSpec(jnp.int32(1), jnp.float32(0.2))  # class 1 is padded from 29 to 48 rows
+    key = jax.random.key(5)
+    _, metrics = jax.jit(lambda k, ru, d: run_program(prog, k, ru, d))(key, run, data)
+    # The same run, one compiled epoch at a time, to see the weights behind each r.
+    state = prog.init(key, run, data)
+    state, _ = jax.jit(lambda s: run_phase_epochs(prog.phases[0], s, run, data, 0, 2))(state)
+    state = prog.transitions[0](state, run, data)
+    one_epoch = jax.jit(lambda s, e: run_phase_epochs(prog.phases[1], s, run, data, e, 1))
+    x = np.asarray(data.x[1, :29])
+    pretrained = state.params["encoder"]
+
+    def np_quantile_of(s):
+        z = apply_eval(BACKBONE.encoder, s.params["encoder"], s.batch_stats, jnp.asarray(x))
+        return np.quantile(_np_output(jax.device_get(s.params["head"]), np.asarray(z), "linear"), 0.2)
+
+    np.testing.assert_allclose(state.r, np_quantile_of(state), rtol=1e-5, atol=1e-6)
+    rs = []
+    for e in range(4):
+        state, m = one_epoch(state, e)
+        rs.append(float(m["r"][0]))
+        np.testing.assert_allclose(rs[-1], np_quantile_of(state), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(metrics["train/r"], rs, rtol=1e-4, atol=1e-6)
+    assert len(set(rs)) == 4  # r moves every epoch
+    moved = jax.tree.leaves(jax.tree.map(lambda a, b: bool(np.any(a != b)), state.params["encoder"], pretrained))
+    assert any(moved) == finetune  # frozen by default; trained (with its decay) when fine-tuned
+
+
+@pytest.fixture(scope="module")
+def digits_ocnn():
+    ds = load_digits()
+    model = ocnn_jax.fit(ds.x_train, ds.y_train, method="ocnn", normal_classes="all", seeds=3, features="input",
+                         batch_size=32, lr=1e-3, progress=False)
+    return model, ds
+
+
+def test_digits_ocnn_on_inputs_reaches_the_target_auroc(digits_ocnn):
+    model, ds = digits_ocnn
+    assert model.n_models == 30 and model.config.pretrain is None
+    aucs = model.evaluate(ds.x_test, y=ds.y_test)
+    mean = np.mean([row["mean"] for row in per_class_summary(aucs, [r["normal_class"] for r in model.runs])])
+    assert mean >= 0.93, mean
+
+
+def test_ocnn_predict_flags_about_nu_of_training_data_and_round_trips(digits_ocnn, tmp_path):
+    model, ds = digits_ocnn
+    assert model.thresholds.tolist() == [0.0] * 30
+    for i in (0, 14, 29):
+        c = model.runs[i]["normal_class"]
+        rate = model.predict(ds.x_train[ds.y_train == c])[i].mean()
+        assert abs(rate - 0.1) < 0.03  # r is the ν-quantile of ŷ, score r − ŷ > 0 marks ≈ ν
+    loaded = ocnn_jax.load(model.save(tmp_path / "ocnn"))
+    np.testing.assert_array_equal(loaded.score(ds.x_test[:50]), model.score(ds.x_test[:50]))
+    assert loaded.config == model.config
+
+
+def test_ocnn_on_the_pretrained_encoder_through_the_api():
+    r_ = np.random.default_rng(2)
+    x = np.concatenate([r_.normal(0, 1, (50, D)), r_.normal(0, 1, (40, D)) * 3]).astype(np.float32)
+    y = np.repeat([0, 1], [50, 40])
+    model = ocnn_jax.fit(x, y, normal_classes=[0, 1], seeds=2, method="ocnn", g="sigmoid", epochs=3, batch_size=16,
+                         pretrain_epochs=2, pretrain_batch_size=16, progress=False)
+    assert set(model.train_metrics) == {"pretrain/loss", "train/loss", "train/r", "train/objective"}
+    assert model.train_metrics["train/r"].shape == (4, 3)
+    s = model.score(x)
+    assert s.shape == (4, 90) and np.all(np.isfinite(s))
+    np.testing.assert_allclose(model.variables["r"], model.train_metrics["train/r"][:, -1])
+
+
+def test_ocnn_defaults_and_bad_input():
+    cfg = default_config("mnist_lenet", "ocnn")
+    assert (cfg.nu, cfg.g, cfg.hidden_units, cfg.finetune_encoder, cfg.features) == (0.1, "linear", 32, False, "encoder")
+    assert (cfg.train.lr, cfg.train.lr_milestone, cfg.train.batch_size, cfg.train.epochs) == (1e-4, None, 200, 100)
+    assert default_config("cifar_lenet", "ocnn").hidden_units == 128
+    assert OCNNConfig(g="identity").g == "linear"
+    x = np.random.default_rng(0).random((30, 4))
+    for kwargs, exc, match in [
+        ({"g": "tanh"}, ValueError, r"g must be one of \('linear', 'sigmoid'\)"),
+        ({"nu": 0.0}, ValueError, r"nu must lie in \(0, 1\]"),
+        ({"nu": 1.01}, ValueError, r"nu must lie in \(0, 1\]"),
+        ({"hidden_units": 0}, ValueError, r"hidden_units must be an int >= 1"),
+        ({"features": "code"}, ValueError, r"features must be one of"),
+        ({"features": "input", "finetune_encoder": True}, ValueError, r"finetune_encoder=True needs features='encoder'"),
+        ({"lam": 0.1}, TypeError, r"unknown config option\(s\) \['lam'\] for OCNNConfig"),
+        ({"method": "oc-nn"}, ValueError, r"method must be one of \[.*'ocnn'.*\]"),
+    ]:
+        with pytest.raises(exc, match=match):
+            ocnn_jax.fit(x, **{"method": "ocnn", "progress": False, **kwargs})

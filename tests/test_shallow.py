@@ -1,0 +1,94 @@
+"""Shallow baselines through ``fit``: same preprocessing as the deep methods, the documented
+label-free hyperparameter selection, seeds, thresholds, save/load, bad input."""
+
+import numpy as np
+import pytest
+from sklearn.neighbors import KernelDensity
+from sklearn.svm import OneClassSVM
+
+import ocnn_jax
+from ocnn_jax.shallow import ShallowModel, holdout_split
+
+
+def _images(seed=0):
+    """Two 'classes' of 6×6 images (a bright block top-left / bottom-right) plus noise."""
+    r = np.random.default_rng(seed)
+    x = r.random((120, 6, 6)).astype(np.float32) * 0.3
+    x[:60, :3, :3] += 0.7
+    x[60:, 3:, 3:] += 0.7
+    return x, np.repeat([0, 1], 60)
+
+
+@pytest.fixture(scope="module", params=["ocsvm", "isoforest", "kde"])
+def fitted(request):
+    x, y = _images()
+    return request.param, ocnn_jax.fit(x, y, method=request.param, normal_classes=[0, 1], seeds=[3, 4], progress=False), x, y
+
+
+def test_fit_score_evaluate_predict_and_round_trip(fitted, tmp_path):
+    method, model, x, y = fitted
+    assert isinstance(model, ShallowModel) and model.method == method and model.n_models == 4
+    assert model.runs == [{"normal_class": c, "seed": s} for c in (0, 1) for s in (3, 4)]
+    scores = model.score(x)
+    assert scores.shape == (4, 120) and scores.dtype == np.float32
+    assert np.all(model.evaluate(x, y=y) > 0.99)
+    fresh, y_fresh = _images(seed=1)
+    flags = model.predict(fresh[y_fresh == 0])[:2]  # unseen normals (a small-h KDE memorises its own)
+    assert 0.0 < flags.mean() < (0.8 if method == "isoforest" else 0.3)  # ≈ ν; IF: sklearn's "auto" offset
+    np.testing.assert_array_equal(model.predict(x), scores > model.thresholds[:, None])
+    loaded = ocnn_jax.load(model.save(tmp_path / method))  # refits from the stored rows + hyperparameters
+    np.testing.assert_allclose(loaded.score(x), scores, rtol=1e-5, atol=1e-6)
+    assert loaded.config == model.config and loaded.runs == model.runs
+    np.testing.assert_array_equal(loaded.thresholds, model.thresholds)
+
+
+def test_same_preprocessing_as_the_deep_methods(fitted):
+    _, model, x, y = fitted
+    deep = ocnn_jax.fit(x, y, method="dcae", normal_classes=[0, 1], seeds=1, epochs=1, batch_size=30, progress=False)
+    assert model.preprocessing.mode == deep.preprocessing.mode == "gcn_minmax"
+    for c in (0, 1):
+        np.testing.assert_array_equal(model.preprocess(x, c), deep.preprocess(x, c))
+        np.testing.assert_array_equal(model.train_data[c], deep.preprocess(x[y == c], c).reshape(60, -1))
+
+
+def test_ocsvm_and_kde_selection_follow_the_documented_rule(fitted):
+    """γ: held-out acceptance closest to 1 − ν (ties: smaller γ); h: best held-out log-likelihood.
+    Only the run's own normal training rows are used, split by the run's seed."""
+    method, model, x, _ = fitted
+    if method == "isoforest":
+        est = model.estimators[1]
+        assert est.n_estimators == 100 and est.random_state == 4 and est.contamination == "auto"
+        np.testing.assert_allclose(model.thresholds, [-e.offset_ for e in model.estimators])
+        assert not np.array_equal(*model.score(x[:5])[:2])  # seeds 3 and 4 grow different forests
+        return
+    cfg = model.config
+    for i, (c, seed) in enumerate(zip(model.run_class_index, model.run_seeds)):
+        data = model.train_data[c]
+        fit_rows, held = holdout_split(len(data), cfg.holdout_fraction, int(seed))
+        assert len(held) == 12 and not set(fit_rows) & set(held)
+        if method == "ocsvm":
+            gaps = [abs(np.mean(OneClassSVM(nu=cfg.nu, gamma=g).fit(data[fit_rows]).decision_function(data[held]) >= 0)
+                        - (1 - cfg.nu)) for g in cfg.gammas]
+            assert model.variables["gamma"][i] == cfg.gammas[int(np.argmin(gaps))]
+            assert model.thresholds[i] == 0.0
+        else:
+            ll = [KernelDensity(bandwidth=h).fit(data[fit_rows]).score_samples(data[held]).mean() for h in cfg.bandwidths]
+            assert model.variables["bandwidth"][i] == cfg.bandwidths[int(np.argmax(ll))]
+    assert not np.array_equal(*(holdout_split(60, 0.2, s)[1] for s in (3, 4)))  # the seed drives the split
+
+
+def test_shallow_config_and_bad_input():
+    cfg = ocnn_jax.default_config(None, "ocsvm")
+    assert cfg.gammas == tuple(2.0**k for k in range(-10, 0))
+    assert cfg.bandwidths[0] == 2.0**-5 and cfg.bandwidths[-1] == 2.0**5 and len(cfg.bandwidths) == 21
+    x, _ = _images()
+    for kwargs, exc, match in [
+        ({"encoder": "mlp"}, ValueError, r"\['encoder'\] do not apply to the shallow method 'kde'"),
+        ({"epochs": 3}, TypeError, r"unknown config option\(s\) \['epochs'\] for ShallowConfig"),
+        ({"nu": 1.5}, ValueError, r"nu must lie in \(0, 1\]"),
+        ({"gammas": []}, ValueError, r"gammas must be a non-empty sequence"),
+        ({"bandwidths": [0.1, -1]}, ValueError, r"bandwidths must be a finite number > 0"),
+        ({"holdout_fraction": 0.9}, ValueError, r"holdout_fraction must lie in \(0, 0.5\]"),
+    ]:
+        with pytest.raises(exc, match=match):
+            ocnn_jax.fit(x, method="kde", progress=False, **kwargs)
