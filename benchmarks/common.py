@@ -52,6 +52,7 @@ __all__ = [
     "markdown_table",
     "environment",
     "write_json",
+    "ocnn_jax_records",
 ]
 
 #: The repository root (benchmarks/..).
@@ -369,6 +370,61 @@ def write_json(path: str | os.PathLike[str], payload: Any) -> None:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(json.dumps(_jsonable(payload), indent=2) + "\n")
+
+
+# --------------------------------------------------------------------------------------------------
+# ocnn_jax on the same arrays (for AUROC comparisons in the reference scripts)
+
+
+def ocnn_jax_records(classes: Sequence[ClassData], seeds: Sequence[int], hyper: Hyper, method: str,
+                     verbose: bool = True) -> list[RunRecord]:
+    """Train the same (class, seed) runs with ``ocnn_jax.fit`` on the same preprocessed arrays.
+
+    One ``fit`` per class (its seeds on the model axis), ``preprocess="none"``, the same epochs, batch
+    size, milestones, decays and ν as ``hyper``; DCAE trains ``hyper.pretrain.epochs`` AE epochs.
+    ``seconds`` is fit's ``wall_time`` (training incl. compilation) split evenly over the class's runs.
+    The LeNet encoder/decoder are passed as modules: ``fit(preprocess="none")`` would otherwise give
+    the built-in decoder a linear output (it cannot know the data lie in [0, 1]), whereas Ruff's AE
+    and the references end in a sigmoid. Raises ValueError when this ocnn_jax has no such method.
+    """
+    import ocnn_jax
+    from ocnn_jax.nn.lenet import MnistLeNetDecoder, MnistLeNetEncoder
+
+    pre, ph = hyper.pretrain, hyper.svdd
+    if method == "deep_svdd":
+        cfg = dict(epochs=ph.epochs, batch_size=ph.batch_size, lr=ph.lr, lr_milestone=ph.lr_milestone,
+                   weight_decay=ph.weight_decay, pretrain_epochs=pre.epochs, pretrain_batch_size=pre.batch_size,
+                   pretrain_lr=pre.lr, pretrain_lr_milestone=pre.lr_milestone,
+                   pretrain_weight_decay=pre.weight_decay)
+        n_images = lambda n: images_per_run(n, hyper)  # noqa: E731
+    elif method == "ocnn":
+        oc = hyper.ocnn
+        cfg = dict(epochs=oc.epochs, batch_size=oc.batch_size, lr=oc.lr, nu=hyper.nu,
+                   hidden_units=hyper.ocnn_hidden, pretrain_epochs=pre.epochs, pretrain_batch_size=pre.batch_size,
+                   pretrain_lr=pre.lr, pretrain_lr_milestone=pre.lr_milestone,
+                   pretrain_weight_decay=pre.weight_decay)
+        n_images = lambda n: (pre.epochs * steps_per_epoch(n, pre.batch_size) * pre.batch_size  # noqa: E731
+                              + oc.epochs * steps_per_epoch(n, oc.batch_size) * oc.batch_size)
+    elif method == "dcae":
+        cfg = dict(epochs=pre.epochs, batch_size=pre.batch_size, lr=pre.lr, lr_milestone=pre.lr_milestone,
+                   weight_decay=pre.weight_decay)
+        n_images = lambda n: pre.epochs * steps_per_epoch(n, pre.batch_size) * pre.batch_size  # noqa: E731
+    else:
+        raise ValueError(f"unknown method {method!r}")
+    records: list[RunRecord] = []
+    for cd in classes:
+        model = ocnn_jax.fit(cd.x_train, method=method, seeds=list(seeds), preprocess="none", progress=False,
+                             check_collapse=False, encoder=MnistLeNetEncoder(rep_dim=hyper.rep_dim),
+                             decoder=MnistLeNetDecoder(rep_dim=hyper.rep_dim), **cfg)
+        aucs = model.evaluate(cd.x_test, y_is_anomaly=cd.y_test)
+        n = len(cd.x_train)
+        for seed, a in zip(seeds, aucs):
+            records.append(RunRecord("jax", method, cd.normal_class, int(seed), n,
+                                     {"fit": model.wall_time / len(seeds)}, n_images(n), float(a),
+                                     {"model_axis_width": model.model_axis_width}))
+            if verbose:
+                print(f"jax {method} class {cd.normal_class} seed {seed}: AUROC {100 * a:.2f}", flush=True)
+    return records
 
 
 # --------------------------------------------------------------------------------------------------

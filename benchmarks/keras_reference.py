@@ -70,6 +70,7 @@ from common import (  # noqa: E402
     hyper_from_args,
     lr_at_epoch,
     markdown_table,
+    ocnn_jax_records,
     prepare_classes,
     steps_per_epoch,
     summarize_runs,
@@ -361,6 +362,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="compile the train steps with XLA (Keras's default 'auto' is off on CPU)")
     parser.add_argument("--threads", type=int, default=None,
                         help="TensorFlow intra-op threads (default: TensorFlow's)")
+    parser.add_argument("--compare-jax", action="store_true",
+                        help="also train the same runs with ocnn_jax.fit on the same arrays and list both")
     args = parser.parse_args(argv)
     if args.threads:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
@@ -369,11 +372,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     hyper = Hyper(hyper.pretrain, hyper.svdd, hyper.ocnn, nu=args.nu)
     data = prepare_classes(args.classes, args.data_dir, n_train=args.n_train, n_test=args.n_test)
     records = run(data, args.seeds, hyper, args.method, jit_compile=True if args.jit_compile else "auto")
+    notes = []
+    if args.compare_jax:
+        for method in args.method:
+            try:
+                records += ocnn_jax_records(data, args.seeds, hyper, method)
+            except (ValueError, TypeError) as e:  # an ocnn_jax without this method or option
+                notes.append(f"ocnn_jax {method}: skipped ({e})")
     rows = summarize_runs(records)
     print(markdown_table(rows, RESULT_COLUMNS))
+    for note in notes:
+        print(f"- {note}")
     if args.out:
         write_json(args.out, {"script": "keras_reference", "args": vars(args), "hyper": hyper.as_dict(),
-                              "environment": environment(), "summary": rows, "runs": records})
+                              "environment": environment(), "summary": rows, "runs": records, "notes": notes})
     return 0
 
 

@@ -48,6 +48,7 @@ from common import (
     environment,
     hyper_from_args,
     markdown_table,
+    ocnn_jax_records,
     prepare_classes,
     steps_per_epoch,
     summarize_runs,
@@ -250,17 +251,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dcae", action="store_true", help="also report the pretrained AE (DCAE) AUROC")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     parser.add_argument("--torch-device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
+    parser.add_argument("--compare-jax", action="store_true",
+                        help="also train the same runs with ocnn_jax.fit on the same arrays and list both")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     hyper = hyper_from_args(args)
     data = prepare_classes(args.classes, args.data_dir, n_train=args.n_train, n_test=args.n_test)
     records = run(data, args.seeds, hyper, dcae=args.dcae, device=args.torch_device)
+    notes = []
+    if args.compare_jax:
+        for method in ["deep_svdd"] + (["dcae"] if args.dcae else []):
+            try:
+                records += ocnn_jax_records(data, args.seeds, hyper, method)
+            except (ValueError, TypeError) as e:  # an ocnn_jax without this method or option
+                notes.append(f"ocnn_jax {method}: skipped ({e})")
     rows = summarize_runs(records)
     print(markdown_table(rows, RESULT_COLUMNS))
+    for note in notes:
+        print(f"- {note}")
     if args.out:
         write_json(args.out, {"script": "torch_reference", "args": vars(args), "hyper": hyper.as_dict(),
-                              "environment": environment(), "summary": rows, "runs": records})
+                              "environment": environment(), "summary": rows, "runs": records, "notes": notes})
     return 0
 
 
