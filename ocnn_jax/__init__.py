@@ -15,10 +15,12 @@ from .estimator import DeepSVDD  # noqa: E402
 from .io import load  # noqa: E402
 from .model import Model  # noqa: E402
 from .protocol import OneClassSplit, OneClassStack, one_class_split, one_class_stack  # noqa: E402
+from .sweep import sweep  # noqa: E402
 
 __all__ = [
     "__version__",
     "fit",
+    "sweep",
     "load",
     "Model",
     "DeepSVDD",

@@ -17,7 +17,8 @@ import numpy as np
 
 from .batching import StackedData, chunked_apply, eval_chunking, model_map, stack_classes
 from .config import METHODS, SHALLOW_METHODS, default_config, with_overrides
-from .driver import execute
+from .checkpoint import Checkpointer
+from .driver import execute, to_host
 from .errors import HypersphereCollapseError
 from .inputs import as_samples, check_labels, network_shape, resolve_seeds
 from .methods import get_method
@@ -47,6 +48,8 @@ def fit(
     model_axis: str | int = "auto",
     progress: bool = True,
     check_collapse: bool = True,
+    mesh: Any = None,
+    checkpoint: Checkpointer | None = None,
     **config: Any,
 ) -> Model:
     """Train one-class detectors: every (normal class, seed[, λ]) run on a shared model axis.
@@ -73,6 +76,10 @@ def fit(
         "vmap", "map", or an int group width.
       progress: show a progress bar.
       check_collapse: raise ``HypersphereCollapseError`` when a run's training scores are constant.
+      mesh: optional ``jax.sharding.Mesh`` with one axis "models" (``ocnn_jax.sweep.make_model_mesh``):
+        the runs are sharded over its devices (padded with repeats to a multiple of its size).
+      checkpoint: optional ``ocnn_jax.checkpoint.Checkpointer``: training state saved between
+        compiled calls; an existing checkpoint is resumed.
       **config: overrides of the method config (see ``ocnn_jax.config.with_overrides``), e.g.
         ``epochs=50, pretrain_epochs=50, lr=1e-4, batch_size=128, nu=0.05``; OC-NN ``g``,
         ``hidden_units``, ``finetune_encoder``; RCAE ``lam`` (a number, or a sequence: a λ grid
@@ -117,7 +124,9 @@ def fit(
     backbone, backbone_spec = _resolve_backbone(encoder, decoder, net_shape, rep_dim, hidden, mode)
     cfg = with_overrides(default_config(backbone_spec["family"], method), **config)
     lams = list(getattr(cfg, "lams", ()))
-    width = resolve_model_axis(model_axis, backbone_spec["family"], len(classes) * max(1, len(lams)) * len(seed_list))
+    n_models = len(classes) * max(1, len(lams)) * len(seed_list)
+    per_device = n_models if mesh is None else -(-n_models // mesh.size)
+    width = resolve_model_axis(model_axis, backbone_spec["family"], per_device)
     cfg = _clamp_batch_sizes(cfg, min(len(r) for r in class_rows))
 
     affines, class_data = _fit_preprocessing(x, class_rows, mode)
@@ -141,10 +150,17 @@ def fit(
     counts = np.asarray(data.n)
     images = [int(sum((counts[c] // p_bs) * p_bs for c in run_cls)) for p_bs in _phase_batches(cfg)]
 
+    n_runs = len(run_cls)
+    if mesh is not None and n_runs % mesh.size:  # pad with repeats of the last run; dropped below
+        pad = mesh.size - n_runs % mesh.size
+        keys, runs = jax.tree.map(lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], pad, axis=0)]), (keys, runs))
+        run_info = run_info + [run_info[-1]] * pad
     state, metrics, wall = execute(
-        program, keys, runs, data, width=width, run_info=run_info, images_per_epoch=images, progress=progress
+        program, keys, runs, data, width=width, run_info=run_info, images_per_epoch=images, progress=progress,
+        mesh=mesh, checkpoint=checkpoint,
     )
-    variables = spec.export(state)
+    variables = jax.tree.map(lambda a: np.asarray(a)[:n_runs], to_host(spec.export(state)))
+    metrics = {k: v[:n_runs] for k, v in metrics.items()}
     del state
 
     train_scores = _training_scores(method, cfg, backbone, variables, data, run_cls, n_chunks, width)

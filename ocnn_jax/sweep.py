@@ -1,0 +1,381 @@
+"""Sweeps: every (normal class, seed, grid point) of a dataset, trained as few compiled programs as
+possible, sharded over devices, checkpointed, resumable, with tables and figures.
+
+Layout of an output directory:
+
+    results.json / results.csv / results.md   the tables (rebuilt by ``ocnn-jax report DIR``)
+    figures/auroc_<method>.png                  per-class AUROC bar chart (reference marked)
+    figures/extremes_<method>.png               most normal / most anomalous test images per class
+    chunks/<group>_<i>.json                     finished chunks (a resumed sweep skips them)
+    chunks/<group>_<i>.npz                      per-run test scores of the chunk (for the figures)
+    checkpoints/<group>_<i>.npz                 training state of the chunk in progress
+
+Chunks: the runs of one grid group are tiled into (class subset × seed subset) blocks that fit the
+device memory (``plan_chunks``; ``max_models_per_chunk`` overrides the estimate). Each chunk is one
+``ocnn_jax.fit`` call: one compiled program over its runs, sharded across the local devices.
+Grid keys ``lam`` (RCAE's λ) are traced, so a λ grid trains inside one program; every other grid key
+(``nu``, ``lr``, ``epochs``, …) is a static config value and gets one program per value.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import itertools
+import json
+import math
+import os
+import platform
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import numpy as np
+
+from .checkpoint import Checkpointer, atomic_savez, atomic_write_bytes
+from .datasets import Dataset, load
+from .reference import REFERENCE_SOURCE, reference_for
+from .report import format_table
+
+__all__ = ["sweep", "plan_chunks", "estimate_run_bytes", "write_report", "RESULTS_SCHEMA_VERSION", "make_model_mesh"]
+
+RESULTS_SCHEMA_VERSION = 1
+TRACED_GRID_KEYS = ("lam",)
+QUICK = {"epochs": 5, "pretrain_epochs": 5, "lr_milestone": 4, "pretrain_lr_milestone": 4}
+
+
+def make_model_mesh(devices: Sequence[Any] | None = None):
+    """A 1-D mesh over ``devices`` (default: all devices of all processes) with axis "models".
+
+    The axis type is Auto (jax ≥ 0.10 defaults to Explicit, which breaks vmapped convolutions under a
+    sharded model axis; STYLE.md §5); the driver uses ``shard_map`` over it."""
+    from jax.sharding import AxisType, Mesh
+
+    devices = list(jax.devices() if devices is None else devices)
+    return Mesh(np.asarray(devices), ("models",), axis_types=(AxisType.Auto,))
+
+
+def estimate_run_bytes(n_params: int, batch_size: int, activation_floats: int, n_max: int, sample_size: int,
+                       stores_noise: bool) -> int:
+    """Documented device-memory estimate of one run, in bytes (float32).
+
+    params + gradient + two Adam moments (4·P) + the activations kept for the backward pass of one
+    minibatch (≈ 3·b·A: forward values, their gradients and BN temporaries) + RCAE's noise matrix N
+    (n_max·D) when the method stores one. The shared training data is counted once per device, not
+    per run, by ``plan_chunks``.
+    """
+    return 4 * (4 * n_params + 3 * batch_size * activation_floats + (n_max * sample_size if stores_noise else 0))
+
+
+def plan_chunks(classes: Sequence[Any], seeds: Sequence[int], runs_per_pair: int, max_models: int,
+                n_devices: int) -> list[tuple[list[Any], list[int]]]:
+    """Tile (classes × seeds) into blocks of at most ``max_models`` runs (``runs_per_pair`` runs per
+    (class, seed), e.g. the λ grid), rounded to whole device multiples where possible.
+
+    Prefers whole classes (all their seeds), then splits seeds.
+    """
+    max_models = max(int(max_models), n_devices, runs_per_pair)
+    per_class = len(seeds) * runs_per_pair
+    if per_class <= max_models:
+        k = max(1, max_models // per_class)
+        return [(list(classes[i : i + k]), list(seeds)) for i in range(0, len(classes), k)]
+    s = max(1, max_models // runs_per_pair)
+    return [([c], list(seeds[j : j + s])) for c in classes for j in range(0, len(seeds), s)]
+
+
+def _memory_budget() -> int:
+    """Bytes available for runs on one device: 60 % of its reported limit (GPU/TPU) or of the
+    host's physical memory (CPU)."""
+    stats = None
+    try:
+        stats = jax.local_devices()[0].memory_stats()
+    except Exception:  # CPU backends may not report
+        stats = None
+    if stats and stats.get("bytes_limit"):
+        return int(0.6 * (stats["bytes_limit"] - stats.get("bytes_in_use", 0)))
+    try:
+        return int(0.6 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 8 << 30
+
+
+def _auto_max_models(ds: Dataset, method: str, cfg_overrides: dict[str, Any], n_devices: int) -> int:
+    """Largest number of runs per chunk that the memory estimate allows (at least one per device)."""
+    from .config import default_config, with_overrides
+    from .inputs import network_shape
+    from .nn import make_backbone
+
+    shape = network_shape(tuple(ds.x_train.shape[1:]))
+    bb = make_backbone("auto", shape)
+    if method in ("ocsvm", "isoforest", "kde"):
+        return 1 << 30
+    cfg = with_overrides(default_config(bb.name, method), **cfg_overrides)
+    ae = bb.autoencoder()
+    x0 = jax.numpy.zeros((2,) + shape)
+    variables = jax.eval_shape(lambda: ae.init(jax.random.key(0), x0, train=False))
+    n_params = sum(int(np.prod(v.shape)) for v in jax.tree.leaves(variables.get("params", {})))
+    _, inter = jax.eval_shape(
+        lambda v: ae.apply(v, x0, train=False, capture_intermediates=True, mutable=["intermediates"]), variables
+    )
+    acts = sum(int(np.prod(v.shape[1:])) for v in jax.tree.leaves(inter) if len(v.shape) >= 1)
+    n_max = int(np.bincount(np.asarray(ds.y_train)).max())
+    batch = max(cfg.train.batch_size if hasattr(cfg, "train") else 200, 1)
+    per_run = estimate_run_bytes(n_params, batch, acts, n_max, int(np.prod(shape)), method == "rcae")
+    data_bytes = 4 * int(np.prod(ds.x_train.shape))
+    budget = max(_memory_budget() - data_bytes, per_run)
+    return max(n_devices, (budget // per_run) * n_devices)
+
+
+def _grid_groups(grid: dict[str, Sequence[Any]] | None) -> list[tuple[dict[str, Any], dict[str, list[Any]]]]:
+    """Split a grid into (static overrides, traced values) groups: one group per combination of the
+    static keys; traced keys stay lists inside each group."""
+    grid = dict(grid or {})
+    for key, values in grid.items():
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) == 0:
+            raise ValueError(f"grid[{key!r}] must be a non-empty list of values, got {values!r}")
+    traced = {k: list(v) for k, v in grid.items() if k in TRACED_GRID_KEYS}
+    static_keys = [k for k in grid if k not in TRACED_GRID_KEYS]
+    groups = []
+    for combo in itertools.product(*(grid[k] for k in static_keys)):
+        groups.append((dict(zip(static_keys, combo)), traced))
+    return groups
+
+
+def _group_name(static: dict[str, Any]) -> str:
+    if not static:
+        return "default"
+    return "_".join(f"{k}-{v}" for k, v in sorted(static.items())).replace("/", "-")
+
+
+def sweep(
+    dataset: str | Dataset,
+    method: str = "deep_svdd",
+    normal_classes: Sequence[Any] | str = "all",
+    seeds: int | Sequence[int] = 3,
+    grid: dict[str, Sequence[Any]] | None = None,
+    *,
+    data_dir: str | None = None,
+    out_dir: str | None = None,
+    resume: bool = False,
+    quick: bool = False,
+    max_models_per_chunk: int | None = None,
+    devices: Sequence[Any] | None = None,
+    progress: bool = True,
+    figures: bool = True,
+    checkpoint_every_s: float = 60.0,
+    **config: Any,
+) -> dict[str, Any]:
+    """Train and evaluate every (normal class, seed, grid point) under the inductive protocol.
+
+    Args:
+      dataset: a registry name for ``ocnn_jax.datasets.load`` ("mnist", "cifar10", "digits", …) or a
+        loaded ``Dataset``.
+      method: any ``ocnn_jax.fit`` method.
+      normal_classes: "all" or a list of class indices/names.
+      seeds: number of seeds (0 … k−1) or a list.
+      grid: hyperparameter lists, e.g. ``{"lam": [0.05, 0.1, 1.0]}`` (traced: one program) or
+        ``{"nu": [0.01, 0.1]}`` / ``{"lr": [...]}`` / ``{"epochs": [...]}`` (one program per value).
+      data_dir: where the dataset files are (see ``ocnn_jax.datasets.load``).
+      out_dir: output directory (tables, figures, checkpoints); None keeps results in memory only.
+      resume: continue a sweep in ``out_dir``: finished chunks are skipped, the chunk in progress
+        restarts from its last checkpoint. Without it an ``out_dir`` holding results is an error.
+      quick: a short configuration for CPUs (``QUICK``: 5 + 5 epochs, milestone 4); explicit config
+        overrides win.
+      max_models_per_chunk: runs per compiled program; default from ``estimate_run_bytes``.
+      devices: devices for the model-axis mesh (default: all; several → ``shard_map``).
+      progress: show progress bars (per chunk and epoch, with images·models/s).
+      figures: write the PNG figures.
+      checkpoint_every_s: seconds between checkpoints inside a chunk.
+      **config: overrides for every run (as in ``ocnn_jax.fit``).
+
+    Returns:
+      The results dictionary also written to ``results.json``.
+    """
+    from .api import fit
+    from .inputs import resolve_seeds
+
+    t0 = time.perf_counter()
+    ds = load(dataset, data_dir=data_dir) if isinstance(dataset, str) else dataset
+    if not isinstance(ds, Dataset):
+        raise TypeError(f"dataset must be a registry name or an ocnn_jax.datasets.Dataset, got {type(dataset).__name__}")
+    if len(ds.x_test) == 0:
+        raise ValueError(f"dataset {ds.name!r} has no test split; a sweep evaluates on the test set")
+    classes = list(range(len(ds.classes))) if normal_classes == "all" else [ds.class_index(c) for c in normal_classes]
+    seed_list = resolve_seeds(seeds)
+    overrides = {**(QUICK if quick else {}), **config}
+    groups = _grid_groups(grid)
+    mesh = make_model_mesh(devices) if (devices is not None and len(devices) > 1) or (devices is None and jax.device_count() > 1) else None
+    n_dev = 1 if mesh is None else mesh.size
+    if out_dir is not None:
+        os.makedirs(out_dir, exist_ok=True)
+        existing = os.path.isdir(os.path.join(out_dir, "chunks")) and os.listdir(os.path.join(out_dir, "chunks"))
+        if existing and not resume:
+            raise ValueError(f"out_dir {out_dir!r} already holds sweep results; pass resume=True (--resume) or another directory")
+
+    run_rows: list[dict[str, Any]] = []
+    score_files: list[str] = []
+    for static, traced in groups:
+        group_cfg = {**overrides, **static, **traced}
+        per_pair = max(1, len(traced.get("lam", [])))
+        limit = max_models_per_chunk or _auto_max_models(ds, method, {k: v for k, v in group_cfg.items() if k != "lam"}, n_dev)
+        chunks = plan_chunks(classes, seed_list, per_pair, limit, n_dev)
+        name = _group_name(static)
+        for i, (chunk_classes, chunk_seeds) in enumerate(chunks):
+            tag = f"{name}_{i:03d}"
+            done = None if out_dir is None else os.path.join(out_dir, "chunks", f"{tag}.json")
+            if done is not None and os.path.exists(done):
+                with open(done) as fh:
+                    run_rows.extend(json.load(fh)["runs"])
+                score_files.append(done[:-5] + ".npz")
+                continue
+            ckpt = None
+            if out_dir is not None:
+                ckpt = Checkpointer(os.path.join(out_dir, "checkpoints", f"{tag}.npz"), every_s=checkpoint_every_s)
+            model = fit(
+                ds.x_train, ds.y_train, method=method, normal_classes=chunk_classes, seeds=chunk_seeds,
+                progress=progress, mesh=mesh, checkpoint=ckpt, **group_cfg,
+            )
+            scores = model.score(ds.x_test)
+            aucs = model.evaluate(ds.x_test, y=ds.y_test)
+            rows = []
+            for j, run in enumerate(model.runs):
+                row = {"group": name, "static": static, "normal_class": int(run["normal_class"]),
+                       "class_name": ds.classes[int(run["normal_class"])], "seed": run["seed"],
+                       "auroc": float(aucs[j]), "train_time_s": model.wall_time / model.n_models}
+                if model.run_lams is not None:
+                    row["lam"] = float(model.run_lams[j])
+                rows.append(row)
+            run_rows.extend(rows)
+            if out_dir is not None:
+                score_path = done[:-5] + ".npz"
+                atomic_savez(score_path, {"scores": scores.astype(np.float32)})
+                atomic_write_bytes(done, json.dumps({"runs": rows, "wall_time_s": model.wall_time}).encode())
+                score_files.append(score_path)
+                ckpt.clear()
+    results = _results(ds, method, classes, seed_list, grid, overrides, run_rows, time.perf_counter() - t0, n_dev)
+    if out_dir is not None and jax.process_index() == 0:
+        _write_extremes(out_dir, ds, run_rows, score_files)
+        write_report(out_dir, results, figures=figures)
+    return results
+
+
+def _results(ds, method, classes, seeds, grid, overrides, rows, wall, n_dev) -> dict[str, Any]:
+    """The results.json dictionary: per (group, λ, class) the per-seed AUROCs, mean and population std."""
+    keyf = lambda r: (r["group"], r.get("lam"))  # noqa: E731
+    settings = []
+    for key in sorted({keyf(r) for r in rows}, key=lambda k: (k[0], -1 if k[1] is None else k[1])):
+        sel = [r for r in rows if keyf(r) == key]
+        per_class = []
+        for c in classes:
+            vals = [r["auroc"] for r in sorted(sel, key=lambda r: r["seed"]) if r["normal_class"] == c]
+            if vals:
+                per_class.append({"normal_class": int(c), "class_name": ds.classes[c], "seeds": sorted(r["seed"] for r in sel if r["normal_class"] == c),
+                                  "aurocs": vals, "mean": float(np.mean(vals)), "std": float(np.std(vals, ddof=0))})
+        settings.append({"group": key[0], "static": sel[0]["static"], "lam": key[1], "per_class": per_class,
+                         "mean": float(np.mean([p["mean"] for p in per_class]))})
+    return {
+        "schema_version": RESULTS_SCHEMA_VERSION,
+        "dataset": ds.name,
+        "protocol": "inductive one-vs-rest (train: normal class of the training split; test: full test split)"
+        + (f"; {ds.split_note}" if ds.split_note else ""),
+        "method": method,
+        "config": {k: v for k, v in overrides.items()},
+        "grid": {k: list(v) for k, v in (grid or {}).items()},
+        "seeds": list(seeds),
+        "classes": [ds.classes[c] for c in classes],
+        "settings": settings,
+        "overall_mean": float(np.mean([s["mean"] for s in settings])) if settings else float("nan"),
+        "wall_time_s": wall,
+        "device": {"backend": jax.default_backend(), "kind": jax.devices()[0].device_kind, "count": n_dev,
+                   "processes": jax.process_count()},
+        "machine": platform.platform(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "runs": rows,
+    }
+
+
+def _write_extremes(out_dir: str, ds: Dataset, rows: list[dict[str, Any]], score_files: list[str]) -> None:
+    """Per class: the 8 most normal and 8 most anomalous test images (mean rank over the class's
+    runs), saved with the thumbnails so ``report`` needs no dataset."""
+    scores = np.concatenate([np.load(p)["scores"] for p in score_files], axis=0)
+    classes = sorted({r["normal_class"] for r in rows})
+    thumbs, order = {}, {}
+    for c in classes:
+        idx = [i for i, r in enumerate(rows) if r["normal_class"] == c]
+        ranks = np.mean([np.argsort(np.argsort(scores[i])) for i in idx], axis=0)
+        srt = np.argsort(ranks)
+        sel = np.concatenate([srt[:8], srt[-8:][::-1]])
+        order[c] = sel
+        thumbs[f"class_{c}"] = np.asarray(ds.x_test[sel])
+    atomic_savez(os.path.join(out_dir, "extremes.npz"), {**thumbs, **{f"index_{c}": order[c] for c in classes}})
+
+
+def write_report(out_dir: str, results: dict[str, Any] | None = None, figures: bool = True) -> None:
+    """Write results.json / .csv / .md (and figures) in ``out_dir`` from ``results`` (or from the
+    results.json already there: ``ocnn-jax report DIR``)."""
+    path = os.path.join(out_dir, "results.json")
+    if results is None:
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"no results.json in {out_dir!r}; run a sweep with --out {out_dir} first")
+        with open(path) as fh:
+            results = json.load(fh)
+    atomic_write_bytes(path, json.dumps(results, indent=2).encode())
+    atomic_write_bytes(os.path.join(out_dir, "results.csv"), _csv(results).encode())
+    atomic_write_bytes(os.path.join(out_dir, "results.md"), _markdown(results).encode())
+    if figures:
+        from .figures import auroc_chart, extremes_figure
+
+        os.makedirs(os.path.join(out_dir, "figures"), exist_ok=True)
+        auroc_chart(results, os.path.join(out_dir, "figures", f"auroc_{results['method']}.png"))
+        ext = os.path.join(out_dir, "extremes.npz")
+        if os.path.exists(ext):
+            extremes_figure(results, ext, os.path.join(out_dir, "figures", f"extremes_{results['method']}.png"))
+
+
+def _csv(results: dict[str, Any]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["dataset", "method", "group", "lam", "normal_class", "class_name", "seed", "auroc"])
+    for r in results["runs"]:
+        w.writerow([results["dataset"], results["method"], r["group"], r.get("lam", ""), r["normal_class"],
+                    r["class_name"], r["seed"], f"{r['auroc']:.6f}"])
+    return buf.getvalue()
+
+
+def _markdown(results: dict[str, Any]) -> str:
+    ref = reference_for(results["dataset"], results["method"]) if not results["grid"] else None
+    lines = [
+        f"# {results['method']} on {results['dataset']}",
+        "",
+        f"Protocol: {results['protocol']}. AUROC % on continuous scores, mean ± population std over seeds "
+        f"{results['seeds']}. Device: {results['device']['backend']} ({results['device']['kind']} × "
+        f"{results['device']['count']}); wall time {results['wall_time_s']:.1f} s; {results['date']}.",
+        f"Config overrides: `{json.dumps(results['config'])}`.",
+        "",
+    ]
+    for s in results["settings"]:
+        title = s["group"] + (f", λ = {s['lam']}" if s["lam"] is not None else "")
+        lines.append(f"## {title}")
+        lines.append("")
+        header = ["class", "ours"]
+        if ref:
+            header += ["reference", "difference", "within 1 ref. std"]
+        rows = []
+        for p in s["per_class"]:
+            row = [f"{p['normal_class']} ({p['class_name']})", f"{100 * p['mean']:.2f} ± {100 * p['std']:.2f}"]
+            if ref:
+                rm, rs = ref[p["normal_class"]]
+                diff = 100 * p["mean"] - rm
+                row += [f"{rm:.1f} ± {rs:.1f}", f"{diff:+.2f}", "yes" if abs(diff) <= rs else "no"]
+            rows.append(row)
+        mean_row = ["mean", f"{100 * s['mean']:.2f}"]
+        if ref:
+            rmean = float(np.mean([ref[p["normal_class"]][0] for p in s["per_class"]]))
+            mean_row += [f"{rmean:.2f}", f"{100 * s['mean'] - rmean:+.2f}", ""]
+        rows.append(mean_row)
+        lines += [format_table(header, rows), ""]
+    if ref:
+        lines.append(f"Reference: {REFERENCE_SOURCE}.")
+    return "\n".join(lines) + "\n"
