@@ -33,7 +33,9 @@ from typing import Any
 
 import jax
 import numpy as np
+from tqdm.auto import tqdm
 
+from .config import SHALLOW_METHODS
 from .checkpoint import Checkpointer, atomic_savez, atomic_write_bytes
 from .datasets import Dataset, load
 from .reference import REFERENCE_SOURCE, reference_for
@@ -109,7 +111,7 @@ def _auto_max_models(ds: Dataset, method: str, cfg_overrides: dict[str, Any], n_
 
     shape = network_shape(tuple(ds.x_train.shape[1:]))
     bb = make_backbone("auto", shape)
-    if method in ("ocsvm", "isoforest", "kde"):
+    if method in SHALLOW_METHODS:
         return 1 << 30
     cfg = with_overrides(default_config(bb.name, method), **cfg_overrides)
     ae = bb.autoencoder()
@@ -214,48 +216,56 @@ def sweep(
         if existing and not resume:
             raise ValueError(f"out_dir {out_dir!r} already holds sweep results; pass resume=True (--resume) or another directory")
 
-    run_rows: list[dict[str, Any]] = []
-    score_files: list[str] = []
+    shallow = method in SHALLOW_METHODS  # host scikit-learn fits: no mesh, no training checkpoints
+    writer = out_dir is not None and jax.process_index() == 0  # one process writes on a shared filesystem
+    plan = []
     for static, traced in groups:
         group_cfg = {**overrides, **static, **traced}
         per_pair = max(1, len(traced.get("lam", [])))
         limit = max_models_per_chunk or _auto_max_models(ds, method, {k: v for k, v in group_cfg.items() if k != "lam"}, n_dev)
-        chunks = plan_chunks(classes, seed_list, per_pair, limit, n_dev)
         name = _group_name(static)
-        for i, (chunk_classes, chunk_seeds) in enumerate(chunks):
-            tag = f"{name}_{i:03d}"
-            done = None if out_dir is None else os.path.join(out_dir, "chunks", f"{tag}.json")
-            if done is not None and os.path.exists(done):
-                with open(done) as fh:
-                    run_rows.extend(json.load(fh)["runs"])
-                score_files.append(done[:-5] + ".npz")
-                continue
-            ckpt = None
-            if out_dir is not None:
-                ckpt = Checkpointer(os.path.join(out_dir, "checkpoints", f"{tag}.npz"), every_s=checkpoint_every_s)
-            model = fit(
-                ds.x_train, ds.y_train, method=method, normal_classes=chunk_classes, seeds=chunk_seeds,
-                progress=progress, mesh=mesh, checkpoint=ckpt, **group_cfg,
-            )
-            scores = model.score(ds.x_test)
-            aucs = model.evaluate(ds.x_test, y=ds.y_test)
-            rows = []
-            for j, run in enumerate(model.runs):
-                row = {"group": name, "static": static, "normal_class": int(run["normal_class"]),
-                       "class_name": ds.classes[int(run["normal_class"])], "seed": run["seed"],
-                       "auroc": float(aucs[j]), "train_time_s": model.wall_time / model.n_models}
-                if model.run_lams is not None:
-                    row["lam"] = float(model.run_lams[j])
-                rows.append(row)
-            run_rows.extend(rows)
-            if out_dir is not None:
-                score_path = done[:-5] + ".npz"
+        for i, chunk in enumerate(plan_chunks(classes, seed_list, per_pair, limit, n_dev)):
+            plan.append((f"{name}_{i:03d}", name, static, group_cfg, chunk))
+
+    run_rows: list[dict[str, Any]] = []
+    score_files: list[str] = []
+    chunk_bar = tqdm(plan, desc="chunks", unit="chunk", disable=not progress or len(plan) < 2, position=0)
+    for tag, name, static, group_cfg, (chunk_classes, chunk_seeds) in chunk_bar:
+        chunk_bar.set_postfix_str(f"{tag}: classes {chunk_classes}, seeds {chunk_seeds}")
+        done = None if out_dir is None else os.path.join(out_dir, "chunks", f"{tag}.json")
+        if done is not None and os.path.exists(done):
+            with open(done) as fh:
+                run_rows.extend(json.load(fh)["runs"])
+            score_files.append(done[:-5] + ".npz")
+            continue
+        ckpt = None
+        if out_dir is not None and not shallow:
+            ckpt = Checkpointer(os.path.join(out_dir, "checkpoints", f"{tag}.npz"), every_s=checkpoint_every_s)
+        model = fit(
+            ds.x_train, ds.y_train, method=method, normal_classes=chunk_classes, seeds=chunk_seeds,
+            progress=progress, **({} if shallow else {"mesh": mesh, "checkpoint": ckpt}), **group_cfg,
+        )
+        scores = model.score(ds.x_test)
+        aucs = model.evaluate(ds.x_test, y=ds.y_test)
+        rows = []
+        for j, run in enumerate(model.runs):
+            row = {"group": name, "static": static, "normal_class": int(run["normal_class"]),
+                   "class_name": ds.classes[int(run["normal_class"])], "seed": run["seed"],
+                   "auroc": float(aucs[j]), "train_time_s": model.wall_time / model.n_models}
+            if getattr(model, "run_lams", None) is not None:
+                row["lam"] = float(f"{float(model.run_lams[j]):.7g}")  # float32 back to the grid value
+            rows.append(row)
+        run_rows.extend(rows)
+        if out_dir is not None:
+            score_path = done[:-5] + ".npz"
+            if writer:
                 atomic_savez(score_path, {"scores": scores.astype(np.float32)})
                 atomic_write_bytes(done, json.dumps({"runs": rows, "wall_time_s": model.wall_time}).encode())
-                score_files.append(score_path)
+            score_files.append(score_path)
+            if ckpt is not None:
                 ckpt.clear()
     results = _results(ds, method, classes, seed_list, grid, overrides, run_rows, time.perf_counter() - t0, n_dev)
-    if out_dir is not None and jax.process_index() == 0:
+    if writer:
         _write_extremes(out_dir, ds, run_rows, score_files)
         write_report(out_dir, results, figures=figures)
     return results
