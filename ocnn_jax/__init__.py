@@ -1,19 +1,32 @@
 """ocnn_jax: deep one-class anomaly detection as pure, compiled, vmapped JAX functions.
 
-Public API (see README.md): ``fit`` → ``Model`` (``score`` / ``predict`` / ``evaluate`` / ``save``),
-``load``, the scikit-learn/PyOD-style ``DeepSVDD`` estimator, the frozen configs, and the pure
-building blocks in ``ocnn_jax.losses``, ``ocnn_jax.program`` and ``ocnn_jax.nn``.
+Public API (see README.md): ``fit`` → ``Model`` (``score`` / ``predict`` / ``evaluate`` / ``save``) for
+every method in ``METHODS`` (Deep SVDD, OC-NN, RCAE, DCAE as compiled programs; OC-SVM, Isolation
+Forest, KDE as ``ShallowModel``), ``load``, the scikit-learn/PyOD-style ``DeepSVDD`` estimator, the
+frozen configs, and the pure building blocks in ``ocnn_jax.losses``, ``ocnn_jax.prox``,
+``ocnn_jax.program`` and ``ocnn_jax.nn``.
 """
 
 __version__ = "0.1.0"
 
 from . import datasets  # noqa: E402
 from .api import fit  # noqa: E402
-from .config import DeepSVDDConfig, OptimConfig, default_config, with_overrides  # noqa: E402
+from .config import (  # noqa: E402
+    METHODS,
+    DCAEConfig,
+    DeepSVDDConfig,
+    OCNNConfig,
+    OptimConfig,
+    RCAEConfig,
+    ShallowConfig,
+    default_config,
+    with_overrides,
+)
 from .errors import HypersphereCollapseError, TrainingDivergedError  # noqa: E402
 from .estimator import DeepSVDD  # noqa: E402
 from .io import load  # noqa: E402
 from .model import Model  # noqa: E402
+from .shallow import ShallowModel  # noqa: E402
 from .protocol import OneClassSplit, OneClassStack, one_class_split, one_class_stack  # noqa: E402
 from .sweep import sweep  # noqa: E402
 
@@ -23,8 +36,14 @@ __all__ = [
     "sweep",
     "load",
     "Model",
+    "ShallowModel",
+    "METHODS",
     "DeepSVDD",
     "DeepSVDDConfig",
+    "OCNNConfig",
+    "RCAEConfig",
+    "DCAEConfig",
+    "ShallowConfig",
     "OptimConfig",
     "default_config",
     "with_overrides",

@@ -92,3 +92,23 @@ def test_shallow_config_and_bad_input():
     ]:
         with pytest.raises(exc, match=match):
             ocnn_jax.fit(x, method="kde", progress=False, **kwargs)
+
+
+def test_compare_cli_prints_one_column_per_method(tmp_path, capsys):
+    import json
+
+    from ocnn_jax.cli import _parse_sets, main
+
+    out = tmp_path / "cmp.json"
+    assert main(["compare", "--methods", "ocsvm,kde", "--classes", "0,1", "--seeds", "2", "--no-progress",
+                 "--set", "kde.holdout_fraction=0.25", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    for token in ("OC-SVM (RBF)", "KDE", "mean", "seeds [0, 1]"):
+        assert token in printed
+    result = json.loads(out.read_text())
+    assert result["classes"] == [0, 1] and set(result["methods"]) == {"ocsvm", "kde"}
+    assert result["methods"]["kde"]["config"] == {"holdout_fraction": 0.25}
+    assert _parse_sets(["rcae.lam=[0.1,inf]", "ocnn.g=sigmoid"]) == {"rcae": {"lam": [0.1, float("inf")]},
+                                                                  "ocnn": {"g": "sigmoid"}}
+    with pytest.raises(ValueError, match="METHOD.KEY=VALUE"):
+        _parse_sets(["epochs=3"])
