@@ -106,3 +106,21 @@ def test_plan_chunks():
     assert plan_chunks([0, 1, 2], [0, 1], 1, 4, 1) == [([0, 1], [0, 1]), ([2], [0, 1])]
     assert plan_chunks([0, 1], [0, 1, 2, 3], 1, 3, 1) == [([0], [0, 1, 2]), ([0], [3]), ([1], [0, 1, 2]), ([1], [3])]
     assert plan_chunks([0], [0, 1], 3, 2, 1) == [([0], [0]), ([0], [1])]
+
+
+def test_cli_sweep_and_report(tmp_path, capsys):
+    from ocnn_jax.cli import main
+
+    out = tmp_path / "cli"
+    args = ["sweep", "--dataset", "digits", "--classes", "0,1", "--seeds", "1", "--out", str(out), "--no-progress",
+            "--set", "epochs=2", "--set", "pretrain_epochs=2", "--grid", "nu=0.05,0.1"]
+    assert main(args) == 0
+    results = json.loads((out / "results.json").read_text())
+    _check_schema(results)
+    assert [s["static"] for s in results["settings"]] == [{"nu": 0.05}, {"nu": 0.1}]
+    assert results["config"]["batch_size"] == 32  # digits default
+    assert "mean AUROC" in capsys.readouterr().out
+    assert main(["report", str(out)]) == 0
+    assert "## nu-0.05" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["sweep", "--dataset", "digits", "--out", str(out), "--grid", "lam"])
