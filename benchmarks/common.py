@@ -309,7 +309,10 @@ def summarize_runs(records: Sequence[RunRecord]) -> list[dict[str, Any]]:
     return rows
 
 
-def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str, Callable[[Any], str] | str]]) -> str:
+Column = tuple[str, str, "Callable[[Any], str] | str"]
+
+
+def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[Column]) -> str:
     """A Markdown table. ``columns``: (header, key, format) with format a ``str.format`` spec such as
     "{:.2f}" or a callable on the value."""
     def cell(row: dict[str, Any], key: str, fmt: Callable[[Any], str] | str) -> str:
@@ -331,7 +334,8 @@ def environment() -> dict[str, Any]:
     import importlib.metadata as md
 
     versions = {}
-    for name in ("ocnn_jax", "jax", "jaxlib", "flax", "optax", "numpy", "keras", "tensorflow", "tensorflow-cpu", "torch"):
+    names = ("ocnn_jax", "jax", "jaxlib", "flax", "optax", "numpy", "keras", "tensorflow", "tensorflow-cpu", "torch")
+    for name in names:
         try:
             versions[name] = md.version(name)
         except md.PackageNotFoundError:
@@ -449,15 +453,16 @@ def parse_int_list(text: str) -> list[int]:
 
 
 def add_common_args(parser: argparse.ArgumentParser, *, epochs: int, pretrain_epochs: int,
-                    n_train: int | None, n_test: int | None) -> None:
-    """The options every script shares (data, classes, seeds, epochs, output)."""
+                    n_train: int | None, n_test: int | None, seeds: bool = True) -> None:
+    """The options every script shares (data, classes, [seeds,] epochs, output)."""
     parser.add_argument("--data-dir", default=default_data_dir(),
                         help="folder with the MNIST IDX .gz files (default: $OCNN_JAX_DATA_DIR or "
                              "../shared/data/mnist beside the repo; current: %(default)s)")
     parser.add_argument("--classes", type=parse_int_list, default=[0],
                         help="normal classes, e.g. '0,3' or '0-9' (default: 0)")
-    parser.add_argument("--seeds", type=parse_int_list, default=[0],
-                        help="seeds, e.g. '0-2' (default: 0); one seed drives init and shuffling of a run")
+    if seeds:
+        parser.add_argument("--seeds", type=parse_int_list, default=[0],
+                            help="seeds, e.g. '0-2' (default: 0); one seed drives init and shuffling of a run")
     parser.add_argument("--epochs", type=int, default=epochs,
                         help="Deep SVDD epochs (paper: 150; default: %(default)s)")
     parser.add_argument("--pretrain-epochs", type=int, default=pretrain_epochs,
