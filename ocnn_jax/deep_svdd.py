@@ -15,11 +15,11 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from .ae_training import TrainState, apply_eval, apply_train, init_ae_state, init_variables, make_ae_epoch
+from .ae_training import apply_eval, apply_train, encoder_program
 from .batching import StackedData, chunked_apply, minibatch_epoch
 from .config import DeepSVDDConfig
 from .losses import center_from_mean, masked_mean, one_class_loss, quantile_linear, soft_boundary_loss, squared_distance
-from .nn import AutoEncoder, Backbone
+from .nn import Backbone
 from .optim import init_opt_state, lr_at_epoch, make_optimizer
 from .program import Phase, Program, RunSpec
 
@@ -109,27 +109,4 @@ def make_deep_svdd(backbone: Backbone, cfg: DeepSVDDConfig, n_max: int, n_chunks
         return state._replace(key=key), {"loss": loss, "radius": state.radius}
 
     svdd_phase = Phase("train", train.epochs, svdd_epoch)
-
-    if cfg.pretrain is None:
-
-        def init(key, run, data):
-            init_key, run_key = jax.random.split(key)
-            params, stats = init_variables(encoder, init_key, backbone.input_shape)
-            return start_svdd(params, stats, run_key, run, data)
-
-        return Program(init, (svdd_phase,), (lambda s, run, data: s,))
-
-    ae = AutoEncoder(encoder=backbone.encoder, decoder=backbone.decoder)
-    if backbone.decoder is None:
-        raise ValueError("pretraining needs a decoder: pass decoder=..., or pretrain=False")
-
-    def init(key, run, data):
-        return init_ae_state(ae, key, backbone.input_shape)
-
-    def from_pretrained(ae_state: TrainState, run, data) -> SVDDState:
-        return start_svdd(
-            ae_state.params["encoder"], ae_state.batch_stats.get("encoder", {}), ae_state.key, run, data
-        )
-
-    pretrain_phase = Phase("pretrain", cfg.pretrain.epochs, make_ae_epoch(ae, cfg.pretrain, n_max))
-    return Program(init, (pretrain_phase, svdd_phase), (from_pretrained, lambda s, run, data: s))
+    return encoder_program(backbone, cfg.pretrain, n_max, start_svdd, (svdd_phase,), (lambda s, run, data: s,))
