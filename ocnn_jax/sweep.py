@@ -20,11 +20,9 @@ Grid keys ``lam`` (RCAE's λ) are traced, so a λ grid trains inside one program
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import itertools
 import json
-import math
 import os
 import platform
 import time
