@@ -57,6 +57,9 @@ CONV_CASES = [  # (B, H, W, Cin, Cout, k, p): paddings 0..2, odd/even sizes, one
     (1, 9, 6, 1, 8, 5, 2),
     (2, 10, 11, 4, 4, 5, 1),
     (2, 5, 5, 2, 3, 3, 4),
+    (2, 9, 9, 4, 1, 5, 2),  # single output channel: the weight gradient takes its own formulation
+    (3, 6, 7, 3, 1, 3, 0),
+    (2, 6, 6, 2, 1, 5, 4),
 ]
 
 
