@@ -53,6 +53,8 @@ __all__ = [
     "environment",
     "write_json",
     "ocnn_jax_records",
+    "RESULT_COLUMNS",
+    "report_runs",
 ]
 
 #: The repository root (benchmarks/..).
@@ -485,3 +487,32 @@ def hyper_from_args(args: argparse.Namespace, ocnn_epochs: int | None = None) ->
         svdd=Phase(1e-4, m, 5e-7, b, args.epochs),
         ocnn=Phase(1e-4, None, 0.0, b, args.epochs if ocnn_epochs is None else ocnn_epochs),
     )
+
+
+#: Columns of the per-(framework, method, class) result table of the reference scripts.
+RESULT_COLUMNS = [
+    ("framework", "framework", "{}"), ("method", "method", "{}"), ("class", "class", "{}"),
+    ("runs", "runs", "{}"), ("AUROC % (mean)", "auroc_mean", "{:.2f}"), ("± (pop. std)", "auroc_std", "{:.2f}"),
+    ("s / model", "seconds_per_model", "{:.2f}"), ("train img/s", "images_per_second", "{:,.0f}"),
+]
+
+
+def report_runs(script: str, args: argparse.Namespace, hyper: Hyper, data: Sequence[ClassData],
+                records: list[RunRecord], jax_methods: Sequence[str]) -> int:
+    """Shared tail of the reference scripts: optionally train the same runs with ocnn_jax
+    (``--compare-jax``), print the summary table, and write the JSON record."""
+    notes = []
+    if args.compare_jax:
+        for method in jax_methods:
+            try:
+                records = records + ocnn_jax_records(data, args.seeds, hyper, method)
+            except (ValueError, TypeError) as e:  # an ocnn_jax without this method or option
+                notes.append(f"ocnn_jax {method}: skipped ({e})")
+    rows = summarize_runs(records)
+    print(markdown_table(rows, RESULT_COLUMNS))
+    for note in notes:
+        print(f"- {note}")
+    if args.out:
+        write_json(args.out, {"script": script, "args": vars(args), "hyper": hyper.as_dict(),
+                              "environment": environment(), "summary": rows, "runs": records, "notes": notes})
+    return 0

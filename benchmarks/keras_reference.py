@@ -66,15 +66,11 @@ from common import (  # noqa: E402
     add_common_args,
     auroc,
     center_eps_rule,
-    environment,
     hyper_from_args,
     lr_at_epoch,
-    markdown_table,
-    ocnn_jax_records,
     prepare_classes,
+    report_runs,
     steps_per_epoch,
-    summarize_runs,
-    write_json,
 )
 
 __all__ = [
@@ -333,11 +329,6 @@ def run(classes: Sequence[ClassData], seeds: Sequence[int], hyper: Hyper, method
     return records
 
 
-RESULT_COLUMNS = [
-    ("framework", "framework", "{}"), ("method", "method", "{}"), ("class", "class", "{}"),
-    ("runs", "runs", "{}"), ("AUROC % (mean)", "auroc_mean", "{:.2f}"), ("± (pop. std)", "auroc_std", "{:.2f}"),
-    ("s / model", "seconds_per_model", "{:.2f}"), ("train img/s", "images_per_second", "{:,.0f}"),
-]
 
 
 def _methods(text: str) -> list[str]:
@@ -372,21 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     hyper = Hyper(hyper.pretrain, hyper.svdd, hyper.ocnn, nu=args.nu)
     data = prepare_classes(args.classes, args.data_dir, n_train=args.n_train, n_test=args.n_test)
     records = run(data, args.seeds, hyper, args.method, jit_compile=True if args.jit_compile else "auto")
-    notes = []
-    if args.compare_jax:
-        for method in args.method:
-            try:
-                records += ocnn_jax_records(data, args.seeds, hyper, method)
-            except (ValueError, TypeError) as e:  # an ocnn_jax without this method or option
-                notes.append(f"ocnn_jax {method}: skipped ({e})")
-    rows = summarize_runs(records)
-    print(markdown_table(rows, RESULT_COLUMNS))
-    for note in notes:
-        print(f"- {note}")
-    if args.out:
-        write_json(args.out, {"script": "keras_reference", "args": vars(args), "hyper": hyper.as_dict(),
-                              "environment": environment(), "summary": rows, "runs": records, "notes": notes})
-    return 0
+    return report_runs("keras_reference", args, hyper, data, records, args.method)
 
 
 if __name__ == "__main__":

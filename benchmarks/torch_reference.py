@@ -45,14 +45,10 @@ from common import (
     add_common_args,
     auroc,
     center_eps_rule,
-    environment,
     hyper_from_args,
-    markdown_table,
-    ocnn_jax_records,
     prepare_classes,
+    report_runs,
     steps_per_epoch,
-    summarize_runs,
-    write_json,
 )
 
 __all__ = ["MnistLeNet", "MnistLeNetAutoencoder", "train_deep_svdd", "to_nchw", "main"]
@@ -237,11 +233,6 @@ def run(classes: Sequence[ClassData], seeds: Sequence[int], hyper: Hyper, *, dca
     return records
 
 
-RESULT_COLUMNS = [
-    ("framework", "framework", "{}"), ("method", "method", "{}"), ("class", "class", "{}"),
-    ("runs", "runs", "{}"), ("AUROC % (mean ± std)", "auroc_mean", "{:.2f}"), ("±", "auroc_std", "{:.2f}"),
-    ("s / model", "seconds_per_model", "{:.2f}"), ("train img/s", "images_per_second", "{:,.0f}"),
-]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -259,21 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     hyper = hyper_from_args(args)
     data = prepare_classes(args.classes, args.data_dir, n_train=args.n_train, n_test=args.n_test)
     records = run(data, args.seeds, hyper, dcae=args.dcae, device=args.torch_device)
-    notes = []
-    if args.compare_jax:
-        for method in ["deep_svdd"] + (["dcae"] if args.dcae else []):
-            try:
-                records += ocnn_jax_records(data, args.seeds, hyper, method)
-            except (ValueError, TypeError) as e:  # an ocnn_jax without this method or option
-                notes.append(f"ocnn_jax {method}: skipped ({e})")
-    rows = summarize_runs(records)
-    print(markdown_table(rows, RESULT_COLUMNS))
-    for note in notes:
-        print(f"- {note}")
-    if args.out:
-        write_json(args.out, {"script": "torch_reference", "args": vars(args), "hyper": hyper.as_dict(),
-                              "environment": environment(), "summary": rows, "runs": records, "notes": notes})
-    return 0
+    return report_runs("torch_reference", args, hyper, data, records, ["deep_svdd"] + (["dcae"] if args.dcae else []))
 
 
 if __name__ == "__main__":
