@@ -100,7 +100,7 @@ def _method_summary(dataset: str, results: dict) -> dict:
             row.update({"ref_mean": rm, "ref_std": rs, "diff": 100 * p["mean"] - rm,
                         "within_1_std": bool(abs(100 * p["mean"] - rm) <= rs)})
         rows.append(row)
-    out = {"config": results["config"], "wall_time_s": results["wall_time_s"], "per_class": rows,
+    out = {"config": results["config"], "train_time_s": results["train_time_s"], "per_class": rows,
            "mean": float(np.mean([r["mean"] for r in rows]))}
     if ref:
         out["ref_mean"] = float(np.mean([r["ref_mean"] for r in rows]))
@@ -123,9 +123,9 @@ def _markdown(s: dict) -> str:
         within = sum(row.get("within_1_std", False) for row in r["per_class"])
         over.append([m, f"{r['mean']:.2f}", "—" if ref is None else f"{ref:.2f}",
                      "—" if ref is None else f"{r['mean'] - ref:+.2f}",
-                     "—" if ref is None else f"{within}/{len(r['per_class'])}", f"{r['wall_time_s']:.0f}",
+                     "—" if ref is None else f"{within}/{len(r['per_class'])}", f"{r['train_time_s']:.0f}",
                      f"`{json.dumps(r['config'])}`"])
-    lines += [format_table(["method", "ours", "reference", "difference", "classes within 1 ref. std", "wall s",
+    lines += [format_table(["method", "ours", "reference", "difference", "classes within 1 ref. std", "train s",
                             "config"], over), ""]
     for m, r in s["methods"].items():
         lines += [f"## {m}", ""]

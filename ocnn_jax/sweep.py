@@ -249,13 +249,16 @@ def sweep(
 
     run_rows: list[dict[str, Any]] = []
     score_files: list[str] = []
+    train_time = 0.0  # training seconds of every chunk, also those finished by an earlier (resumed) call
     chunk_bar = tqdm(plan, desc="chunks", unit="chunk", disable=not progress or len(plan) < 2, position=0)
     for tag, name, static, group_cfg, (chunk_classes, chunk_seeds) in chunk_bar:
         chunk_bar.set_postfix_str(f"{tag}: classes {chunk_classes}, seeds {chunk_seeds}")
         done = None if out_dir is None else os.path.join(out_dir, "chunks", f"{tag}.json")
         if done is not None and os.path.exists(done):
             with open(done) as fh:
-                run_rows.extend(json.load(fh)["runs"])
+                finished = json.load(fh)
+            run_rows.extend(finished["runs"])
+            train_time += finished["wall_time_s"]
             score_files.append(done[:-5] + ".npz")
             continue
         ckpt = None
@@ -265,6 +268,7 @@ def sweep(
             ds.x_train, ds.y_train, method=method, normal_classes=chunk_classes, seeds=chunk_seeds,
             progress=progress, **({} if shallow else {"mesh": mesh, "checkpoint": ckpt}), **group_cfg,
         )
+        train_time += model.wall_time
         scores = model.score(ds.x_test)
         aucs = model.evaluate(ds.x_test, y=ds.y_test)
         rows = []
@@ -285,6 +289,7 @@ def sweep(
             if ckpt is not None:
                 ckpt.clear()
     results = _results(ds, method, classes, seed_list, grid, overrides, run_rows, time.perf_counter() - t0, n_dev)
+    results["train_time_s"] = train_time
     if writer:
         _write_extremes(out_dir, ds, run_rows, score_files)
         write_report(out_dir, results, figures=figures)

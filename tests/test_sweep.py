@@ -39,6 +39,7 @@ def reference(tmp_path_factory):
 def _check_schema(results: dict) -> None:
     expected = {"schema_version": int, "dataset": str, "protocol": str, "method": str, "config": dict, "grid": dict,
                 "seeds": list, "classes": list, "settings": list, "overall_mean": float, "wall_time_s": float,
+                "train_time_s": float,
                 "device": dict, "machine": str, "date": str, "runs": list}
     for key, typ in expected.items():
         assert isinstance(results[key], typ), (key, type(results[key]))
