@@ -35,7 +35,7 @@ import jax  # noqa: E402
 
 from ocnn_jax.reference import REFERENCE_SOURCE, reference_for  # noqa: E402
 from ocnn_jax.report import format_table  # noqa: E402
-from ocnn_jax.sweep import sweep  # noqa: E402
+from ocnn_jax.sweep import per_class_table, sweep, within_reference  # noqa: E402
 
 METHODS = ("deep_svdd", "soft_boundary", "ocnn", "dcae", "rcae", "ocsvm", "isoforest", "kde")
 
@@ -89,21 +89,15 @@ def main(argv=None) -> int:
 
 
 def _method_summary(dataset: str, results: dict) -> dict:
-    setting = results["settings"][0]
+    """The first setting of a method's sweep: per-class AUROCs (fractions, as in results.json), the mean
+    and, where published numbers exist, their mean and how many classes lie within one reference std."""
+    per_class = results["settings"][0]["per_class"]
     ref = reference_for(dataset, results["method"])
-    rows = []
-    for p in setting["per_class"]:
-        row = {"class": p["normal_class"], "name": p["class_name"], "mean": 100 * p["mean"], "std": 100 * p["std"],
-               "aurocs": p["aurocs"]}
-        if ref:
-            rm, rs = ref[p["normal_class"]]
-            row.update({"ref_mean": rm, "ref_std": rs, "diff": 100 * p["mean"] - rm,
-                        "within_1_std": bool(abs(100 * p["mean"] - rm) <= rs)})
-        rows.append(row)
-    out = {"config": results["config"], "train_time_s": results["train_time_s"], "per_class": rows,
-           "mean": float(np.mean([r["mean"] for r in rows]))}
+    out = {"config": results["config"], "train_time_s": results["train_time_s"], "per_class": per_class,
+           "mean": 100 * float(np.mean([p["mean"] for p in per_class]))}
     if ref:
-        out["ref_mean"] = float(np.mean([r["ref_mean"] for r in rows]))
+        out["ref_mean"] = float(np.mean([ref[p["normal_class"]][0] for p in per_class]))
+        out["within_1_std"] = int(sum(within_reference(per_class, ref)))
     return out
 
 
@@ -120,28 +114,15 @@ def _markdown(s: dict) -> str:
     over = []
     for m, r in s["methods"].items():
         ref = r.get("ref_mean")
-        within = sum(row.get("within_1_std", False) for row in r["per_class"])
         over.append([m, f"{r['mean']:.2f}", "—" if ref is None else f"{ref:.2f}",
                      "—" if ref is None else f"{r['mean'] - ref:+.2f}",
-                     "—" if ref is None else f"{within}/{len(r['per_class'])}", f"{r['train_time_s']:.0f}",
+                     "—" if ref is None else f"{r['within_1_std']}/{len(r['per_class'])}", f"{r['train_time_s']:.0f}",
                      f"`{json.dumps(r['config'])}`"])
     lines += [format_table(["method", "ours", "reference", "difference", "classes within 1 ref. std", "train s",
                             "config"], over), ""]
     for m, r in s["methods"].items():
-        lines += [f"## {m}", ""]
-        header = ["class", "ours"]
-        has_ref = "ref_mean" in r
-        if has_ref:
-            header += ["reference", "difference", "within 1 ref. std"]
-        rows = []
-        for row in r["per_class"]:
-            cells = [f"{row['class']} ({row['name']})", f"{row['mean']:.2f} ± {row['std']:.2f}"]
-            if has_ref:
-                cells += [f"{row['ref_mean']:.1f} ± {row['ref_std']:.1f}", f"{row['diff']:+.2f}",
-                          "yes" if row["within_1_std"] else "no"]
-            rows.append(cells)
-        lines += [format_table(header, rows), ""]
-        if not has_ref:
+        lines += [f"## {m}", "", per_class_table(r["per_class"], reference_for(s["dataset"], m)), ""]
+        if "ref_mean" not in r:
             lines += ["(No published number for this method under this protocol.)", ""]
     return "\n".join(lines)
 

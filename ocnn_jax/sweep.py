@@ -39,7 +39,7 @@ from .datasets import Dataset, load
 from .reference import REFERENCE_SOURCE, reference_for
 from .report import format_table
 
-__all__ = ["sweep", "plan_chunks", "estimate_run_bytes", "write_report", "RESULTS_SCHEMA_VERSION", "make_model_mesh"]
+__all__ = ["sweep", "plan_chunks", "per_class_table", "within_reference", "estimate_run_bytes", "write_report", "RESULTS_SCHEMA_VERSION", "make_model_mesh"]
 
 RESULTS_SCHEMA_VERSION = 1
 TRACED_GRID_KEYS = ("lam",)
@@ -369,6 +369,31 @@ def write_report(out_dir: str, results: dict[str, Any] | None = None, figures: b
             extremes_figure(results, ext, os.path.join(out_dir, "figures", f"extremes_{results['method']}.png"))
 
 
+def within_reference(per_class: list[dict[str, Any]], ref: list[tuple[float, float]]) -> list[bool]:
+    """Per class: is our mean AUROC within one published std of the published mean?"""
+    return [abs(100 * p["mean"] - ref[p["normal_class"]][0]) <= ref[p["normal_class"]][1] for p in per_class]
+
+
+def per_class_table(per_class: list[dict[str, Any]], ref: list[tuple[float, float]] | None) -> str:
+    """Markdown table of a setting's per-class AUROC % (mean ± std) and a mean row; with ``ref``, the
+    published value, the difference and whether ours lies within one published std."""
+    header = ["class", "ours"] + (["reference", "difference", "within 1 ref. std"] if ref else [])
+    within = within_reference(per_class, ref) if ref else []
+    rows = []
+    for i, p in enumerate(per_class):
+        row = [f"{p['normal_class']} ({p['class_name']})", f"{100 * p['mean']:.2f} ± {100 * p['std']:.2f}"]
+        if ref:
+            rm, rs = ref[p["normal_class"]]
+            row += [f"{rm:.1f} ± {rs:.1f}", f"{100 * p['mean'] - rm:+.2f}", "yes" if within[i] else "no"]
+        rows.append(row)
+    mean = float(np.mean([p["mean"] for p in per_class]))
+    mean_row = ["mean", f"{100 * mean:.2f}"]
+    if ref:
+        rmean = float(np.mean([ref[p["normal_class"]][0] for p in per_class]))
+        mean_row += [f"{rmean:.2f}", f"{100 * mean - rmean:+.2f}", f"{sum(within)}/{len(within)}"]
+    return format_table(header, rows + [mean_row])
+
+
 def _csv(results: dict[str, Any]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
@@ -392,25 +417,7 @@ def _markdown(results: dict[str, Any]) -> str:
     ]
     for s in results["settings"]:
         title = s["group"] + (f", λ = {s['lam']}" if s["lam"] is not None else "")
-        lines.append(f"## {title}")
-        lines.append("")
-        header = ["class", "ours"]
-        if ref:
-            header += ["reference", "difference", "within 1 ref. std"]
-        rows = []
-        for p in s["per_class"]:
-            row = [f"{p['normal_class']} ({p['class_name']})", f"{100 * p['mean']:.2f} ± {100 * p['std']:.2f}"]
-            if ref:
-                rm, rs = ref[p["normal_class"]]
-                diff = 100 * p["mean"] - rm
-                row += [f"{rm:.1f} ± {rs:.1f}", f"{diff:+.2f}", "yes" if abs(diff) <= rs else "no"]
-            rows.append(row)
-        mean_row = ["mean", f"{100 * s['mean']:.2f}"]
-        if ref:
-            rmean = float(np.mean([ref[p["normal_class"]][0] for p in s["per_class"]]))
-            mean_row += [f"{rmean:.2f}", f"{100 * s['mean'] - rmean:+.2f}", ""]
-        rows.append(mean_row)
-        lines += [format_table(header, rows), ""]
+        lines += [f"## {title}", "", per_class_table(s["per_class"], ref), ""]
     if ref:
         lines.append(f"Reference: {REFERENCE_SOURCE}.")
     return "\n".join(lines) + "\n"
