@@ -63,6 +63,19 @@ def _check_code(rep_dim: int, who: str) -> int:
     return rep_dim // 16
 
 
+def _conv_stages(module: nn.Module, x: jax.Array, channels: tuple[int, ...], init, train: bool) -> jax.Array:
+    """The LeNet encoders' body, called inside ``module``'s compact ``__call__``: per stage i a bias-free
+    5x5 conv ``conv{i}`` -> BN ``bn{i}`` -> leaky ReLU -> 2x2 max-pool; then flatten (B, H·W·C)."""
+    for i, c in enumerate(channels, start=1):
+        x = Conv(c, padding=2, kernel_init=init, name=f"conv{i}")(x)
+        x = leaky_relu(batch_norm(train, f"bn{i}")(x))
+        x = max_pool_2x2(x)
+        module.sow("intermediates", f"pool{i}", x)
+    x = x.reshape(x.shape[0], -1)
+    module.sow("intermediates", "flat", x)
+    return x
+
+
 class MnistLeNetEncoder(nn.Module):
     """MNIST LeNet encoder ``(B, 28, 28, 1) -> (B, rep_dim)``.
 
@@ -74,14 +87,7 @@ class MnistLeNetEncoder(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-        for i, c in enumerate((8, 4), start=1):
-            x = Conv(c, padding=2, kernel_init=torch_default_init, name=f"conv{i}")(x)
-            x = leaky_relu(batch_norm(train, f"bn{i}")(x))
-            x = max_pool_2x2(x)
-            self.sow("intermediates", f"pool{i}", x)
-        x = x.reshape(x.shape[0], -1)
-        self.sow("intermediates", "flat", x)
-        return _code_dense(self.rep_dim)(x)
+        return _code_dense(self.rep_dim)(_conv_stages(self, x, (8, 4), torch_default_init, train))
 
 
 class MnistLeNetDecoder(nn.Module):
@@ -124,14 +130,7 @@ class CifarLeNetEncoder(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-        for i, c in enumerate((32, 64, 128), start=1):
-            x = Conv(c, padding=2, kernel_init=xavier_leaky_init, name=f"conv{i}")(x)
-            x = leaky_relu(batch_norm(train, f"bn{i}")(x))
-            x = max_pool_2x2(x)
-            self.sow("intermediates", f"pool{i}", x)
-        x = x.reshape(x.shape[0], -1)
-        self.sow("intermediates", "flat", x)
-        return _code_dense(self.rep_dim)(x)
+        return _code_dense(self.rep_dim)(_conv_stages(self, x, (32, 64, 128), xavier_leaky_init, train))
 
 
 class CifarLeNetDecoder(nn.Module):
