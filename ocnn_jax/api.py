@@ -265,12 +265,14 @@ def _py(v: Any) -> Any:
 
 
 def _fit_preprocessing(x: np.ndarray, class_rows: list[np.ndarray], mode: str) -> tuple[list[Affine], list[np.ndarray]]:
-    """Fit one Affine per class on that class's rows and return the transformed per-class arrays."""
+    """Fit one Affine per class on that class's rows and return the transformed per-class arrays.
+
+    The per-sample base transform (GCN) runs on the requested classes' rows only, so a chunk of a
+    sweep does not transform (or copy) the whole dataset."""
     base = "gcn_l1" if mode == "gcn_minmax" else "none"
-    xb = apply_base(base, x) if base != "none" else x
     affines, out = [], []
     for rows in class_rows:
-        xc = xb[rows]
+        xc = apply_base(base, x[rows])
         if mode in ("gcn_minmax", "minmax"):
             aff = fit_minmax(xc, base)
         elif mode == "standardize":
