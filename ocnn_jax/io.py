@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from typing import Any
 
 import flax.linen as nn
@@ -23,6 +22,7 @@ from flax import traverse_util
 
 from . import __version__
 from .api import resolve_model_axis
+from .checkpoint import atomic_savez
 from .config import SHALLOW_METHODS, DCAEConfig, DeepSVDDConfig, OCNNConfig, OptimConfig, RCAEConfig, ShallowConfig
 from .model import Model, Preprocessing
 from .nn import Backbone, make_backbone
@@ -67,17 +67,7 @@ def save_model(model: Model, path: str) -> str:
         arrays.update({f"shallow/train/{c}": x for c, x in enumerate(model.train_data)})
     arrays["thresholds"] = np.asarray(model.thresholds)
     arrays.update({f"metrics/{k}": np.asarray(v) for k, v in model.train_metrics.items()})
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".npz.tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_savez(path, arrays)
     return path
 
 
