@@ -28,6 +28,7 @@ from ocnn_jax.nn import (
     max_pool_2x2,
     upsample_nearest_2x,
 )
+from ocnn_jax.nn import layers as layers_mod
 from ocnn_jax.nn.layers import batch_norm
 
 RTOL, ATOL = 1e-5, 1e-5
@@ -154,6 +155,53 @@ def test_conv2d_bfloat16():
         _close(got, want, rtol=5e-2, atol=3e-2 * scale)
 
 
+# Layer shapes of the LeNet backbones (H, W, Cin, Cout, padding), at a small batch.
+LENET_LAYERS = [
+    (28, 28, 1, 8, 2),  # MNIST conv1
+    (14, 14, 8, 4, 2),  # MNIST conv2
+    (8, 8, 2, 4, 2),  # MNIST deconv1
+    (16, 16, 4, 8, 1),  # MNIST deconv2 (p = 3 transposed conv)
+    (28, 28, 8, 1, 2),  # MNIST deconv3
+    (32, 32, 3, 32, 2),  # CIFAR-10 conv1
+    (8, 8, 64, 16, 2),  # CIFAR-10 conv3, fewer output channels
+    (9, 13, 3, 2, 2),  # non-square, odd
+]
+
+
+@pytest.mark.parametrize("layer", LENET_LAYERS)
+def test_fft_weight_grad_equals_conv_weight_grad(layer):
+    h, w, ci, co, p = layer
+    rng = np.random.default_rng(h * w + ci + co)
+    x = _normal(rng, (3, h, w, ci))
+    g = _normal(rng, (3, h + 2 * p - 4, w + 2 * p - 4, co))
+    xp = jnp.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
+    got = jax.jit(layers_mod._weight_grad_fft)(xp, g)
+    want = jax.jit(layers_mod._weight_grad_conv)(xp, g)
+    assert got.shape == want.shape == (5, 5, ci, co)
+    scale = float(jnp.abs(want).max())
+    _close(got, want, rtol=1e-4, atol=1e-5 * scale)
+
+
+def test_fft_weight_grad_keeps_float64():
+    with jax.enable_x64(True):
+        rng = np.random.default_rng(3)
+        xp = jnp.asarray(rng.normal(size=(2, 14, 14, 2)))
+        g = jnp.asarray(rng.normal(size=(2, 10, 10, 3)))
+        got = layers_mod._weight_grad_fft(xp, g)
+        assert got.dtype == jnp.float64
+        np.testing.assert_allclose(got, layers_mod._weight_grad_conv(xp, g), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="the FFT weight gradient is the CPU branch")
+@pytest.mark.parametrize(("h", "uses_fft"), [(28, True), (6, False)])  # padded 32x32 vs 10x10
+def test_cpu_weight_grad_takes_the_fft_branch_for_large_layers(h, uses_fft):
+    # The fast path is a performance contract (issue 7): check it is the one compiled, not only correct.
+    x = jnp.zeros((2, h, h, 4))
+    w = jnp.zeros((5, 5, 4, 4))
+    hlo = jax.jit(jax.grad(lambda w: jnp.sum(conv2d(x, w, 2)))).lower(w).compile().as_text()
+    assert (" fft(" in hlo or "fft." in hlo) == uses_fft
+
+
 def test_conv2d_rejects_bad_padding():
     x, w, _, _ = _conv_inputs((1, 5, 5, 1, 1, 3, 0))
     with pytest.raises(ValueError, match="padding"):
@@ -199,6 +247,38 @@ def test_max_pool_2x2_matches_numpy(shape):
         g_ref = jax.grad(lambda a: jnp.sum(jnp.cos(nn.max_pool(a, (2, 2), (2, 2), "VALID"))))(x)
         g = jax.grad(lambda a: jnp.sum(jnp.cos(max_pool_2x2(a))))(x)
         _close(g, g_ref)
+
+
+def _np_pool_grad_first_max(x: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Oracle: each window's cotangent to its first maximal element in row-major order (PyTorch's rule)."""
+    dx = np.zeros_like(x)
+    *lead, h, w, c = x.shape
+    for idx in np.ndindex(*lead):
+        for i in range(h // 2):
+            for j in range(w // 2):
+                for ch in range(c):
+                    win = x[idx][2 * i : 2 * i + 2, 2 * j : 2 * j + 2, ch].reshape(-1)
+                    k = int(np.argmax(win))  # first occurrence of the maximum
+                    dx[idx][2 * i + k // 2, 2 * j + k % 2, ch] = g[idx][i, j, ch]
+    return dx
+
+
+@pytest.mark.parametrize("shape", [(2, 8, 8, 3), (2, 7, 7, 1), (1, 7, 6, 2), (3, 2, 5, 4, 2)])
+def test_max_pool_gradient_goes_to_the_first_maximum_on_ties(shape):
+    rng = np.random.default_rng(7)
+    x = rng.integers(0, 3, size=shape).astype(np.float32)  # many exact ties inside windows
+    g = rng.normal(size=_np_pool(x).shape).astype(np.float32)
+    _, vjp = jax.vjp(max_pool_2x2, jnp.asarray(x))
+    (dx,) = vjp(jnp.asarray(g))
+    np.testing.assert_array_equal(np.asarray(dx), _np_pool_grad_first_max(x, g))
+
+
+def test_max_pool_gradient_under_vmap_and_jit():
+    rng = np.random.default_rng(8)
+    x = rng.integers(0, 2, size=(3, 2, 6, 6, 2)).astype(np.float32)
+    g = rng.normal(size=(3, 2, 3, 3, 2)).astype(np.float32)
+    dx = jax.jit(jax.vmap(lambda a, b: jax.vjp(max_pool_2x2, a)[1](b)[0]))(x, g)
+    np.testing.assert_array_equal(np.asarray(dx), _np_pool_grad_first_max(x, g))
 
 
 def test_max_pool_odd_7_to_3():

@@ -5,8 +5,10 @@ Layout conventions: images are NHWC ``(B, H, W, C)``, conv kernels are HWIO
 
 * :func:`conv2d` -- stride-1 conv with a hand-written VJP whose weight gradient is a
   canonical NHWC/HWIO convolution (the one autodiff emits stays in a non-canonical
-  layout inside ``lax.scan``/``lax.map`` bodies and runs ~4x slower on XLA:CPU).
-* :func:`max_pool_2x2` -- 2x2, stride-2, 'VALID' max-pool as a reshape + max.
+  layout inside ``lax.scan``/``lax.map`` bodies and runs ~4x slower on XLA:CPU) or, on
+  CPU, an FFT correlation (2-6x faster there again).
+* :func:`max_pool_2x2` -- 2x2, stride-2, 'VALID' max-pool as a reshape + max, with a
+  hand-written first-maximum gradient.
 * :func:`upsample_nearest_2x` -- nearest-neighbour x2 upsampling of H and W.
 * :class:`Conv` -- Flax Linen module around :func:`conv2d`.
 * :func:`batch_norm` -- the project's BatchNorm settings (PyTorch ``affine=False``).
@@ -74,6 +76,66 @@ def _conv2d_fwd(x: jax.Array, w: jax.Array, padding: int):
     return _conv(x, w, padding), (x, w)
 
 
+def _weight_grad_conv(xp: jax.Array, g: jax.Array) -> jax.Array:
+    """Kernel gradient as a canonical convolution (any backend).
+
+    ``dw[i, j, c, o] = Σ_{b,h,w} xp[b, h+i, w+j, c] · g[b, h, w, o]`` for the padded input
+    ``xp`` (B, Hp, Wp, Cin) and the output cotangent ``g`` (B, Ho, Wo, Cout); returns (k, k, Cin, Cout)
+    with ``k = Hp - Ho + 1``.
+    """
+    k = xp.shape[1] - g.shape[1] + 1
+    if g.shape[3] == 1:
+        # One output channel (e.g. the MNIST decoder's last layer): the canonical form below would be a
+        # conv with a single output feature, which XLA:CPU runs ~2.5x slower than this one, where the
+        # cotangent is the input (Cout as batch, data batch as features) and the padded input the kernel
+        # (Cin as output features); it yields the kernel gradient spatially flipped.
+        lhs = g.transpose(3, 1, 2, 0)  # (Cout, Ho, Wo, B)       as N, H, W, C
+        rhs = xp.transpose(1, 2, 0, 3)  # (Hp, Wp, B, Cin)       as H, W, I, O
+        return jnp.flip(_conv(lhs, rhs, k - 1), (1, 2)).transpose(1, 2, 3, 0)  # (k, k, Cin, Cout)
+    # Channels as batch, data batch as features.
+    lhs = xp.transpose(3, 1, 2, 0)  # (Cin, Hp, Wp, B)   as N, H, W, C
+    rhs = g.transpose(1, 2, 0, 3)  # (Ho, Wo, B, Cout)   as H, W, I, O
+    return _conv(lhs, rhs, 0).transpose(1, 2, 0, 3)  # (Cin, k, k, Cout) -> (k, k, Cin, Cout)
+
+
+def _weight_grad_fft(xp: jax.Array, g: jax.Array) -> jax.Array:
+    """The same kernel gradient by the correlation theorem (used on CPU; see :func:`_weight_grad`).
+
+    The cotangent is zero-padded to the padded input's size (Hp, Wp); then
+    ``dw[i, j] = irfft2(Σ_b rfft2(xp_b) · conj(rfft2(g_b)))[i, j]`` for i, j < k. The circular
+    correlation equals the linear one there: h + i ≤ Ho - 1 + k - 1 = Hp - 1, so nothing wraps.
+    Computed in float32 (float64 for float64 inputs); returns (k, k, Cin, Cout) in ``xp.dtype``.
+    """
+    hp, wp = xp.shape[1], xp.shape[2]
+    k = hp - g.shape[1] + 1
+    real = jnp.float64 if xp.dtype == jnp.float64 else jnp.float32
+    x_hat = jnp.fft.rfft2(xp.astype(real), axes=(1, 2))  # (B, Hp, Wp//2+1, Cin)
+    g_hat = jnp.fft.rfft2(g.astype(real), s=(hp, wp), axes=(1, 2))  # (B, Hp, Wp//2+1, Cout)
+    cross = jnp.einsum("bhwc,bhwo->hwco", x_hat, jnp.conj(g_hat))
+    return jnp.fft.irfft2(cross, s=(hp, wp), axes=(0, 1))[:k, :k].astype(xp.dtype)
+
+
+#: On CPU the FFT weight gradient is used when the padded input has at least this many rows and columns.
+#: Measured on XLA:CPU at batch 200 inside ``lax.scan`` (issue 7), ms per gradient, canonical conv -> FFT:
+#: MNIST LeNet conv2 8->4 at 18x18 7.4 -> 4.0, deconv2 4->8 at 18x18 8.8 -> 2.8, deconv3 8->1 at 32x32
+#: 46 -> 7.3, and conv1 1->8 at 32x32 11 -> 8 inside the training program (its conv form needs a transpose
+#: copy there); CIFAR-10 LeNet layers with 32-128 channels 190-580 -> 72-88. Below it (the 4x4 and 8x8
+#: code-side layers) the conv is as fast or faster, e.g. CIFAR's 4x4 deconv 8->128 2.2 vs 14.
+FFT_WGRAD_MIN_SIZE: int = 12
+
+
+def _weight_grad(xp: jax.Array, g: jax.Array) -> jax.Array:
+    """Kernel gradient (k, k, Cin, Cout) of a stride-1 conv from the padded input and the cotangent.
+
+    XLA:CPU runs the weight-gradient convolution (a conv whose "kernel" is the whole cotangent image)
+    on a slow generic path, so on CPU layers of at least ``FFT_WGRAD_MIN_SIZE`` take the FFT form; GPUs and TPUs keep
+    the convolution (``lax.platform_dependent`` picks the branch when the program is lowered).
+    """
+    if min(xp.shape[1], xp.shape[2]) >= FFT_WGRAD_MIN_SIZE:
+        return lax.platform_dependent(xp, g, cpu=_weight_grad_fft, default=_weight_grad_conv)
+    return _weight_grad_conv(xp, g)
+
+
 def _conv2d_bwd(padding: int, res, g: jax.Array):
     x, w = res
     k = w.shape[0]
@@ -86,19 +148,7 @@ def _conv2d_bwd(padding: int, res, g: jax.Array):
     else:  # padding > k - 1: gradient w.r.t. the padded input, then crop the border.
         dx = _conv(g, w_t, k - 1)[:, padding : padding + h, padding : padding + wd, :]
     xp = jnp.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
-    if w.shape[3] == 1:
-        # One output channel (e.g. the MNIST decoder's last layer): the canonical form below would be a
-        # conv with a single output feature, which XLA:CPU runs ~2.5x slower than this one, where the
-        # cotangent is the input (Cout as batch, data batch as features) and the padded input the kernel
-        # (Cin as output features); it yields the kernel gradient spatially flipped.
-        lhs = g.transpose(3, 1, 2, 0)  # (Cout, Ho, Wo, B)       as N, H, W, C
-        rhs = xp.transpose(1, 2, 0, 3)  # (H+2p, W+2p, B, Cin)   as H, W, I, O
-        dw = jnp.flip(_conv(lhs, rhs, k - 1), (1, 2)).transpose(1, 2, 3, 0)  # (k, k, Cin, Cout)
-    else:
-        # Weight gradient as a canonical conv: channels as batch, data batch as features.
-        lhs = xp.transpose(3, 1, 2, 0)  # (Cin, H+2p, W+2p, B)   as N, H, W, C
-        rhs = g.transpose(1, 2, 0, 3)  # (Ho, Wo, B, Cout)       as H, W, I, O
-        dw = _conv(lhs, rhs, 0).transpose(1, 2, 0, 3)  # (Cin, k, k, Cout) -> (k, k, Cin, Cout)
+    dw = _weight_grad(xp, g)
     return dx.astype(x.dtype), dw.astype(w.dtype)
 
 
@@ -131,18 +181,46 @@ def conv2d(x: jax.Array, w: jax.Array, padding: int) -> jax.Array:
     return _conv2d(x.astype(dtype), w.astype(dtype), padding)
 
 
+def _pool_windows(x: jax.Array) -> jax.Array:
+    """``(..., H, W, C) -> (..., H//2, 2, W//2, 2, C)``: the 2x2 windows (odd last row/column dropped)."""
+    *lead, h, w, c = x.shape
+    h2, w2 = h // 2, w // 2
+    return x[..., : 2 * h2, : 2 * w2, :].reshape(*lead, h2, 2, w2, 2, c)
+
+
+@jax.custom_vjp
 def max_pool_2x2(x: jax.Array) -> jax.Array:
     """2x2, stride-2, 'VALID' max-pool over the H and W axes of ``(..., H, W, C)``.
 
     Odd sizes are floored (the last row/column is dropped): ``(..., H, W, C) ->
-    (..., H // 2, W // 2, C)``. Written as a reshape + max, whose gradient is cheaper
-    on XLA:CPU than ``nn.max_pool``'s reduce-window.
+    (..., H // 2, W // 2, C)``. Forward: a reshape + max. Gradient (hand-written): each window's
+    cotangent goes to its first maximal element in row-major order, PyTorch's and TensorFlow's
+    choice; autodiff of ``max`` would split it evenly among exact ties, which costs a count, a divide
+    and ~1.5x the time of this one fused select on XLA:CPU (issue 7). Without ties both agree exactly.
     """
-    *lead, h, w, c = x.shape
-    h2, w2 = h // 2, w // 2
-    x = x[..., : 2 * h2, : 2 * w2, :]
-    x = x.reshape(*lead, h2, 2, w2, 2, c)
-    return x.max(axis=(-4, -2))
+    return _pool_windows(x).max(axis=(-4, -2))
+
+
+def _max_pool_fwd(x: jax.Array):
+    return max_pool_2x2(x), x
+
+
+def _max_pool_bwd(x: jax.Array, g: jax.Array):
+    win = _pool_windows(x)  # (..., h2, 2, w2, 2, C)
+    hit = win == win.max(axis=(-4, -2), keepdims=True)
+    # Window elements in row-major order: (0,0), (0,1), (1,0), (1,1); "earlier" = a previous one hit.
+    h00, h01, h10 = hit[..., 0:1, :, 0:1, :], hit[..., 0:1, :, 1:2, :], hit[..., 1:2, :, 0:1, :]
+    top = jnp.concatenate([jnp.zeros_like(h00), h00], axis=-2)
+    bottom = jnp.concatenate([h00 | h01, h00 | h01 | h10], axis=-2)
+    earlier = jnp.concatenate([top, bottom], axis=-4)
+    dwin = jnp.where(hit & ~earlier, g[..., :, None, :, None, :], jnp.zeros((), g.dtype))
+    *lead, h2, _, w2, _, c = dwin.shape
+    dx = dwin.reshape(*lead, 2 * h2, 2 * w2, c)
+    crop = [(0, 0)] * (x.ndim - 3) + [(0, x.shape[-3] - 2 * h2), (0, x.shape[-2] - 2 * w2), (0, 0)]
+    return (jnp.pad(dx, crop).astype(x.dtype),)
+
+
+max_pool_2x2.defvjp(_max_pool_fwd, _max_pool_bwd)
 
 
 def upsample_nearest_2x(x: jax.Array) -> jax.Array:
