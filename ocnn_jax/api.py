@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .batching import StackedData, chunked_apply, eval_chunking, model_map, stack_classes
-from .config import METHODS, SHALLOW_METHODS, default_config, with_overrides
+from .config import METHODS, SHALLOW_METHODS, active_pretrain, default_config, with_overrides
 from .checkpoint import Checkpointer
 from .driver import execute, to_host
 from .errors import HypersphereCollapseError
@@ -82,7 +82,8 @@ def fit(
         compiled calls; an existing checkpoint is resumed.
       **config: overrides of the method config (see ``ocnn_jax.config.with_overrides``), e.g.
         ``epochs=50, pretrain_epochs=50, lr=1e-4, batch_size=128, nu=0.05``; OC-NN ``g``,
-        ``hidden_units``, ``finetune_encoder``; RCAE ``lam`` (a number, or a sequence: a λ grid
+        ``hidden_units``, ``features`` ("input" default, "encoder" = ALGORITHMS §2, "encoder_l2"),
+        ``finetune_encoder``; RCAE ``lam`` (a number, or a sequence: a λ grid
         trained in the same program), ``penalty``, ``outer_iterations``, ``epochs_per_iteration``;
         shallow ``gammas``, ``bandwidths``, ``holdout_fraction``, ``n_estimators``.
 
@@ -317,7 +318,7 @@ def _resolve_backbone(encoder, decoder, net_shape, rep_dim, hidden, mode) -> tup
 
 def _clamp_batch_sizes(cfg, n_min: int):
     """Batch sizes larger than the smallest class would leave it no full batch: clamp with a warning."""
-    phases = {"train": cfg.train, "pretrain": getattr(cfg, "pretrain", None)}
+    phases = {"train": cfg.train, "pretrain": active_pretrain(cfg)}
     updates = {}
     for name, phase in phases.items():
         if phase is not None and phase.batch_size > n_min:
@@ -333,7 +334,7 @@ def _clamp_batch_sizes(cfg, n_min: int):
 
 def _phase_batches(cfg) -> list[int]:
     """Batch size of each phase in program order: [pretrain,] train."""
-    pretrain = getattr(cfg, "pretrain", None)
+    pretrain = active_pretrain(cfg)
     return ([pretrain.batch_size] if pretrain is not None else []) + [cfg.train.batch_size]
 
 

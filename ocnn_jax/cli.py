@@ -45,7 +45,9 @@ def _build_parser() -> argparse.ArgumentParser:
         description=(
             "Fit each method (one compiled program per deep method; the shallow baselines on the host) on "
             "every requested normal class x seed, evaluate on the test split (inductive one-vs-rest) and "
-            "print one table. Methods: " + ", ".join(METHODS) + "; variant ocnn_input = ocnn with features='input'."
+            "print one table. Methods: " + ", ".join(METHODS) + "; OC-NN variants: ocnn_encoder (features='encoder', "
+            "ALGORITHMS §2), ocnn_encoder_l2 (features='encoder_l2'), ocnn_input (= the default features='input'). "
+            "OC-NN columns also show the paper-comparable sign AUROC (from predict's 0/1 flags)."
         ),
     )
     cmp.add_argument("--dataset", default="digits", help="digits (embedded, default) or a dataset name, e.g. mnist")

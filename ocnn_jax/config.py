@@ -33,6 +33,7 @@ __all__ = [
     "OCNN_FEATURES",
     "default_config",
     "with_overrides",
+    "active_pretrain",
     "validate_nu",
     "validate_lam",
 ]
@@ -45,8 +46,9 @@ DEEP_METHODS: tuple[str, ...] = ("deep_svdd", "soft_boundary", "ocnn", "rcae", "
 SHALLOW_METHODS: tuple[str, ...] = ("ocsvm", "isoforest", "kde")
 #: Every public method name of ``ocnn_jax.fit``.
 METHODS: tuple[str, ...] = DEEP_METHODS + SHALLOW_METHODS
-#: What OC-NN's z is: the (pretrained) encoder's code, or the flattened preprocessed input.
-OCNN_FEATURES: tuple[str, ...] = ("encoder", "input")
+#: What OC-NN's z is: the flattened preprocessed input (default), the (pretrained) encoder's code
+#: (ALGORITHMS §2), or that code on the unit sphere.
+OCNN_FEATURES: tuple[str, ...] = ("input", "encoder", "encoder_l2")
 #: RCAE θ-step input: "x" (the paper: input x, target x − n) or "x_minus_n" (robust deep AE: both x − n).
 RCAE_INPUTS: tuple[str, ...] = ("x", "x_minus_n")
 
@@ -126,32 +128,39 @@ def _ae_row(family: str) -> OptimConfig:
 
 @dataclass(frozen=True)
 class OCNNConfig:
-    """OC-NN, the paper objective (ALGORITHMS §2): ŷ = ⟨w, g(V z)⟩ on the pretrained encoder's z.
+    """OC-NN, the paper objective (ALGORITHMS §2): ŷ = ⟨w, g(V z)⟩, hinge on r = q_ν(ŷ), score r − ŷ.
+
+    **Deviation from ALGORITHMS §2/§11:** the default z is the flattened preprocessed input
+    (``features="input"``), not the frozen pretrained encoder's code; ``features="encoder"`` is the
+    exact §2 configuration. Reason (measured, ``benchmarks/results/issue3_*.md``): on the frozen codes
+    of the project's bias-free BN encoders OC-NN ranks anomalies as *more* normal (AUROC 18.1 % on
+    scikit-learn digits, 48.0 % on MNIST digit 0), on the inputs it reaches 95.7 % and 98.9 %. The
+    unit-sphere codes (``"encoder_l2"``) miss both targets (50.0 % and 85.3 %); see ``ocnn_jax.ocnn``.
 
     Attributes:
       nu: ν ∈ (0, 1]; r is the ν-quantile of ŷ over the whole training set, refreshed every epoch.
       g: hidden activation, "linear" (identity; "identity" is accepted as an alias) or "sigmoid".
       hidden_units: h, rows of V (32 for MNIST and the MLP, 128 for CIFAR-10).
-      features: what z is. "encoder" (default, ALGORITHMS §2): the pretrained AE encoder's code.
-        "input": the flattened preprocessed input itself (φ = identity; no encoder, no pretraining,
-        ``pretrain`` is set to None). A project option: the bias-free BN encoder's codes put
-        anomalies radially outside the normal class, largely *along* its mean code, and a head that
-        is (close to) linear in z then ranks them as more normal than the normals; see
-        ``ocnn_jax.ocnn``.
+      features: what z is, shape (p,) per sample:
+        "input" (default, project deviation): the flattened preprocessed input (p = prod(input
+        shape)); no encoder, no pretraining (``pretrain`` is kept but not used).
+        "encoder" (ALGORITHMS §2): the pretrained AE encoder's code (p = rep_dim).
+        "encoder_l2": that code projected to the unit sphere, z / max(‖z‖, 1e-12) (p = rep_dim).
       finetune_encoder: False (default): the pretrained encoder is frozen in inference mode and z is
         computed once per run; True: the encoder trains too (BN in training mode) with coupled decay
-        ``train.weight_decay`` on the encoder only.
+        ``train.weight_decay`` on the encoder only. Needs features "encoder" or "encoder_l2".
       train: the head phase. ``weight_decay`` is applied to the encoder parameters only, and only when
         fine-tuning; w and V are never decayed (their penalties ½‖w‖² + ½‖V‖² are in the loss).
-      pretrain: the AE phase whose encoder (weights and BN statistics) provides z; None: the encoder
-        keeps its random init.
+      pretrain: the AE phase whose encoder (weights and BN statistics) provides z with features
+        "encoder"/"encoder_l2"; None: the encoder keeps its random init. Not used with "input"
+        (``active_pretrain`` gives the phase that actually runs).
       score_batch_size: samples per chunk in inference passes; memory only.
     """
 
     nu: float = 0.1
     g: str = "linear"
     hidden_units: int = 32
-    features: str = "encoder"
+    features: str = "input"
     finetune_encoder: bool = False
     train: OptimConfig = field(
         default_factory=lambda: OptimConfig(lr=1e-4, lr_milestone=None, weight_decay=1e-6, batch_size=200, epochs=100)
@@ -170,11 +179,19 @@ class OCNNConfig:
             raise ValueError(f"features must be one of {OCNN_FEATURES}, got {self.features!r}")
         if not isinstance(self.finetune_encoder, bool):
             raise ValueError(f"finetune_encoder must be True or False, got {self.finetune_encoder!r}")
-        if self.features == "input":
-            if self.finetune_encoder:
-                raise ValueError("finetune_encoder=True needs features='encoder' (features='input' has no encoder)")
-            object.__setattr__(self, "pretrain", None)
+        if self.features == "input" and self.finetune_encoder:
+            raise ValueError(
+                "finetune_encoder=True needs features='encoder' or 'encoder_l2' (features='input' has no encoder)"
+            )
         _check_int("score_batch_size", self.score_batch_size, minimum=1)
+
+
+def active_pretrain(cfg: Any) -> OptimConfig | None:
+    """The AE pretraining phase ``cfg`` actually runs: ``cfg.pretrain``, or None when it has none or
+    when OC-NN uses ``features="input"`` (no encoder)."""
+    if isinstance(cfg, OCNNConfig) and cfg.features == "input":
+        return None
+    return getattr(cfg, "pretrain", None)
 
 
 @dataclass(frozen=True)

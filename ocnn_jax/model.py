@@ -184,30 +184,37 @@ class Model:
         Returns:
           (n_models,) AUROC in [0, 1].
         """
+        scores = self.score(x)
+        return _aurocs(self._ground_truth(y_is_anomaly, y, scores.shape), scores)
+
+    def sign_auroc(self, x: Any, y_is_anomaly: Any = None, *, y: Any = None) -> np.ndarray:
+        """The **paper-comparable sign AUROC** (ALGORITHMS §8) of every run: the AUROC of ``predict``'s
+        hard 0/1 flags (score > threshold), i.e. (TPR + TNR) / 2 at the learned threshold.
+
+        Only for comparing with the OC-NN paper's v1 tables, which computed AUROC from sign(score); it
+        never replaces ``evaluate`` (AUROC on the continuous scores). Arguments as in ``evaluate``.
+
+        Returns:
+          (n_models,) sign AUROC in [0, 1] (0.5 when a run flags all or none of x).
+        """
+        flags = self.predict(x)
+        return _aurocs(self._ground_truth(y_is_anomaly, y, flags.shape), flags.astype(np.int8))
+
+    def _ground_truth(self, y_is_anomaly: Any, y: Any, shape: tuple[int, int]) -> np.ndarray:
+        """(n_models, n) int8 0/1 ground truth from exactly one of y_is_anomaly or class labels y."""
         if (y_is_anomaly is None) == (y is None):
             raise TypeError("evaluate() needs exactly one of y_is_anomaly (0/1 per sample) or y (class labels)")
-        scores = self.score(x)
-        n = scores.shape[1]
+        n = shape[1]
         if y is not None:
-            truth = self.anomaly_labels(check_labels(y, n, "y"))
-        else:
-            truth = np.asarray(y_is_anomaly)
-            if truth.ndim == 1:
-                truth = np.broadcast_to(check_labels(truth, n, "y_is_anomaly"), scores.shape)
-            if truth.shape != scores.shape:
-                raise ValueError(f"y_is_anomaly must have shape ({n},) or {scores.shape}, got {truth.shape}")
-            if not np.isin(truth, (0, 1)).all():
-                raise ValueError("y_is_anomaly must hold 0/1 (or bool) values, 1 = anomaly")
-        aucs = np.empty(self.n_models)
-        for i in range(self.n_models):
-            t = truth[i].astype(np.int8)
-            if t.min() == t.max():
-                raise ValueError(
-                    f"evaluate(): the ground truth of model {i} has only {'anomalies' if t[0] else 'normals'}; "
-                    "AUROC needs both"
-                )
-            aucs[i] = roc_auc_score(t, scores[i])
-        return aucs
+            return self.anomaly_labels(check_labels(y, n, "y"))
+        truth = np.asarray(y_is_anomaly)
+        if truth.ndim == 1:
+            truth = np.broadcast_to(check_labels(truth, n, "y_is_anomaly"), shape)
+        if truth.shape != shape:
+            raise ValueError(f"y_is_anomaly must have shape ({n},) or {shape}, got {truth.shape}")
+        if not np.isin(truth, (0, 1)).all():
+            raise ValueError("y_is_anomaly must hold 0/1 (or bool) values, 1 = anomaly")
+        return truth.astype(np.int8)
 
     def save(self, path: str) -> str:
         """Write the model to a versioned ``.npz`` (arrays + JSON metadata); returns the path written."""
@@ -237,3 +244,17 @@ class Model:
         mapped = model_map(one, self.model_axis_width, self.n_models)
         # Each run's per-class constants are gathered once, then mapped with its variables.
         return jax.jit(lambda v, cls, shift, inv, x: mapped((v, shift[cls], inv[cls]), x))
+
+
+def _aurocs(truth: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """(n_models,) scikit-learn AUROC of each row of values (n_models, n) against truth (n_models, n)."""
+    aucs = np.empty(truth.shape[0])
+    for i in range(truth.shape[0]):
+        t = truth[i]
+        if t.min() == t.max():
+            raise ValueError(
+                f"evaluate(): the ground truth of model {i} has only {'anomalies' if t[0] else 'normals'}; "
+                "AUROC needs both"
+            )
+        aucs[i] = roc_auc_score(t, values[i])
+    return aucs

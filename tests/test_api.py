@@ -105,7 +105,7 @@ def test_unequal_class_sizes_match_single_class_fits():
 @pytest.mark.parametrize(
     "method, extra",
     [
-        ("ocnn", dict(pretrain_epochs=2, pretrain_batch_size=16, pretrain_lr=1e-3)),
+        ("ocnn", dict(features="encoder", pretrain_epochs=2, pretrain_batch_size=16, pretrain_lr=1e-3)),
         ("rcae", dict(outer_iterations=2, epochs_per_iteration=2, lam=0.5, preprocess="minmax")),
         ("dcae", dict(preprocess="minmax")),
     ],

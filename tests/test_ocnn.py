@@ -10,11 +10,11 @@ import pytest
 import ocnn_jax
 from ocnn_jax.ae_training import apply_eval
 from ocnn_jax.batching import eval_chunking, stack_classes
-from ocnn_jax.config import OCNNConfig, OptimConfig, default_config
+from ocnn_jax.config import OCNNConfig, OptimConfig, active_pretrain, default_config, with_overrides
 from ocnn_jax.datasets import load_digits
 from ocnn_jax.losses import ocnn_loss, ocnn_output
 from ocnn_jax.nn import make_backbone
-from ocnn_jax.ocnn import make_ocnn
+from ocnn_jax.ocnn import make_ocnn, ocnn_features, unit_norm
 from ocnn_jax.program import RunSpec, run_phase_epochs, run_program
 from ocnn_jax.report import per_class_summary
 
@@ -67,21 +67,23 @@ D = 10
 BACKBONE = make_backbone("mlp", (D,), rep_dim=4, hidden=(16,))
 
 
-def _ocnn_program(finetune, data):
-    cfg = OCNNConfig(nu=0.2, hidden_units=6, finetune_encoder=finetune, score_batch_size=16,
+def _ocnn_program(finetune, data, features="encoder"):
+    cfg = OCNNConfig(nu=0.2, hidden_units=6, features=features, finetune_encoder=finetune, score_batch_size=16,
                      train=OptimConfig(lr=1e-2, lr_milestone=None, weight_decay=1e-3, batch_size=8, epochs=4),
                      pretrain=OptimConfig(lr=1e-3, lr_milestone=None, weight_decay=1e-4, batch_size=8, epochs=2))
     n_chunks, _ = eval_chunking(data.n_max, cfg.score_batch_size)
     return make_ocnn(BACKBONE, cfg, data.n_max, n_chunks)
 
 
+@pytest.mark.parametrize("features", ["encoder", "encoder_l2"])
 @pytest.mark.parametrize("finetune", [False, True])
-def test_r_after_every_epoch_is_the_nu_quantile_of_the_same_network(finetune):
+def test_r_after_every_epoch_is_the_nu_quantile_of_the_same_network(finetune, features):
     """r read from the compiled whole run equals np.quantile(ŷ over the unpadded training set, ν) of
-    the weights after that epoch (and initially of the initial head); padding never counts."""
+    the weights after that epoch (and initially of the initial head); padding never counts. With
+    "encoder_l2" the head sees the codes divided by their norms (NumPy oracle)."""
     r_ = np.random.default_rng(0)
     data = stack_classes([r_.random((45, D)).astype(np.float32), r_.random((29, D)).astype(np.float32)], 16)
-    prog = _ocnn_program(finetune, data)
+    prog = _ocnn_program(finetune, data, features)
     run = RunSpec(jnp.int32(1), jnp.float32(0.2))  # class 1 is padded from 29 to 48 rows
     key = jax.random.key(5)
     _, metrics = jax.jit(lambda k, ru, d: run_program(prog, k, ru, d))(key, run, data)
@@ -94,8 +96,10 @@ def test_r_after_every_epoch_is_the_nu_quantile_of_the_same_network(finetune):
     pretrained = state.params["encoder"]
 
     def np_quantile_of(s):
-        z = apply_eval(BACKBONE.encoder, s.params["encoder"], s.batch_stats, jnp.asarray(x))
-        return np.quantile(_np_output(jax.device_get(s.params["head"]), np.asarray(z), "linear"), 0.2)
+        z = np.asarray(apply_eval(BACKBONE.encoder, s.params["encoder"], s.batch_stats, jnp.asarray(x)), np.float64)
+        if features == "encoder_l2":
+            z = z / np.linalg.norm(z, axis=1, keepdims=True)
+        return np.quantile(_np_output(jax.device_get(s.params["head"]), z, "linear"), 0.2)
 
     np.testing.assert_allclose(state.r, np_quantile_of(state), rtol=1e-5, atol=1e-6)
     rs = []
@@ -112,14 +116,16 @@ def test_r_after_every_epoch_is_the_nu_quantile_of_the_same_network(finetune):
 @pytest.fixture(scope="module")
 def digits_ocnn():
     ds = load_digits()
-    model = ocnn_jax.fit(ds.x_train, ds.y_train, method="ocnn", normal_classes="all", seeds=3, features="input",
+    # The default OC-NN (features="input", the project's deviation from ALGORITHMS §2), digits settings.
+    model = ocnn_jax.fit(ds.x_train, ds.y_train, method="ocnn", normal_classes="all", seeds=3,
                          batch_size=32, lr=1e-3, progress=False)
     return model, ds
 
 
 def test_digits_ocnn_on_inputs_reaches_the_target_auroc(digits_ocnn):
     model, ds = digits_ocnn
-    assert model.n_models == 30 and model.config.pretrain is None
+    assert model.n_models == 30 and model.config.features == "input"
+    assert active_pretrain(model.config) is None and set(model.train_metrics) == {"train/loss", "train/r", "train/objective"}
     aucs = model.evaluate(ds.x_test, y=ds.y_test)
     mean = np.mean([row["mean"] for row in per_class_summary(aucs, [r["normal_class"] for r in model.runs])])
     assert mean >= 0.93, mean
@@ -141,8 +147,9 @@ def test_ocnn_on_the_pretrained_encoder_through_the_api():
     r_ = np.random.default_rng(2)
     x = np.concatenate([r_.normal(0, 1, (50, D)), r_.normal(0, 1, (40, D)) * 3]).astype(np.float32)
     y = np.repeat([0, 1], [50, 40])
-    model = ocnn_jax.fit(x, y, normal_classes=[0, 1], seeds=2, method="ocnn", g="sigmoid", epochs=3, batch_size=16,
-                         pretrain_epochs=2, pretrain_batch_size=16, progress=False)
+    model = ocnn_jax.fit(x, y, normal_classes=[0, 1], seeds=2, method="ocnn", features="encoder", g="sigmoid", epochs=3,
+                         batch_size=16, pretrain_epochs=2, pretrain_batch_size=16, progress=False)
+    assert model.config.pretrain.epochs == 2 and active_pretrain(model.config) == model.config.pretrain
     assert set(model.train_metrics) == {"pretrain/loss", "train/loss", "train/r", "train/objective"}
     assert model.train_metrics["train/r"].shape == (4, 3)
     s = model.score(x)
@@ -152,7 +159,12 @@ def test_ocnn_on_the_pretrained_encoder_through_the_api():
 
 def test_ocnn_defaults_and_bad_input():
     cfg = default_config("mnist_lenet", "ocnn")
-    assert (cfg.nu, cfg.g, cfg.hidden_units, cfg.finetune_encoder, cfg.features) == (0.1, "linear", 32, False, "encoder")
+    assert (cfg.nu, cfg.g, cfg.hidden_units, cfg.finetune_encoder, cfg.features) == (0.1, "linear", 32, False, "input")
+    assert active_pretrain(cfg) is None and OCNNConfig().features == "input"
+    # Switching to the encoder codes brings back the family's AE pretraining row (kept in the config).
+    for feat in ("encoder", "encoder_l2"):
+        assert active_pretrain(with_overrides(cfg, features=feat)) == default_config("mnist_lenet", "dcae").train
+    assert with_overrides(default_config("cifar_lenet", "ocnn"), features="encoder").pretrain.epochs == 350
     assert (cfg.train.lr, cfg.train.lr_milestone, cfg.train.batch_size, cfg.train.epochs) == (1e-4, None, 200, 100)
     assert default_config("cifar_lenet", "ocnn").hidden_units == 128
     assert OCNNConfig(g="identity").g == "linear"
@@ -163,9 +175,80 @@ def test_ocnn_defaults_and_bad_input():
         ({"nu": 1.01}, ValueError, r"nu must lie in \(0, 1\]"),
         ({"hidden_units": 0}, ValueError, r"hidden_units must be an int >= 1"),
         ({"features": "code"}, ValueError, r"features must be one of"),
-        ({"features": "input", "finetune_encoder": True}, ValueError, r"finetune_encoder=True needs features='encoder'"),
+        ({"features": "input", "finetune_encoder": True}, ValueError,
+         r"finetune_encoder=True needs features='encoder' or 'encoder_l2'"),
+        ({"finetune_encoder": True}, ValueError, r"finetune_encoder=True needs features='encoder' or 'encoder_l2'"),
         ({"lam": 0.1}, TypeError, r"unknown config option\(s\) \['lam'\] for OCNNConfig"),
         ({"method": "oc-nn"}, ValueError, r"method must be one of \[.*'ocnn'.*\]"),
     ]:
         with pytest.raises(exc, match=match):
             ocnn_jax.fit(x, **{"method": "ocnn", "progress": False, **kwargs})
+
+
+def test_unit_norm_projects_rows_and_guards_zero_codes():
+    z = jnp.asarray([[3.0, 4.0], [0.0, 0.0], [1e-30, 0.0]], jnp.float32)
+    out = np.asarray(unit_norm(z))
+    np.testing.assert_allclose(out[0], [0.6, 0.8], rtol=1e-6)
+    assert np.all(np.isfinite(out)) and np.all(np.abs(out[1:]) < 1e-6)  # an all-zero code stays ~zero
+    grad = jax.grad(lambda a: jnp.sum(unit_norm(a)))(z)
+    assert np.all(np.isfinite(np.asarray(grad)))  # finite gradients (fine-tuning) even at ‖z‖ = 0
+
+
+def _blob_classes():
+    r_ = np.random.default_rng(3)
+    x = np.concatenate([r_.normal(0, 1, (40, D)), r_.normal(2, 1, (30, D))]).astype(np.float32)
+    return x, np.repeat([0, 1], [40, 30])
+
+
+@pytest.mark.parametrize("finetune", [False, True])
+def test_encoder_l2_features_are_unit_norm_and_round_trip(finetune, tmp_path):
+    x, y = _blob_classes()
+    model = ocnn_jax.fit(x, y, normal_classes=[0, 1], seeds=2, method="ocnn", features="encoder_l2",
+                         finetune_encoder=finetune, epochs=3, batch_size=16, pretrain_epochs=2,
+                         pretrain_batch_size=16, progress=False)
+    assert model.config.features == "encoder_l2" and "pretrain/loss" in model.train_metrics
+    for i in range(model.n_models):
+        v = jax.tree.map(lambda a: a[i], model.variables)
+        xi = model.preprocess(x, model.runs[i]["normal_class"])
+        z = np.asarray(ocnn_features(model.backbone, model.config, v["params"]["encoder"], v["batch_stats"], xi))
+        assert z.shape == (70, model.backbone.rep_dim)
+        np.testing.assert_allclose(np.linalg.norm(z, axis=1), 1.0, rtol=1e-5)
+        # r is the ν-quantile of ŷ on the unit-norm codes of the run's own training class.
+        zc = z[y == model.runs[i]["normal_class"]]
+        y_hat = _np_output(jax.device_get(v["params"]["head"]), zc, "linear")
+        np.testing.assert_allclose(v["r"], np.quantile(y_hat, 0.1), rtol=1e-4, atol=1e-6)
+    loaded = ocnn_jax.load(model.save(tmp_path / "l2"))
+    assert loaded.config == model.config
+    np.testing.assert_array_equal(loaded.score(x), model.score(x))
+
+
+def test_paper_comparable_sign_auroc_is_the_auroc_of_the_hard_predictions(digits_ocnn):
+    from sklearn.metrics import roc_auc_score
+
+    model, ds = digits_ocnn
+    sign = model.sign_auroc(ds.x_test, y=ds.y_test)
+    flags, truth = model.predict(ds.x_test), model.anomaly_labels(ds.y_test)
+    expected = [roc_auc_score(truth[i], flags[i].astype(int)) for i in range(model.n_models)]
+    np.testing.assert_allclose(sign, expected, rtol=1e-12)
+    tpr = (flags & (truth == 1)).sum(1) / (truth == 1).sum(1)
+    tnr = (~flags & (truth == 0)).sum(1) / (truth == 0).sum(1)
+    np.testing.assert_allclose(sign, (tpr + tnr) / 2, rtol=1e-12)  # one operating point: balanced accuracy
+    assert not np.allclose(sign, model.evaluate(ds.x_test, y=ds.y_test))  # never the continuous AUROC
+    np.testing.assert_allclose(model.sign_auroc(ds.x_test, y_is_anomaly=truth), sign)
+    with pytest.raises(TypeError, match="exactly one of y_is_anomaly"):
+        model.sign_auroc(ds.x_test)
+
+
+def test_compare_shows_the_sign_auroc_as_a_separate_ocnn_column(tmp_path):
+    from ocnn_jax.demo import SIGN_AUROC_LABEL, run_comparison
+
+    res = run_comparison(["ocnn", "ocsvm"], classes=[0, 1], seeds=1, overrides={"ocnn": {"epochs": 5}},
+                         progress=False, json_path=str(tmp_path / "cmp.json"))
+    header = res["table"].splitlines()[0]
+    assert [c.strip() for c in header.strip("|").split("|")] == ["class", "ocnn", f"ocnn: {SIGN_AUROC_LABEL}",
+                                                                 "OC-SVM (RBF)"]
+    assert f"ocnn: {SIGN_AUROC_LABEL}" in header and header.count(SIGN_AUROC_LABEL) == 1  # not for ocsvm
+    sign = res["methods"]["ocnn"]["sign_auroc"]
+    assert len(sign["per_class"]) == 2 and 0 <= sign["mean"] <= 1
+    assert "sign_auroc" not in res["methods"]["ocsvm"]
+    assert any(SIGN_AUROC_LABEL in note for note in res["notes"])
