@@ -10,6 +10,9 @@ epochs and batch size. M models are the first M of the (seed, class) grid in see
   *inside* the program, because XLA-CPU runs a conv vmapped over per-run weights as a slow grouped
   conv). Compilation is timed separately (``jit(...).lower(...).compile()``); the training time is
   the median of ``--repeats`` executions of the compiled program.
+  On CPU the cores are exposed as separate JAX devices (``--cpu-devices``, default one per core) and
+  the M runs are sharded over them with ``shard_map``, as ``ocnn_jax.sweep`` does, so several runs
+  train at once.
 * ``jax_seq``: the same code compiled once for M = 1 and called once per model from Python. The ratio
   jax / jax_seq is the gain of putting the runs in one program; jax_seq / Keras and jax_seq / PyTorch
   compare the frameworks model for model.
@@ -171,7 +174,14 @@ class JaxDeepSVDD:
             state, _ = run_program(program, key_run[0], key_run[1], data)
             return state.params, state.batch_stats, state.center
 
-        fn = self._jax.jit(model_map(one, self.width(n_models), n_models))
+        n_dev = self._jax.device_count()
+        if n_dev > 1 and n_models % n_dev == 0:  # several (CPU) devices: shard the runs, as ocnn_jax.sweep does
+            from ocnn_jax.driver import _mapper
+            from ocnn_jax.sweep import make_model_mesh
+
+            fn = self._jax.jit(_mapper(self.width(n_models // n_dev), n_models, make_model_mesh())(one))
+        else:
+            fn = self._jax.jit(model_map(one, self.width(n_models), n_models))
         mapped, data = self.inputs([(self.class_ids[0], 0)] * n_models)
         with Stopwatch() as t:
             compiled = fn.lower(mapped, data).compile()
@@ -191,7 +201,7 @@ class JaxDeepSVDD:
         """Test AUROC of every run (inference-mode scores ‖φ(x) − c‖²)."""
         from common import auroc
 
-        jax, jnp = self._jax, self._jnp
+        jax = self._jax
         params, stats, center = out
         result = []
         for i, (c, _) in enumerate(runs):
@@ -208,7 +218,12 @@ def bench_jax(jb: JaxDeepSVDD, classes: Sequence[int], models: Sequence[int], re
               log: Callable[[str], None], max_repeat_seconds: float = 60.0) -> FrameworkTiming:
     """All M runs as one compiled program: compile once per M, execute ``repeats`` times (only once
     when an execution takes longer than ``max_repeat_seconds``: long runs need no repeats)."""
-    ft = FrameworkTiming("jax", note=f"model_axis={jb.model_axis!r}")
+    import jax
+
+    n_dev = jax.device_count()
+    ft = FrameworkTiming("jax", note=f"model_axis={jb.model_axis!r}, {n_dev} {jax.default_backend()} device(s)"
+                         + (f"; M divisible by {n_dev}: runs sharded over the devices (shard_map), "
+                            f"M = 1: one device" if n_dev > 1 else ""))
     for m in models:
         runs = run_plan(classes, m)
         compiled, ct = jb.compile(m)
@@ -446,6 +461,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help=f"comma list from {','.join(FRAMEWORKS)} (missing ones are skipped with a note)")
     parser.add_argument("--model-axis", type=_model_axis, default=None,
                         help="ocnn_jax model axis: auto, vmap, map or a group width (default: auto; --device vmap)")
+    parser.add_argument("--cpu-devices", default=None, metavar="N|auto",
+                        help="expose N CPU devices to JAX ('auto': one per core; ocnn_jax.set_cpu_devices); the "
+                             "jax rows then shard their M runs over them (M divisible by N; otherwise one "
+                             "device). Default: auto on CPU, 1 with --device")
     parser.add_argument("--threads", type=int, default=None,
                         help="limit every framework to N CPU threads (default: all cores)")
     parser.add_argument("--quick", action="store_true", help="tiny sanity configuration (~1 minute)")
@@ -480,6 +499,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.seq_models = 10
     if args.model_axis is None:
         args.model_axis = "auto"
+    if args.cpu_devices is None:
+        args.cpu_devices = "1" if args.device else "auto"
+    if args.cpu_devices != "auto" and not (args.cpu_devices.isdigit() and int(args.cpu_devices) >= 1):
+        parser.error(f"--cpu-devices must be a positive integer or 'auto', got {args.cpu_devices!r}")
     return args
 
 
@@ -523,8 +546,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "jax" in args.frameworks or "jax_seq" in args.frameworks:
         import jax  # after _limit_threads: XLA reads XLA_FLAGS at start-up
 
+        from ocnn_jax.devices import set_cpu_devices
+
+        set_cpu_devices(None if args.cpu_devices == "auto" else int(args.cpu_devices))
         jb = JaxDeepSVDD(prepared, hyper, args.model_axis)
-        log(f"jax {jax.__version__} on {jax.default_backend()} ({jax.devices()[0].device_kind})")
+        log(f"jax {jax.__version__} on {jax.default_backend()} ({jax.device_count()} x {jax.devices()[0].device_kind})")
     if "jax" in args.frameworks:
         timings["jax"] = bench_jax(jb, classes, models, args.repeats, log, args.max_repeat_seconds)
     if "jax_seq" in args.frameworks:

@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 
 from . import datasets  # noqa: E402
 from .api import fit  # noqa: E402
+from .devices import set_cpu_devices  # noqa: E402
 from .config import (  # noqa: E402
     METHODS,
     DCAEConfig,
@@ -34,6 +35,7 @@ __all__ = [
     "__version__",
     "fit",
     "sweep",
+    "set_cpu_devices",
     "load",
     "Model",
     "ShallowModel",

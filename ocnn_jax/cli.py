@@ -94,6 +94,9 @@ def _build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--max-models", type=int, default=None, help="runs per compiled program (default: memory estimate)")
     sw.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     sw.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    sw.add_argument("--cpu-devices", default=None, metavar="N|auto",
+                    help="on a CPU, expose N host devices ('auto': one per core) so the sweep trains N runs "
+                         "at once, one per device (ocnn_jax.set_cpu_devices); default: JAX's own setting")
 
     rep = sub.add_parser("report", help="rebuild results.md/.csv and figures of a sweep from its results.json")
     rep.add_argument("out", help="the sweep's output folder")
@@ -173,8 +176,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 0
     if args.command == "sweep":
+        from .devices import set_cpu_devices
         from .sweep import sweep
 
+        if args.cpu_devices is not None:
+            if args.cpu_devices != "auto" and not args.cpu_devices.isdigit():
+                parser.error(f"--cpu-devices must be a positive integer or 'auto', got {args.cpu_devices!r}")
+            set_cpu_devices(None if args.cpu_devices == "auto" else int(args.cpu_devices))
         try:
             grid = _parse_pairs(args.grid, "--grid", lists=True)
             overrides = _parse_pairs(args.set, "--set", lists=False)

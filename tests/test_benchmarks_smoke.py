@@ -110,8 +110,12 @@ def test_throughput_quick_defaults():
     assert args.models == [1, 4] and args.n_train == 400 and args.repeats == 1 and args.classes == [0, 1]
     args = throughput.parse_args(["--device", "--models", "1,2"])
     assert args.models == [1, 2] and args.model_axis == "vmap" and args.n_train is None
+    assert args.cpu_devices == "1"  # the GPU run keeps JAX's CPU platform as it is
     args = throughput.parse_args([])
     assert args.models == [1, 10, 100] and args.classes == list(range(10)) and args.model_axis == "auto"
+    assert args.cpu_devices == "auto"
+    with pytest.raises(SystemExit):
+        throughput.parse_args(["--cpu-devices", "0"])
 
 
 # ---------------------------------------------------------------------------------------------------
