@@ -104,15 +104,18 @@ def _weight_grad_fft(xp: jax.Array, g: jax.Array) -> jax.Array:
     The cotangent is zero-padded to the padded input's size (Hp, Wp); then
     ``dw[i, j] = irfft2(Σ_b rfft2(xp_b) · conj(rfft2(g_b)))[i, j]`` for i, j < k. The circular
     correlation equals the linear one there: h + i ≤ Ho - 1 + k - 1 = Hp - 1, so nothing wraps.
+    The transforms run channels-first (XLA's FFT works on the minor dimensions; this saves a transposed
+    copy of each spectrum against transforming NHWC over axes (1, 2)).
     Computed in float32 (float64 for float64 inputs); returns (k, k, Cin, Cout) in ``xp.dtype``.
     """
     hp, wp = xp.shape[1], xp.shape[2]
     k = hp - g.shape[1] + 1
     real = jnp.float64 if xp.dtype == jnp.float64 else jnp.float32
-    x_hat = jnp.fft.rfft2(xp.astype(real), axes=(1, 2))  # (B, Hp, Wp//2+1, Cin)
-    g_hat = jnp.fft.rfft2(g.astype(real), s=(hp, wp), axes=(1, 2))  # (B, Hp, Wp//2+1, Cout)
-    cross = jnp.einsum("bhwc,bhwo->hwco", x_hat, jnp.conj(g_hat))
-    return jnp.fft.irfft2(cross, s=(hp, wp), axes=(0, 1))[:k, :k].astype(xp.dtype)
+    x_hat = jnp.fft.rfft2(xp.astype(real).transpose(0, 3, 1, 2))  # (B, Cin, Hp, Wp//2+1)
+    g_hat = jnp.conj(jnp.fft.rfft2(g.astype(real).transpose(0, 3, 1, 2), s=(hp, wp)))  # (B, Cout, Hp, Wp//2+1)
+    cross = jnp.einsum("bchw,bohw->cohw", x_hat, g_hat)
+    dw = jnp.fft.irfft2(cross, s=(hp, wp))[..., :k, :k]  # (Cin, Cout, k, k)
+    return dw.transpose(2, 3, 0, 1).astype(xp.dtype)
 
 
 #: On CPU the FFT weight gradient is used when the padded input has at least this many rows and columns.
@@ -182,45 +185,52 @@ def conv2d(x: jax.Array, w: jax.Array, padding: int) -> jax.Array:
 
 
 def _pool_windows(x: jax.Array) -> jax.Array:
-    """``(..., H, W, C) -> (..., H//2, 2, W//2, 2, C)``: the 2x2 windows (odd last row/column dropped)."""
+    """``(..., 2·h2, 2·w2, C) -> (..., h2, 2, w2, 2, C)``: the 2x2 windows of an even-sized map."""
     *lead, h, w, c = x.shape
-    h2, w2 = h // 2, w // 2
-    return x[..., : 2 * h2, : 2 * w2, :].reshape(*lead, h2, 2, w2, 2, c)
+    return x.reshape(*lead, h // 2, 2, w // 2, 2, c)
 
 
-@jax.custom_vjp
 def max_pool_2x2(x: jax.Array) -> jax.Array:
     """2x2, stride-2, 'VALID' max-pool over the H and W axes of ``(..., H, W, C)``.
 
     Odd sizes are floored (the last row/column is dropped): ``(..., H, W, C) ->
     (..., H // 2, W // 2, C)``. Forward: a reshape + max. Gradient (hand-written): each window's
     cotangent goes to its first maximal element in row-major order, PyTorch's and TensorFlow's
-    choice; autodiff of ``max`` would split it evenly among exact ties, which costs a count, a divide
-    and ~1.5x the time of this one fused select on XLA:CPU (issue 7). Without ties both agree exactly.
+    choice; the forward keeps that element's position (int8) so the backward is one select and never
+    revisits the input. Autodiff of ``max`` would split the cotangent evenly among exact ties and, fused
+    on XLA:CPU, recompute the producer of ``x`` for every comparison. Without ties both agree exactly.
     """
+    *_, h, w, _ = x.shape
+    return _max_pool_even(x[..., : 2 * (h // 2), : 2 * (w // 2), :])
+
+
+@jax.custom_vjp
+def _max_pool_even(x: jax.Array) -> jax.Array:
     return _pool_windows(x).max(axis=(-4, -2))
 
 
-def _max_pool_fwd(x: jax.Array):
-    return max_pool_2x2(x), x
+#: Window positions in row-major order, shaped to broadcast against (..., h2, 2, w2, 2, C).
+_WINDOW_CODE = ((0, 1), (2, 3))
 
 
-def _max_pool_bwd(x: jax.Array, g: jax.Array):
-    win = _pool_windows(x)  # (..., h2, 2, w2, 2, C)
-    hit = win == win.max(axis=(-4, -2), keepdims=True)
-    # Window elements in row-major order: (0,0), (0,1), (1,0), (1,1); "earlier" = a previous one hit.
-    h00, h01, h10 = hit[..., 0:1, :, 0:1, :], hit[..., 0:1, :, 1:2, :], hit[..., 1:2, :, 0:1, :]
-    top = jnp.concatenate([jnp.zeros_like(h00), h00], axis=-2)
-    bottom = jnp.concatenate([h00 | h01, h00 | h01 | h10], axis=-2)
-    earlier = jnp.concatenate([top, bottom], axis=-4)
-    dwin = jnp.where(hit & ~earlier, g[..., :, None, :, None, :], jnp.zeros((), g.dtype))
+def _max_pool_even_fwd(x: jax.Array):
+    win = _pool_windows(x)
+    a, b, c = win[..., :, 0, :, 0, :], win[..., :, 0, :, 1, :], win[..., :, 1, :, 0, :]
+    y = win.max(axis=(-4, -2))
+    first = jnp.where(a == y, 0, jnp.where(b == y, 1, jnp.where(c == y, 2, 3))).astype(jnp.int8)
+    return y, first
+
+
+def _max_pool_even_bwd(first: jax.Array, g: jax.Array):
+    lead = first.ndim - 3
+    code = jnp.asarray(_WINDOW_CODE, jnp.int8).reshape((1,) * (lead + 1) + (2, 1, 2, 1))
+    hit = first[..., :, None, :, None, :] == code
+    dwin = jnp.where(hit, g[..., :, None, :, None, :], jnp.zeros((), g.dtype))
     *lead, h2, _, w2, _, c = dwin.shape
-    dx = dwin.reshape(*lead, 2 * h2, 2 * w2, c)
-    crop = [(0, 0)] * (x.ndim - 3) + [(0, x.shape[-3] - 2 * h2), (0, x.shape[-2] - 2 * w2), (0, 0)]
-    return (jnp.pad(dx, crop).astype(x.dtype),)
+    return (dwin.reshape(*lead, 2 * h2, 2 * w2, c),)
 
 
-max_pool_2x2.defvjp(_max_pool_fwd, _max_pool_bwd)
+_max_pool_even.defvjp(_max_pool_even_fwd, _max_pool_even_bwd)
 
 
 def upsample_nearest_2x(x: jax.Array) -> jax.Array:
