@@ -255,3 +255,16 @@ def test_keras_initialisers_match_pytorch_bounds():
     for layer, bound in (("conv1", 1 / np.sqrt(25)), ("conv2", 1 / np.sqrt(200)), ("code", 1 / np.sqrt(196))):
         w = enc.get_layer(layer).get_weights()[0]
         assert np.abs(w).max() <= bound and np.abs(w).max() > 0.8 * bound
+
+
+def test_profile_classifies_ops_by_phase_layer_and_direction():
+    import profile_cpu
+
+    ae_bwd = "jit(one)/while/body/transpose(jvp(AutoEncoder))/decoder/deconv3/conv_general_dilated"
+    assert profile_cpu.classify(ae_bwd) == ("AE step", "deconv3", "backward")
+    svdd_fwd = "jit(one)/while/body/jvp(MnistLeNetEncoder)/conv2/conv_general_dilated"
+    assert profile_cpu.classify(svdd_fwd) == ("Deep SVDD step", "conv2", "forward")
+    centre = "jit(one)/while/body/MnistLeNetEncoder/reduce_max"
+    assert profile_cpu.classify(centre) == ("other (centre pass, updates, loops)", "max-pool", "forward")
+    hlo = '%fft.3 = c64[2,8,32,17]{3,2,1,0} fft(%x), metadata={op_name="a/transpose(jvp(AutoEncoder))/encoder/conv1/fft"}'
+    assert profile_cpu.hlo_index(hlo)["fft.3"] == ("c64[2,8,32,17]{3,2,1,0}", "a/transpose(jvp(AutoEncoder))/encoder/conv1/fft")
