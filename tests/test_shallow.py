@@ -112,3 +112,22 @@ def test_compare_cli_prints_one_column_per_method(tmp_path, capsys):
                                                                   "ocnn": {"g": "sigmoid"}}
     with pytest.raises(ValueError, match="METHOD.KEY=VALUE"):
         _parse_sets(["epochs=3"])
+
+
+@pytest.mark.parametrize("bandwidth", [2.0**-5, 0.3, 1.0, 2.0**5])
+def test_gaussian_kde_equals_sklearn_kernel_density(bandwidth):
+    from ocnn_jax.shallow import GaussianKDE
+
+    rng = np.random.default_rng(11)
+    train = rng.normal(size=(57, 9))
+    query = np.concatenate([rng.normal(size=(40, 9)), train[:5], 4.0 + rng.normal(size=(3, 9))])
+    want = KernelDensity(kernel="gaussian", bandwidth=bandwidth).fit(train).score_samples(query)
+    got = GaussianKDE(bandwidth, block_rows=7).fit(train).score_samples(query)  # several blocks
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9 * np.abs(want).max())
+
+
+def test_gaussian_kde_rejects_a_non_positive_bandwidth():
+    from ocnn_jax.shallow import GaussianKDE
+
+    with pytest.raises(ValueError, match="bandwidth must be > 0"):
+        GaussianKDE(0.0)
