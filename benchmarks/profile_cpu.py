@@ -136,17 +136,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         phases[row["phase"]] += row["ms"]
     by_phase = [{"phase": k, "ms": v, "share": 100 * v * m * 1e3 / total} for k, v in phases.most_common()]
     n_dev = jax.device_count()
-    head = (f"M = {m} runs on {n_dev} {jax.default_backend()} device(s); wall {wall:.2f} s = {wall / m:.3f} s per "
-            f"model; summed op time {total / m / 1e3:.0f} ms per model; some op running during "
-            f"{100 * busy_us / 1e6 / wall:.0f} % of the wall time.")
+    head = (f"M = {m} runs on {n_dev} {jax.default_backend()} device(s); wall {wall:.2f} s = "
+            f"{wall / m:.3f} s per model; summed op time {total / m / 1e3:.0f} ms per model; some op "
+            f"running during {100 * busy_us / 1e6 / wall:.0f} % of the wall time.")
     text = "\n".join([
         "## Profile: MNIST Deep SVDD training on XLA:CPU", "", head, "",
         "### By phase (ms per model)", "",
         markdown_table(by_phase, [("phase", "phase", "{}"), ("ms / model", "ms", "{:.1f}"),
                                   ("% of op time", "share", "{:.1f}")]), "",
         f"### By phase, layer and direction (ms per model; the {args.top} largest)", "",
-        markdown_table(grouped[: args.top], [("phase", "phase", "{}"), ("layer", "layer", "{}"), ("direction", "direction", "{}"),
-                                 ("ms / model", "ms", "{:.1f}"), ("% of op time", "share", "{:.1f}")]), "",
+        markdown_table(grouped[: args.top], [("phase", "phase", "{}"), ("layer", "layer", "{}"),
+                                             ("direction", "direction", "{}"), ("ms / model", "ms", "{:.1f}"),
+                                             ("% of op time", "share", "{:.1f}")]), "",
         f"### Top {args.top} ops", "",
         markdown_table(top, [("op", "op", "{}"), ("result", "shape", "{}"), ("phase", "phase", "{}"),
                              ("layer", "layer", "{}"), ("direction", "direction", "{}"),

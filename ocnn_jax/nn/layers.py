@@ -131,8 +131,9 @@ def _weight_grad(xp: jax.Array, g: jax.Array) -> jax.Array:
     """Kernel gradient (k, k, Cin, Cout) of a stride-1 conv from the padded input and the cotangent.
 
     XLA:CPU runs the weight-gradient convolution (a conv whose "kernel" is the whole cotangent image)
-    on a slow generic path, so on CPU layers of at least ``FFT_WGRAD_MIN_SIZE`` take the FFT form; GPUs and TPUs keep
-    the convolution (``lax.platform_dependent`` picks the branch when the program is lowered).
+    on a slow generic path, so on CPU layers of at least ``FFT_WGRAD_MIN_SIZE`` take the FFT form;
+    GPUs and TPUs keep the convolution (``lax.platform_dependent`` picks the branch when the program
+    is lowered).
     """
     if min(xp.shape[1], xp.shape[2]) >= FFT_WGRAD_MIN_SIZE:
         return lax.platform_dependent(xp, g, cpu=_weight_grad_fft, default=_weight_grad_conv)
@@ -209,7 +210,7 @@ def _max_pool_even(x: jax.Array) -> jax.Array:
     return _pool_windows(x).max(axis=(-4, -2))
 
 
-#: Window positions in row-major order, shaped to broadcast against (..., h2, 2, w2, 2, C).
+#: Codes of the window positions (row, column) = (0, 0), (0, 1), (1, 0), (1, 1) in row-major order.
 _WINDOW_CODE = ((0, 1), (2, 3))
 
 
