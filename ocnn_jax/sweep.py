@@ -413,7 +413,9 @@ def _markdown(results: dict[str, Any]) -> str:
         "",
         f"Protocol: {results['protocol']}. AUROC % on continuous scores, mean ± population std over seeds "
         f"{results['seeds']}. Device: {results['device']['backend']} ({results['device']['kind']} × "
-        f"{results['device']['count']}); wall time {results['wall_time_s']:.1f} s; {results['date']}.",
+        f"{results['device']['count']}); training {results.get('train_time_s', float('nan')):.0f} s over all "
+        f"calls (a resumed sweep counts the chunks of earlier calls), wall time of the last call "
+        f"{results['wall_time_s']:.1f} s; {results['date']}.",
         f"Config overrides: `{json.dumps(results['config'])}`.",
         "",
     ]

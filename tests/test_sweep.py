@@ -62,6 +62,7 @@ def test_results_files_schema_and_report_rebuild(reference):
     assert (out / "results.csv").read_text().count("\n") == 9
     md = (out / "results.md").read_text()
     assert "± " in md and "inductive" in md
+    assert f"training {results['train_time_s']:.0f} s over all calls" in md  # not only the last call's wall time
     (out / "results.md").unlink()
     write_report(str(out), figures=True)
     assert (out / "results.md").read_text() == md
