@@ -284,7 +284,8 @@ class ShallowConfig:
     * ocsvm: RBF ``OneClassSVM(nu=nu, gamma=γ)``, γ ∈ ``gammas``; the γ whose held-out acceptance
       rate (fraction of held-out normals with decision value ≥ 0) is closest to 1 − ν is chosen, ties
       to the smaller γ. Score −decision_function; ``predict`` threshold 0 (the SVM's own boundary).
-    * kde: Gaussian ``KernelDensity(bandwidth=h)``, h ∈ ``bandwidths``; the h with the largest mean
+    * kde: Gaussian kernel density (``shallow.GaussianKDE``, equal to scikit-learn's
+      ``KernelDensity(bandwidth=h)``), h ∈ ``bandwidths``; the h with the largest mean
       held-out log-likelihood is chosen. Score −log p(x); threshold the (1−ν)-quantile of the
       held-out scores.
     * isoforest: ``IsolationForest(n_estimators, contamination="auto", random_state=seed)``, nothing
