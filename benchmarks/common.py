@@ -52,6 +52,7 @@ __all__ = [
     "markdown_table",
     "environment",
     "write_json",
+    "write_outputs",
     "ocnn_jax_records",
     "RESULT_COLUMNS",
     "report_runs",
@@ -376,6 +377,17 @@ def write_json(path: str | os.PathLike[str], payload: Any) -> None:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(json.dumps(_jsonable(payload), indent=2) + "\n")
+
+
+def write_outputs(json_path: str | None, md_path: str | None, payload: Any, text: str) -> None:
+    """A benchmark's results: ``payload`` as JSON to ``json_path`` and ``text`` as Markdown to ``md_path``
+    (each skipped when None; parent folders are created)."""
+    if json_path:
+        write_json(json_path, payload)
+    if md_path:
+        p = Path(md_path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text + "\n")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from common import add_common_args, environment, hyper_from_args, markdown_table, prepare_classes, write_json
+from common import add_common_args, environment, hyper_from_args, markdown_table, prepare_classes, write_outputs
 
 LAYER = re.compile(r"/(conv\d|deconv\d|bn_code|bn\d|code)/")
 
@@ -157,13 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     payload: dict[str, Any] = {"script": "profile_cpu", "args": vars(args), "environment": environment(),
                                "wall_s": wall, "models": m, "devices": n_dev, "top": top, "grouped": grouped,
                                "by_phase": by_phase}
-    if args.out:
-        write_json(args.out, payload)
-    if args.md:
-        from pathlib import Path
-
-        Path(args.md).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.md).write_text(text + "\n")
+    write_outputs(args.out, args.md, payload, text)
     return 0
 
 

@@ -57,7 +57,7 @@ from common import (
     median,
     parse_int_list,
     prepare_classes,
-    write_json,
+    write_outputs,
 )
 
 __all__ = ["FRAMEWORKS", "run_plan", "JaxDeepSVDD", "FrameworkTiming", "build_rows", "format_table",
@@ -609,13 +609,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "timings": {k: dataclasses.asdict(v) for k, v in timings.items()}, "notes": notes,
         "total_seconds": elapsed,
     }
-    if args.out:
-        write_json(args.out, payload)
-    if args.md:
-        from pathlib import Path
-
-        Path(args.md).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.md).write_text(text + "\n")
+    write_outputs(args.out, args.md, payload, text)
     return 0
 
 

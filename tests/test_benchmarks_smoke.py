@@ -8,6 +8,7 @@ same three Adam steps (coupled decay, BN statistics): the implementations differ
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -268,3 +269,12 @@ def test_profile_classifies_ops_by_phase_layer_and_direction():
     assert profile_cpu.classify(centre) == ("other (centre pass, updates, loops)", "max-pool", "forward")
     hlo = '%fft.3 = c64[2,8,32,17]{3,2,1,0} fft(%x), metadata={op_name="a/transpose(jvp(AutoEncoder))/encoder/conv1/fft"}'
     assert profile_cpu.hlo_index(hlo)["fft.3"] == ("c64[2,8,32,17]{3,2,1,0}", "a/transpose(jvp(AutoEncoder))/encoder/conv1/fft")
+
+
+def test_write_outputs_writes_json_and_markdown(tmp_path):
+    from common import write_outputs
+
+    write_outputs(str(tmp_path / "a" / "r.json"), str(tmp_path / "b" / "r.md"), {"x": float("nan")}, "# t")
+    assert json.loads((tmp_path / "a" / "r.json").read_text()) == {"x": None}
+    assert (tmp_path / "b" / "r.md").read_text() == "# t\n"
+    write_outputs(None, None, {}, "")  # both optional
