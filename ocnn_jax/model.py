@@ -184,7 +184,17 @@ class Model:
         Returns:
           (n_models,) AUROC in [0, 1].
         """
-        scores = self.score(x)
+        return self.evaluate_scores(self.score(x), y_is_anomaly, y=y)
+
+    def evaluate_scores(self, scores: np.ndarray, y_is_anomaly: Any = None, *, y: Any = None) -> np.ndarray:
+        """``evaluate`` on scores already computed by ``score`` (n_models, n), without scoring again.
+
+        Returns:
+          (n_models,) AUROC in [0, 1].
+        """
+        scores = np.asarray(scores)
+        if scores.ndim != 2 or scores.shape[0] != self.n_models:
+            raise ValueError(f"scores must have shape (n_models={self.n_models}, n) as score() returns, got {scores.shape}")
         return _aurocs(self._ground_truth(y_is_anomaly, y, scores.shape), scores)
 
     def sign_auroc(self, x: Any, y_is_anomaly: Any = None, *, y: Any = None) -> np.ndarray:

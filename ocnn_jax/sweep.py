@@ -272,7 +272,7 @@ def sweep(
         )
         train_time += model.wall_time
         scores = model.score(ds.x_test)
-        aucs = model.evaluate(ds.x_test, y=ds.y_test)
+        aucs = model.evaluate_scores(scores, y=ds.y_test)  # the test set is scored once
         rows = []
         for j, run in enumerate(model.runs):
             row = {"group": name, "static": static, "normal_class": int(run["normal_class"]),

@@ -195,6 +195,13 @@ def test_score_and_evaluate_input_errors(fitted):
         model.evaluate(x, np.full(len(x), 2))
     with pytest.raises(TypeError, match="exactly one of"):
         model.evaluate(x)
+    with pytest.raises(ValueError, match=r"scores must have shape \(n_models="):
+        model.evaluate_scores(np.zeros(len(x)), y=y)
+
+
+def test_evaluate_scores_equals_evaluate(fitted):
+    model, x, y = fitted
+    np.testing.assert_array_equal(model.evaluate_scores(model.score(x), y=y), model.evaluate(x, y=y))
 
 
 def test_batch_size_larger_than_smallest_class_is_clamped_with_warning():
