@@ -329,8 +329,6 @@ def run(classes: Sequence[ClassData], seeds: Sequence[int], hyper: Hyper, method
     return records
 
 
-
-
 def _methods(text: str) -> list[str]:
     out = list(METHODS) if text == "all" else [m.strip() for m in text.split(",") if m.strip()]
     bad = [m for m in out if m not in METHODS]

@@ -501,8 +501,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.model_axis = "auto"
     if args.cpu_devices is None:
         args.cpu_devices = "1" if args.device else "auto"
-    if args.cpu_devices != "auto" and not (args.cpu_devices.isdigit() and int(args.cpu_devices) >= 1):
-        parser.error(f"--cpu-devices must be a positive integer or 'auto', got {args.cpu_devices!r}")
+    from ocnn_jax.devices import parse_cpu_devices  # imports jax, which reads XLA_FLAGS only at backend start
+
+    try:
+        parse_cpu_devices(args.cpu_devices)
+    except ValueError as err:
+        parser.error(str(err))
     return args
 
 
@@ -546,9 +550,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "jax" in args.frameworks or "jax_seq" in args.frameworks:
         import jax  # after _limit_threads: XLA reads XLA_FLAGS at start-up
 
-        from ocnn_jax.devices import set_cpu_devices
+        from ocnn_jax.devices import parse_cpu_devices, set_cpu_devices
 
-        set_cpu_devices(None if args.cpu_devices == "auto" else int(args.cpu_devices))
+        set_cpu_devices(parse_cpu_devices(args.cpu_devices))
         jb = JaxDeepSVDD(prepared, hyper, args.model_axis)
         log(f"jax {jax.__version__} on {jax.default_backend()} ({jax.device_count()} x {jax.devices()[0].device_kind})")
     if "jax" in args.frameworks:

@@ -233,8 +233,6 @@ def run(classes: Sequence[ClassData], seeds: Sequence[int], hyper: Hyper, *, dca
     return records
 
 
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -123,6 +123,13 @@ def _parse_pairs(items: Sequence[str], flag: str, lists: bool) -> dict[str, Any]
     return out
 
 
+def _parse_classes(text: str) -> Any:
+    """--classes: "all", or comma-separated labels (integers where they look like integers, else names)."""
+    if text == "all":
+        return "all"
+    return [int(c) if c.strip().lstrip("-").isdigit() else c.strip() for c in text.split(",")]
+
+
 def _parse_sets(items: Sequence[str]) -> dict[str, dict[str, Any]]:
     """["ocnn.epochs=20", ...] -> {"ocnn": {"epochs": 20}}; values are Python literals (a bare ``inf``
     is infinity, e.g. ``rcae.lam=[0.1,inf]``), else strings."""
@@ -163,9 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .demo import ALL_METHODS, run_comparison
 
         methods = list(ALL_METHODS) if args.methods == "all" else [m.strip() for m in args.methods.split(",")]
-        classes: Any = "all"
-        if args.classes != "all":
-            classes = [int(c) if c.strip().lstrip("-").isdigit() else c.strip() for c in args.classes.split(",")]
+        classes = _parse_classes(args.classes)
         try:
             overrides = _parse_sets(args.set)
         except ValueError as err:
@@ -176,21 +181,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 0
     if args.command == "sweep":
-        from .devices import set_cpu_devices
+        from .devices import parse_cpu_devices, set_cpu_devices
         from .sweep import sweep
 
         if args.cpu_devices is not None:
-            if args.cpu_devices != "auto" and not args.cpu_devices.isdigit():
-                parser.error(f"--cpu-devices must be a positive integer or 'auto', got {args.cpu_devices!r}")
-            set_cpu_devices(None if args.cpu_devices == "auto" else int(args.cpu_devices))
+            try:
+                n_devices = parse_cpu_devices(args.cpu_devices)
+            except ValueError as err:
+                parser.error(str(err))
+            set_cpu_devices(n_devices)
         try:
             grid = _parse_pairs(args.grid, "--grid", lists=True)
             overrides = _parse_pairs(args.set, "--set", lists=False)
         except ValueError as err:
             parser.error(str(err))
-        classes = "all" if args.classes == "all" else [
-            int(c) if c.strip().lstrip("-").isdigit() else c.strip() for c in args.classes.split(",")
-        ]
+        classes = _parse_classes(args.classes)
         results = sweep(
             args.dataset, args.method, normal_classes=classes, seeds=args.seeds, grid=grid or None,
             data_dir=args.data_dir, out_dir=args.out, resume=args.resume, quick=args.quick,

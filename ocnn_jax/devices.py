@@ -17,7 +17,7 @@ import os
 
 import jax
 
-__all__ = ["set_cpu_devices", "usable_cores"]
+__all__ = ["set_cpu_devices", "usable_cores", "parse_cpu_devices"]
 
 
 def usable_cores() -> int:
@@ -50,3 +50,16 @@ def set_cpu_devices(n: int | None = None) -> int:
             f"before starting Python."
         ) from err
     return n
+
+
+def parse_cpu_devices(text: str) -> int | None:
+    """A ``--cpu-devices`` value: "auto" -> None (one per core, ``set_cpu_devices``'s default), "N" -> N.
+
+    Raises:
+      ValueError: anything but "auto" or a positive integer.
+    """
+    if text == "auto":
+        return None
+    if not (text.isdigit() and int(text) >= 1):
+        raise ValueError(f"--cpu-devices must be a positive integer or 'auto', got {text!r}")
+    return int(text)

@@ -59,3 +59,18 @@ def test_sweep_cli_rejects_a_bad_cpu_device_count():
                            "--cpu-devices", "two"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
     assert "--cpu-devices must be a positive integer or 'auto'" in proc.stderr
+
+
+@pytest.mark.parametrize(("text", "want"), [("auto", None), ("1", 1), ("8", 8)])
+def test_parse_cpu_devices(text, want):
+    from ocnn_jax.devices import parse_cpu_devices
+
+    assert parse_cpu_devices(text) == want
+
+
+@pytest.mark.parametrize("bad", ["0", "-2", "two", "", "1.5"])
+def test_parse_cpu_devices_rejects(bad):
+    from ocnn_jax.devices import parse_cpu_devices
+
+    with pytest.raises(ValueError, match="positive integer or 'auto'"):
+        parse_cpu_devices(bad)
