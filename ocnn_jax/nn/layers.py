@@ -113,7 +113,13 @@ def _weight_grad_fft(xp: jax.Array, g: jax.Array) -> jax.Array:
     real = jnp.float64 if xp.dtype == jnp.float64 else jnp.float32
     x_hat = jnp.fft.rfft2(xp.astype(real).transpose(0, 3, 1, 2))  # (B, Cin, Hp, Wp//2+1)
     g_hat = jnp.conj(jnp.fft.rfft2(g.astype(real).transpose(0, 3, 1, 2), s=(hp, wp)))  # (B, Cout, Hp, Wp//2+1)
-    cross = jnp.einsum("bchw,bohw->cohw", x_hat, g_hat)
+    if x_hat.shape[1] == 1 or g_hat.shape[1] == 1:
+        # One input or output channel (the MNIST LeNet's first and last layers): a product summed over
+        # the leading batch axis, which XLA:CPU streams without the transposed copies (batch as the
+        # contracted minor dimension) its batched matrix product needs.
+        cross = (x_hat[:, :, None] * g_hat[:, None, :]).sum(0)
+    else:
+        cross = jnp.einsum("bchw,bohw->cohw", x_hat, g_hat)
     dw = jnp.fft.irfft2(cross, s=(hp, wp))[..., :k, :k]  # (Cin, Cout, k, k)
     return dw.transpose(2, 3, 0, 1).astype(xp.dtype)
 
