@@ -29,7 +29,7 @@ from ocnn_jax.nn import (
     upsample_nearest_2x,
 )
 from ocnn_jax.nn import layers as layers_mod
-from ocnn_jax.nn.layers import batch_norm
+from ocnn_jax.nn.layers import batch_norm, upsample_conv2d
 
 RTOL, ATOL = 1e-5, 1e-5
 B = 3  # batch size of the backbone tests
@@ -290,6 +290,67 @@ def test_upsample_nearest_2x_matches_numpy(shape):
     x = np.random.default_rng(1).normal(size=shape).astype(np.float32)
     want = np.repeat(np.repeat(x, 2, axis=-3), 2, axis=-2)
     np.testing.assert_array_equal(np.asarray(upsample_nearest_2x(jnp.asarray(x))), want)
+
+
+# (H, W, Cin, Cout, padding) of the decoders' upsample-then-conv layers, plus shapes that take the
+# fallback (odd output sides, unequal phase padding) and non-square maps.
+UPSAMPLE_CONV_LAYERS = [
+    (4, 4, 2, 4, 2),  # MNIST deconv1: 8x8 after upsampling
+    (8, 8, 4, 8, 1),  # MNIST deconv2: 16 -> 14
+    (14, 14, 8, 1, 2),  # MNIST deconv3: 28x28, one output channel
+    (8, 8, 16, 8, 2),  # CIFAR-10 deconv3, fewer channels
+    (5, 6, 3, 2, 2),  # non-square
+    (7, 6, 2, 3, 0),  # padding 0: 14 -> 10, 12 -> 8
+    (6, 6, 2, 2, 3),  # padding 3: 12 -> 14
+    (4, 4, 1, 1, 1),  # odd output side (7): fallback to the two-step form
+]
+
+
+@pytest.mark.parametrize("layer", UPSAMPLE_CONV_LAYERS)
+def test_upsample_conv2d_equals_upsample_then_conv(layer):
+    h, w, ci, co, p = layer
+    with jax.enable_x64(True):
+        rng = np.random.default_rng(h * w + ci * co + p)
+        x = jnp.asarray(rng.normal(size=(3, h, w, ci)))
+        k = jnp.asarray(rng.normal(size=(5, 5, ci, co)))
+        fused = lambda a, b: upsample_conv2d(a, b, p)  # noqa: E731
+        two_step = lambda a, b: conv2d(upsample_nearest_2x(a), b, p)  # noqa: E731
+        y = fused(x, k)
+        assert y.dtype == jnp.float64
+        np.testing.assert_allclose(y, two_step(x, k), rtol=1e-12, atol=1e-12)
+        g = jnp.asarray(rng.normal(size=y.shape))
+        got = jax.vjp(fused, x, k)[1](g)
+        want = jax.vjp(two_step, x, k)[1](g)
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+
+
+def test_upsample_conv2d_never_builds_the_upsampled_map():
+    # The speed contract (issue 7): forward and backward run on the small map only.
+    x, k = jnp.zeros((2, 14, 14, 8)), jnp.zeros((5, 5, 8, 1))
+    loss = lambda a, b: jnp.sum(upsample_conv2d(a, b, 2) ** 2)  # noqa: E731
+    text = str(jax.make_jaxpr(jax.grad(loss, (0, 1)))(x, k))
+    assert "28,28,8]" not in text and "32,32,8]" not in text
+    assert "f32[2,14,14,4]" in text  # the four phases as one conv's output channels
+
+
+def test_subpixel_taps_assign_every_tap_once_per_phase():
+    for k, p in [(5, 2), (5, 1), (3, 1), (5, 0), (4, 2)]:
+        taps, lo = layers_mod._subpixel_taps(k, p)
+        assert taps.shape[0] == 2 and taps.shape[2] == k
+        np.testing.assert_array_equal(taps.sum(axis=1), np.ones((2, k)))  # each tap read exactly once
+        for a in (0, 1):  # tap i of phase a reads source offset (a + i - p) // 2
+            for i in range(k):
+                assert taps[a, (a + i - p) // 2 + lo, i] == 1
+
+
+def test_upsample_conv2d_under_vmap_over_models():
+    rng = np.random.default_rng(11)
+    x = _normal(rng, (3, 2, 7, 7, 4))
+    k = _normal(rng, (3, 5, 5, 4, 8))
+    got = jax.jit(jax.vmap(lambda a, b: upsample_conv2d(a, b, 1)))(x, k)
+    for m in range(3):
+        _close(got[m], conv2d(upsample_nearest_2x(x[m]), k[m], 1), rtol=1e-5, atol=1e-5)
 
 
 # ------------------------------------------------------------------------------------ backbones

@@ -8,7 +8,7 @@ in the ``'batch_stats'`` collection (``apply(..., mutable=['batch_stats'])`` whe
 
 from .autoencoder import AutoEncoder
 from .backbone import BACKBONE_NAMES, Backbone, make_backbone
-from .layers import Conv, conv2d, max_pool_2x2, upsample_nearest_2x
+from .layers import Conv, conv2d, max_pool_2x2, upsample_conv2d, upsample_nearest_2x
 from .lenet import CifarLeNetDecoder, CifarLeNetEncoder, MnistLeNetDecoder, MnistLeNetEncoder
 from .mlp import MLPDecoder, MLPEncoder
 
@@ -16,6 +16,7 @@ __all__ = [
     "conv2d",
     "max_pool_2x2",
     "upsample_nearest_2x",
+    "upsample_conv2d",
     "Conv",
     "MnistLeNetEncoder",
     "MnistLeNetDecoder",

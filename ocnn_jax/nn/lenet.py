@@ -105,17 +105,14 @@ class MnistLeNetDecoder(nn.Module):
     def __call__(self, z: jax.Array, train: bool) -> jax.Array:
         c0 = _check_code(self.rep_dim, "MnistLeNetDecoder")
         x = leaky_relu(z.reshape(z.shape[0], 4, 4, c0))
-        x = upsample_nearest_2x(x)
-        self.sow("intermediates", "up1", x)
-        x = Conv(4, padding=2, kernel_init=torch_deconv_init, name="deconv1")(x)
+        self.sow("intermediates", "up1", upsample_nearest_2x(x))
+        x = Conv(4, padding=2, kernel_init=torch_deconv_init, upsample=True, name="deconv1")(x)
         x = leaky_relu(batch_norm(train, "bn1")(x))
-        x = upsample_nearest_2x(x)
-        self.sow("intermediates", "up2", x)
-        x = Conv(8, padding=1, kernel_init=torch_deconv_init, name="deconv2")(x)  # 16 -> 14
+        self.sow("intermediates", "up2", upsample_nearest_2x(x))
+        x = Conv(8, padding=1, kernel_init=torch_deconv_init, upsample=True, name="deconv2")(x)  # 16 -> 14
         x = leaky_relu(batch_norm(train, "bn2")(x))
-        x = upsample_nearest_2x(x)
-        self.sow("intermediates", "up3", x)
-        x = Conv(1, padding=2, kernel_init=torch_deconv_init, name="deconv3")(x)
+        self.sow("intermediates", "up3", upsample_nearest_2x(x))
+        x = Conv(1, padding=2, kernel_init=torch_deconv_init, upsample=True, name="deconv3")(x)
         return _output(x, self.output, "MnistLeNetDecoder")
 
 
@@ -152,11 +149,9 @@ class CifarLeNetDecoder(nn.Module):
         x = leaky_relu(z.reshape(z.shape[0], 4, 4, c0))
         for i, c in enumerate((128, 64, 32), start=1):
             if i > 1:
-                x = upsample_nearest_2x(x)
-                self.sow("intermediates", f"up{i - 1}", x)
-            x = Conv(c, padding=2, kernel_init=xavier_leaky_init, name=f"deconv{i}")(x)
+                self.sow("intermediates", f"up{i - 1}", upsample_nearest_2x(x))
+            x = Conv(c, padding=2, kernel_init=xavier_leaky_init, upsample=i > 1, name=f"deconv{i}")(x)
             x = leaky_relu(batch_norm(train, f"bn{i}")(x))
-        x = upsample_nearest_2x(x)
-        self.sow("intermediates", "up3", x)
-        x = Conv(3, padding=2, kernel_init=xavier_leaky_init, name="deconv4")(x)
+        self.sow("intermediates", "up3", upsample_nearest_2x(x))
+        x = Conv(3, padding=2, kernel_init=xavier_leaky_init, upsample=True, name="deconv4")(x)
         return _output(x, self.output, "CifarLeNetDecoder")
