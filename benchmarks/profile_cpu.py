@@ -65,15 +65,25 @@ def hlo_index(hlo: str) -> dict[str, tuple[str, str]]:
     return index
 
 
-def op_times(trace_dir: str) -> tuple[collections.Counter, float]:
-    """(op name → summed µs, µs during which at least one op ran) from the Perfetto trace."""
+#: Control-flow instructions: their trace events enclose (part of) the ops of their bodies, which are
+#: timed on their own, so they are left out of the sums.
+CONTROL_FLOW = ("while", "conditional", "call")
+
+
+def op_times(trace_dir: str, index: dict[str, tuple[str, str]]) -> tuple[collections.Counter, float]:
+    """(op name → summed µs, µs during which at least one op ran) from the Perfetto trace.
+
+    Counts the events of the compiled program's instructions (names in ``index``, from
+    :func:`hlo_index`) except control flow (``CONTROL_FLOW``); host-side events (dispatch, Python)
+    and thread-pool bookkeeping are not ops.
+    """
     path = glob.glob(f"{trace_dir}/**/*.trace.json.gz", recursive=True)[0]
     events = [e for e in json.load(gzip.open(path))["traceEvents"] if e.get("ph") == "X" and "dur" in e]
-    skip = ("$", "Thunk", "Threadpool", "SlinkyThreadPool", "end:")
     times: collections.Counter = collections.Counter()
     intervals = []
     for e in events:
-        if not e["name"].startswith(skip):
+        name = e["name"]
+        if name in index and name.split(".")[0] not in CONTROL_FLOW:
             times[e["name"]] += e["dur"]
             intervals.append((e["ts"], e["ts"] + e["dur"]))
     busy, end = 0.0, None
@@ -117,8 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             t0 = time.perf_counter()
             jb.train(compiled, runs)
             wall = time.perf_counter() - t0
-        times, busy_us = op_times(tmp)
-    index = hlo_index(compiled.as_text())
+        index = hlo_index(compiled.as_text())
+        times, busy_us = op_times(tmp, index)
     total = sum(times.values())
     top = []
     for name, us in times.most_common(args.top):
