@@ -21,11 +21,10 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-import numpy as np
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 __all__ = [
@@ -259,14 +258,14 @@ def upsample_nearest_2x(x: jax.Array) -> jax.Array:
     return x.reshape(*lead, 2 * h, 2 * w, c)
 
 
-def _subpixel_taps(k: int, padding: int) -> tuple[np.ndarray, int] | None:
+def _subpixel_taps(k: int, padding: int) -> tuple[np.ndarray, int]:
     """Kernel-tap map of "x2 nearest upsampling, then a k x k conv with ``padding``" per output phase.
 
     Output row ``y = 2m + a`` (phase a in {0, 1}) reads the upsampled row ``y + i - padding`` for tap i,
-    i.e. the source row ``m + (a + i - padding) // 2``. Returns ``(S, pad)`` with ``S[a, u, i] = 1`` when
-    tap i of phase a reads source offset ``u - pad`` (S has shape (2, kd, k)), so every phase is a
-    ``kd x kd`` conv of the source map with ``pad`` zeros on each side; None when the two sides would
-    need different padding (then the caller upsamples).
+    i.e. the source row ``m + (a + i - padding) // 2``. Returns ``(S, lo)`` with ``S[a, u, i] = 1`` when
+    tap i of phase a reads source offset ``u - lo`` (S has shape (2, kd, k)): every phase is a
+    ``kd x kd`` conv of the source map with ``lo`` zeros before it. Whether the zeros after it match
+    (one symmetric padding for :func:`conv2d`) is for the caller to check.
     """
     offsets = np.array([[(a + i - padding) // 2 for i in range(k)] for a in (0, 1)])
     lo, kd = -int(offsets.min()), int(offsets.max() - offsets.min()) + 1
