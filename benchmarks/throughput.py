@@ -176,10 +176,10 @@ class JaxDeepSVDD:
 
         n_dev = self._jax.device_count()
         if n_dev > 1 and n_models % n_dev == 0:  # several (CPU) devices: shard the runs, as ocnn_jax.sweep does
-            from ocnn_jax.driver import _mapper
+            from ocnn_jax.driver import model_mapper
             from ocnn_jax.sweep import make_model_mesh
 
-            fn = self._jax.jit(_mapper(self.width(n_models // n_dev), n_models, make_model_mesh())(one))
+            fn = self._jax.jit(model_mapper(self.width(n_models // n_dev), n_models, make_model_mesh())(one))
         else:
             fn = self._jax.jit(model_map(one, self.width(n_models), n_models))
         mapped, data = self.inputs([(self.class_ids[0], 0)] * n_models)

@@ -29,7 +29,7 @@ from .checkpoint import Checkpointer, Position
 from .errors import TrainingDivergedError
 from .program import Phase, Program, RunSpec, run_phase_epochs
 
-__all__ = ["execute", "chunk_size", "to_host", "MODEL_AXIS"]
+__all__ = ["execute", "model_mapper", "chunk_size", "to_host", "MODEL_AXIS"]
 
 #: Name of the mesh axis that carries the runs.
 MODEL_AXIS = "models"
@@ -51,8 +51,16 @@ def to_host(tree: Any) -> Any:
     return jax.device_get(tree)
 
 
-def _mapper(width: int | None, n_models: int, mesh: Mesh | None) -> Callable[[Callable], Callable]:
-    """fn(mapped, shared) -> the same over the model axis: model_map, inside shard_map with a mesh."""
+def model_mapper(width: int | None, n_models: int, mesh: Mesh | None) -> Callable[[Callable], Callable]:
+    """A decorator mapping ``fn(mapped, shared)`` over the model axis, as :func:`execute` (and so
+    ``fit`` and ``sweep``) maps a training program.
+
+    Args:
+      width: ``batching.model_map``'s map width (None: vmap all runs; k: ``lax.map`` over groups of k).
+      n_models: runs on the model axis (leading axis of every leaf of ``mapped``).
+      mesh: None, or a 1-D mesh over ``MODEL_AXIS``: the runs are split evenly over its devices with
+        ``shard_map`` and mapped with ``width`` on each (``n_models`` must be a multiple of its size).
+    """
     if mesh is None:
         return lambda fn: model_map(fn, width, n_models)
     n_dev = mesh.size
@@ -111,7 +119,7 @@ def execute(
       (final state with (M, ...) leaves, metrics "<phase>/<name>" -> (M, epochs) arrays, wall seconds).
     """
     n_models = int(runs.cls.shape[0])
-    mapped = _mapper(width, n_models, mesh)
+    mapped = model_mapper(width, n_models, mesh)
     t0 = time.perf_counter()
     total = sum(p.epochs for p in program.phases)
     metrics: dict[str, list[np.ndarray]] = {}
