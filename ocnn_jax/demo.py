@@ -80,12 +80,14 @@ def _load(dataset: str, data_dir: str | None) -> Dataset:
 
 
 def _evaluate(name: str, ds: Dataset, classes: Any, seeds: int | Sequence[int], progress: bool,
-              overrides: dict[str, Any]) -> tuple[Model, np.ndarray, dict[str, Any]]:
-    """Fit one method or variant on every requested class × seed; (model, (M,) test AUROCs, settings)."""
+              overrides: dict[str, Any]) -> tuple[Model, np.ndarray, np.ndarray, dict[str, Any]]:
+    """Fit one method or variant on every requested class × seed; (model, (M, n_test) test scores,
+    (M,) test AUROCs, settings). The test set is scored once."""
     method, cfg = method_settings(name, ds.name)
     cfg = {**cfg, **overrides}
     model = fit(ds.x_train, ds.y_train, method=method, normal_classes=classes, seeds=seeds, progress=progress, **cfg)
-    return model, model.evaluate(ds.x_test, y=ds.y_test), cfg
+    scores = model.score(ds.x_test)
+    return model, scores, model.evaluate_scores(scores, y=ds.y_test), cfg
 
 
 def _summary(model: Model, aucs: np.ndarray, rows: np.ndarray | None = None) -> list[dict[str, Any]]:
@@ -108,11 +110,11 @@ def run_demo(
     """
     t0 = time.perf_counter()
     ds = load_digits()
-    model, aucs, cfg = _evaluate(method, ds, "all", seeds, progress, overrides)
+    model, _, aucs, cfg = _evaluate(method, ds, "all", seeds, progress, overrides)
     summary = _summary(model, aucs)
     svm: dict[Any, float] = {}
     if baseline:
-        svm_model, svm_aucs, _ = _evaluate("ocsvm", ds, "all", seeds, False, {})
+        svm_model, _, svm_aucs, _ = _evaluate("ocsvm", ds, "all", seeds, False, {})
         svm = {row["normal_class"]: row["mean"] for row in _summary(svm_model, svm_aucs)}
     wall = time.perf_counter() - t0
 
@@ -192,14 +194,14 @@ def run_comparison(
     seed_list: list[int] = []
     for name in methods:
         t0 = time.perf_counter()
-        model, aucs, cfg = _evaluate(name, ds, classes, seeds, progress, overrides.get(name, {}))
+        model, scores, aucs, cfg = _evaluate(name, ds, classes, seeds, progress, overrides.get(name, {}))
         wall = time.perf_counter() - t0
         seed_list = sorted(set(model.run_seeds.tolist()))
         frac = None
         if model.method == "rcae":  # fraction of non-zero N after each outer iteration
             frac = np.asarray(noise_nonzero_per_iteration(model.train_metrics, model.config))
         # OC-NN: also the paper-comparable sign AUROC (from predict's 0/1 flags) for the paper's v1 tables.
-        sign = model.sign_auroc(ds.x_test, y=ds.y_test) if model.method in SIGN_AUROC_METHODS else None
+        sign = model.sign_auroc_scores(scores, y=ds.y_test) if model.method in SIGN_AUROC_METHODS else None
         lams = [None] if model.run_lams is None else sorted(set(model.run_lams.tolist()))
         for lam in lams:  # a λ grid becomes one column per λ
             idx = np.arange(model.n_models) if lam is None else np.nonzero(model.run_lams == lam)[0]

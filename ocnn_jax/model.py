@@ -163,7 +163,7 @@ class Model:
 
     def predict(self, x: Any) -> np.ndarray:
         """(n_models, n) bool anomaly flags: score > the run's learned threshold."""
-        return self.score(x) > self.thresholds[:, None]
+        return self.score(x) > self.thresholds[:, None]  # sign_auroc_scores applies the same rule
 
     def anomaly_labels(self, y: Any) -> np.ndarray:
         """(n_models, n) one-vs-rest ground truth from class labels y: 1 where y ≠ the run's normal class."""
@@ -192,9 +192,7 @@ class Model:
         Returns:
           (n_models,) AUROC in [0, 1].
         """
-        scores = np.asarray(scores)
-        if scores.ndim != 2 or scores.shape[0] != self.n_models:
-            raise ValueError(f"scores must have shape (n_models={self.n_models}, n) as score() returns, got {scores.shape}")
+        scores = self._check_scores(scores)
         return _aurocs(self._ground_truth(y_is_anomaly, y, scores.shape), scores)
 
     def sign_auroc(self, x: Any, y_is_anomaly: Any = None, *, y: Any = None) -> np.ndarray:
@@ -207,8 +205,24 @@ class Model:
         Returns:
           (n_models,) sign AUROC in [0, 1] (0.5 when a run flags all or none of x).
         """
-        flags = self.predict(x)
+        return self.sign_auroc_scores(self.score(x), y_is_anomaly, y=y)
+
+    def sign_auroc_scores(self, scores: np.ndarray, y_is_anomaly: Any = None, *, y: Any = None) -> np.ndarray:
+        """``sign_auroc`` on scores already computed by ``score`` (n_models, n), without scoring again.
+
+        Returns:
+          (n_models,) sign AUROC in [0, 1].
+        """
+        scores = self._check_scores(scores)
+        flags = scores > self.thresholds[:, None]  # predict's rule
         return _aurocs(self._ground_truth(y_is_anomaly, y, flags.shape), flags.astype(np.int8))
+
+    def _check_scores(self, scores: np.ndarray) -> np.ndarray:
+        """scores as an array, checked to have score()'s shape (n_models, n)."""
+        scores = np.asarray(scores)
+        if scores.ndim != 2 or scores.shape[0] != self.n_models:
+            raise ValueError(f"scores must have shape (n_models={self.n_models}, n) as score() returns, got {scores.shape}")
+        return scores
 
     def _ground_truth(self, y_is_anomaly: Any, y: Any, shape: tuple[int, int]) -> np.ndarray:
         """(n_models, n) int8 0/1 ground truth from exactly one of y_is_anomaly or class labels y."""

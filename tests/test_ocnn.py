@@ -235,8 +235,12 @@ def test_paper_comparable_sign_auroc_is_the_auroc_of_the_hard_predictions(digits
     np.testing.assert_allclose(sign, (tpr + tnr) / 2, rtol=1e-12)  # one operating point: balanced accuracy
     assert not np.allclose(sign, model.evaluate(ds.x_test, y=ds.y_test))  # never the continuous AUROC
     np.testing.assert_allclose(model.sign_auroc(ds.x_test, y_is_anomaly=truth), sign)
+    # the same from scores already computed (what `ocnn-jax compare` uses, scoring the test set once)
+    np.testing.assert_array_equal(model.sign_auroc_scores(model.score(ds.x_test), y=ds.y_test), sign)
     with pytest.raises(TypeError, match="exactly one of y_is_anomaly"):
         model.sign_auroc(ds.x_test)
+    with pytest.raises(ValueError, match="scores must have shape"):
+        model.sign_auroc_scores(np.zeros(len(ds.x_test)), y=ds.y_test)
 
 
 def test_compare_shows_the_sign_auroc_as_a_separate_ocnn_column(tmp_path):
