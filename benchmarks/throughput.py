@@ -165,8 +165,9 @@ class JaxDeepSVDD:
         lowering + compiling)."""
         if n_models in self._compiled:
             return self._compiled[n_models]
-        from ocnn_jax.batching import model_map
+        from ocnn_jax.driver import model_mapper
         from ocnn_jax.program import run_program
+        from ocnn_jax.sweep import make_model_mesh
 
         program = self.program
 
@@ -175,13 +176,10 @@ class JaxDeepSVDD:
             return state.params, state.batch_stats, state.center
 
         n_dev = self._jax.device_count()
-        if n_dev > 1 and n_models % n_dev == 0:  # several (CPU) devices: shard the runs, as ocnn_jax.sweep does
-            from ocnn_jax.driver import model_mapper
-            from ocnn_jax.sweep import make_model_mesh
-
-            fn = self._jax.jit(model_mapper(self.width(n_models // n_dev), n_models, make_model_mesh())(one))
-        else:
-            fn = self._jax.jit(model_map(one, self.width(n_models), n_models))
+        # Several (CPU) devices: shard the runs over them, as ocnn_jax.sweep does; else one device.
+        mesh = make_model_mesh() if n_dev > 1 and n_models % n_dev == 0 else None
+        per_device = n_models if mesh is None else n_models // n_dev
+        fn = self._jax.jit(model_mapper(self.width(per_device), n_models, mesh)(one))
         mapped, data = self.inputs([(self.class_ids[0], 0)] * n_models)
         with Stopwatch() as t:
             compiled = fn.lower(mapped, data).compile()
