@@ -224,6 +224,11 @@ def _max_pool_even(x: jax.Array) -> jax.Array:
 _WINDOW_CODE = ((0, 1), (2, 3))
 
 
+def _window_codes(dtype: Any, lead: int) -> jax.Array:
+    """``_WINDOW_CODE`` shaped to broadcast against windows ``(*lead, h2, 2, w2, 2, C)`` with ``lead`` axes."""
+    return jnp.asarray(_WINDOW_CODE, dtype).reshape((1,) * (lead + 1) + (2, 1, 2, 1))
+
+
 def _max_pool_even_fwd(x: jax.Array):
     win = _pool_windows(x)
     y = win.max(axis=(-4, -2))
@@ -232,17 +237,14 @@ def _max_pool_even_fwd(x: jax.Array):
     # XLA:CPU materialises it; an elementwise where-chain on the four window slices was instead fused
     # into the backward, which then recomputed BN and leaky ReLU for every slice (issue 7: 25 -> 13 ms
     # per model and AE epoch at 28x28x8, 0.415 -> 0.397 s per model in throughput.py's M = 10 program).
-    lead = win.ndim - 5
-    rank = (3.0 - jnp.asarray(_WINDOW_CODE, x.dtype)).reshape((1,) * (lead + 1) + (2, 1, 2, 1))
+    rank = 3.0 - _window_codes(x.dtype, win.ndim - 5)
     hit = win == y[..., :, None, :, None, :]
     first = 3.0 - jnp.where(hit, rank, jnp.asarray(-1.0, x.dtype)).max(axis=(-4, -2))
     return y, first.astype(jnp.int8)
 
 
 def _max_pool_even_bwd(first: jax.Array, g: jax.Array):
-    lead = first.ndim - 3
-    code = jnp.asarray(_WINDOW_CODE, jnp.int8).reshape((1,) * (lead + 1) + (2, 1, 2, 1))
-    hit = first[..., :, None, :, None, :] == code
+    hit = first[..., :, None, :, None, :] == _window_codes(jnp.int8, first.ndim - 3)
     dwin = jnp.where(hit, g[..., :, None, :, None, :], jnp.zeros((), g.dtype))
     *lead, h2, _, w2, _, c = dwin.shape
     return (dwin.reshape(*lead, 2 * h2, 2 * w2, c),)
@@ -303,7 +305,7 @@ def upsample_conv2d(x: jax.Array, w: jax.Array, padding: int) -> jax.Array:
     kd = taps.shape[1]
     # Each phase yields ho // 2 rows from h source rows padded by lo before and after.
     fits = ho % 2 == 0 and wo % 2 == 0 and ho // 2 == h + 2 * lo - kd + 1 and wo // 2 == wd + 2 * lo - kd + 1
-    if not fits or lo < 0:
+    if not fits:
         return conv2d(upsample_nearest_2x(x), w, padding)
     s = jnp.asarray(taps, w.dtype)
     cout = w.shape[3]
