@@ -203,7 +203,7 @@ def prepare_classes(
       One ``ClassData`` per entry of ``classes``.
     """
     from ocnn_jax.datasets import load
-    from ocnn_jax.protocol import one_class_split
+    from ocnn_jax.datasets.protocol import one_class_split
 
     ds = dataset if dataset is not None else load("mnist", data_dir=data_dir or default_data_dir())
     rows = test_subset(len(ds.y_test), n_test)

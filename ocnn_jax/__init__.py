@@ -10,9 +10,9 @@ frozen configs, and the pure building blocks in ``ocnn_jax.losses``, ``ocnn_jax.
 __version__ = "0.1.0"
 
 from . import datasets  # noqa: E402
-from .api import fit  # noqa: E402
-from .devices import set_cpu_devices  # noqa: E402
-from .config import (  # noqa: E402
+from .frontend._fit import fit  # noqa: E402
+from .engine._devices import set_cpu_devices  # noqa: E402
+from .core.config import (  # noqa: E402
     METHODS,
     DCAEConfig,
     DeepSVDDConfig,
@@ -23,13 +23,13 @@ from .config import (  # noqa: E402
     default_config,
     with_overrides,
 )
-from .errors import HypersphereCollapseError, TrainingDivergedError  # noqa: E402
-from .estimator import DeepSVDD  # noqa: E402
-from .io import load  # noqa: E402
-from .model import Model  # noqa: E402
-from .shallow import ShallowModel  # noqa: E402
-from .protocol import OneClassSplit, OneClassStack, one_class_split, one_class_stack  # noqa: E402
-from .sweep import sweep  # noqa: E402
+from .core.errors import HypersphereCollapseError, TrainingDivergedError  # noqa: E402
+from .frontend._estimator import DeepSVDD  # noqa: E402
+from .frontend._files import load  # noqa: E402
+from .frontend._model import Model  # noqa: E402
+from .methods.shallow import ShallowModel  # noqa: E402
+from .datasets.protocol import OneClassSplit, OneClassStack, one_class_split, one_class_stack  # noqa: E402
+from .experiments._sweep import sweep  # noqa: E402
 
 __all__ = [
     "__version__",

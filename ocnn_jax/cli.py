@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .config import METHODS
+from .core.config import METHODS
 
 __all__ = ["main"]
 
@@ -150,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     if args.command == "demo":
-        from .demo import run_demo
+        from .experiments._demo import run_demo
 
         overrides = {}
         if args.epochs is not None:
@@ -167,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 0
     if args.command == "compare":
-        from .demo import ALL_METHODS, run_comparison
+        from .experiments._demo import ALL_METHODS, run_comparison
 
         methods = list(ALL_METHODS) if args.methods == "all" else [m.strip() for m in args.methods.split(",")]
         classes = _parse_classes(args.classes)
@@ -181,8 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 0
     if args.command == "sweep":
-        from .devices import parse_cpu_devices, set_cpu_devices
-        from .sweep import sweep
+        from .engine._devices import parse_cpu_devices, set_cpu_devices
+        from .experiments._sweep import sweep
 
         if args.cpu_devices is not None:
             try:
@@ -208,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"results in {args.out}")
         return 0
     if args.command == "report":
-        from .sweep import write_report
+        from .experiments._sweep import write_report
 
         write_report(args.out, figures=not args.no_figures)
         with open(f"{args.out}/results.md") as fh:

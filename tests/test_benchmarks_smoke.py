@@ -42,8 +42,8 @@ def test_run_plan_is_seed_major():
 
 
 def test_lr_and_centre_rules_match_ocnn_jax():
-    from ocnn_jax.losses import center_from_mean
-    from ocnn_jax.optim import lr_at_epoch
+    from ocnn_jax.core.losses import center_from_mean
+    from ocnn_jax.core.optim import lr_at_epoch
 
     phase = common.Phase(1e-3, 3, 0.0, 200, 6)
     for epoch in range(6):
@@ -171,7 +171,7 @@ def test_torch_reference_equals_ocnn_jax_autoencoder():
     import jax
     import jax.numpy as jnp
 
-    from ocnn_jax.ae_training import apply_eval, apply_train, init_variables
+    from ocnn_jax.methods.ae_training import apply_eval, apply_train, init_variables
     from ocnn_jax.nn import AutoEncoder, make_backbone
 
     bb = make_backbone("mnist_lenet", (28, 28, 1))

@@ -5,13 +5,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ocnn_jax.batching import eval_chunking, stack_classes
-from ocnn_jax.checkpoint import Checkpointer, Position
-from ocnn_jax.config import DeepSVDDConfig, OptimConfig
-from ocnn_jax.deep_svdd import make_deep_svdd
-from ocnn_jax.driver import execute
+from ocnn_jax.core.batching import eval_chunking, stack_classes
+from ocnn_jax.engine._checkpoint import Checkpointer, Position
+from ocnn_jax.core.config import DeepSVDDConfig, OptimConfig
+from ocnn_jax.methods.deep_svdd import make_deep_svdd
+from ocnn_jax.engine._driver import execute
 from ocnn_jax.nn import make_backbone
-from ocnn_jax.program import RunSpec
+from ocnn_jax.core.program import RunSpec
 
 
 class Interrupt(Exception):

@@ -58,7 +58,7 @@ _MEMORY_SCRIPT = textwrap.dedent(
     import json, resource, sys, time
     import numpy as np
     import ocnn_jax.datasets as D
-    from ocnn_jax.protocol import one_class_stack, one_class_split
+    from ocnn_jax.datasets.protocol import one_class_stack, one_class_split
     mb = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # peak so far, MiB
     def now():  # current resident set, MiB (Linux); the peak where /proc is missing
         try:
@@ -98,7 +98,7 @@ def test_cifar10_memory_at_most_two_copies(shared, what):
 
 
 def test_mnist_one_class_split_uses_official_splits(shared):
-    from ocnn_jax.protocol import one_class_split
+    from ocnn_jax.datasets.protocol import one_class_split
 
     m = ds.load("mnist", data_dir=shared / "mnist")
     s = one_class_split(m, 0, contamination=0.1, key_or_seed=0)

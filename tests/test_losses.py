@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from sklearn.metrics import roc_auc_score
 
-from ocnn_jax import losses
-from ocnn_jax.batching import padded_permutation
-from ocnn_jax.optim import init_opt_state, lr_at_epoch, make_optimizer
+from ocnn_jax.core import losses
+from ocnn_jax.core.batching import padded_permutation
+from ocnn_jax.core.optim import init_opt_state, lr_at_epoch, make_optimizer
 
 rng = np.random.default_rng(0)
 finite = st.floats(-1e3, 1e3, allow_nan=False, width=32, allow_subnormal=False)

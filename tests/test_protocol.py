@@ -12,8 +12,8 @@ import pytest
 
 import ocnn_jax.datasets as ds
 from ocnn_jax.datasets import DatasetError, from_arrays, to_unit
-from ocnn_jax.preprocess import gcn_l1
-from ocnn_jax.protocol import (
+from ocnn_jax.datasets.preprocess import gcn_l1
+from ocnn_jax.datasets.protocol import (
     contamination_count,
     minmax_table,
     one_class_split,

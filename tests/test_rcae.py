@@ -10,13 +10,13 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import ocnn_jax
-from ocnn_jax.ae_training import apply_eval, autoencoder_of
-from ocnn_jax.batching import eval_chunking, stack_classes
-from ocnn_jax.config import DCAEConfig, OptimConfig, RCAEConfig, default_config, with_overrides
+from ocnn_jax.methods.ae_training import apply_eval, autoencoder_of
+from ocnn_jax.core.batching import eval_chunking, stack_classes
+from ocnn_jax.core.config import DCAEConfig, OptimConfig, RCAEConfig, default_config, with_overrides
 from ocnn_jax.nn import make_backbone
-from ocnn_jax.program import RunSpec, run_program
-from ocnn_jax.prox import group_soft_threshold, rcae_noise, soft_threshold
-from ocnn_jax.rcae import make_dcae, make_rcae, noise_nonzero_per_iteration
+from ocnn_jax.core.program import RunSpec, run_program
+from ocnn_jax.core.prox import group_soft_threshold, rcae_noise, soft_threshold
+from ocnn_jax.methods.rcae import make_dcae, make_rcae, noise_nonzero_per_iteration
 
 floats = st.floats(-10, 10, allow_nan=False, width=32)
 taus = st.floats(0, 5, allow_nan=False, width=32)

@@ -7,7 +7,7 @@ from sklearn.neighbors import KernelDensity
 from sklearn.svm import OneClassSVM
 
 import ocnn_jax
-from ocnn_jax.shallow import ShallowModel, holdout_split
+from ocnn_jax.methods.shallow import ShallowModel, holdout_split
 
 
 def _images(seed=0):
@@ -116,7 +116,7 @@ def test_compare_cli_prints_one_column_per_method(tmp_path, capsys):
 
 @pytest.mark.parametrize("bandwidth", [2.0**-5, 0.3, 1.0, 2.0**5])
 def test_gaussian_kde_equals_sklearn_kernel_density(bandwidth):
-    from ocnn_jax.shallow import GaussianKDE
+    from ocnn_jax.methods.shallow import GaussianKDE
 
     rng = np.random.default_rng(11)
     train = rng.normal(size=(57, 9))
@@ -127,7 +127,7 @@ def test_gaussian_kde_equals_sklearn_kernel_density(bandwidth):
 
 
 def test_gaussian_kde_rejects_a_non_positive_bandwidth():
-    from ocnn_jax.shallow import GaussianKDE
+    from ocnn_jax.methods.shallow import GaussianKDE
 
     with pytest.raises(ValueError, match="bandwidth must be > 0"):
         GaussianKDE(0.0)

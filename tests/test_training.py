@@ -8,14 +8,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ocnn_jax.ae_training import apply_eval, apply_train
-from ocnn_jax.batching import StackedData, eval_chunking, model_map, stack_classes
-from ocnn_jax.config import DeepSVDDConfig, OptimConfig
-from ocnn_jax.deep_svdd import make_deep_svdd
-from ocnn_jax.driver import chunk_size, execute
-from ocnn_jax.losses import center_from_mean
+from ocnn_jax.methods.ae_training import apply_eval, apply_train
+from ocnn_jax.core.batching import StackedData, eval_chunking, model_map, stack_classes
+from ocnn_jax.core.config import DeepSVDDConfig, OptimConfig
+from ocnn_jax.methods.deep_svdd import make_deep_svdd
+from ocnn_jax.engine._driver import chunk_size, execute
+from ocnn_jax.core.losses import center_from_mean
 from ocnn_jax.nn import make_backbone
-from ocnn_jax.program import RunSpec, run_program
+from ocnn_jax.core.program import RunSpec, run_program
 
 D = 12
 BACKBONE = make_backbone("mlp", (D,), rep_dim=4, hidden=(16,))

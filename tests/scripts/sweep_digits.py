@@ -8,7 +8,7 @@ import json
 
 import jax
 
-from ocnn_jax.sweep import sweep
+from ocnn_jax.experiments._sweep import sweep
 
 p = argparse.ArgumentParser()
 p.add_argument("out")

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from .api import fit as _fit
-from .config import validate_nu
-from .model import Model
+from ._fit import fit as _fit
+from ..core.config import validate_nu
+from ._model import Model
 
 __all__ = ["DeepSVDD"]
 

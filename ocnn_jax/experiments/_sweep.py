@@ -33,11 +33,11 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from .config import SHALLOW_METHODS
-from .checkpoint import Checkpointer, atomic_savez, atomic_write_bytes
-from .datasets import Dataset, load
-from .reference import REFERENCE_SOURCE, reference_for
-from .report import format_table
+from ..core.config import SHALLOW_METHODS
+from ..engine._checkpoint import Checkpointer, atomic_savez, atomic_write_bytes
+from ..datasets import Dataset, load
+from ._reference import REFERENCE_SOURCE, reference_for
+from ._report import format_table
 
 __all__ = ["sweep", "plan_chunks", "per_class_table", "within_reference", "estimate_run_bytes", "write_report", "RESULTS_SCHEMA_VERSION", "make_model_mesh"]
 
@@ -116,9 +116,9 @@ def _memory_budget() -> int:
 
 def _auto_max_models(ds: Dataset, method: str, cfg_overrides: dict[str, Any], n_devices: int) -> int:
     """Largest number of runs per chunk that the memory estimate allows (at least one per device)."""
-    from .config import default_config, with_overrides
-    from .inputs import network_shape
-    from .nn import make_backbone
+    from ..core.config import default_config, with_overrides
+    from ..core.inputs import network_shape
+    from ..nn import make_backbone
 
     shape = network_shape(tuple(ds.x_train.shape[1:]))
     bb = make_backbone("auto", shape)
@@ -217,8 +217,8 @@ def sweep(
     Returns:
       The results dictionary also written to ``results.json``.
     """
-    from .api import fit
-    from .inputs import resolve_seeds
+    from ..frontend._fit import fit
+    from ..core.inputs import resolve_seeds
 
     t0 = time.perf_counter()
     ds = load(dataset, data_dir=data_dir) if isinstance(dataset, str) else dataset
@@ -362,7 +362,7 @@ def write_report(out_dir: str, results: dict[str, Any] | None = None, figures: b
     atomic_write_bytes(os.path.join(out_dir, "results.csv"), _csv(results).encode())
     atomic_write_bytes(os.path.join(out_dir, "results.md"), _markdown(results).encode())
     if figures:
-        from .figures import auroc_chart, extremes_figure
+        from ._figures import auroc_chart, extremes_figure
 
         os.makedirs(os.path.join(out_dir, "figures"), exist_ok=True)
         auroc_chart(results, os.path.join(out_dir, "figures", f"auroc_{results['method']}.png"))

@@ -42,8 +42,8 @@ from scipy.special import logsumexp
 from sklearn.svm import OneClassSVM
 from tqdm.auto import tqdm
 
-from .config import SHALLOW_METHODS, ShallowConfig
-from .model import Model
+from ..core.config import SHALLOW_METHODS, ShallowConfig
+from ..frontend._model import Model
 
 __all__ = ["ShallowModel", "GaussianKDE", "gaussian_kde_log_density", "fit_shallow", "fit_estimator", "estimator_scores", "holdout_split",
            "HYPERPARAMETER"]

@@ -11,10 +11,10 @@ import jax.numpy as jnp
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from .batching import model_map
-from .inputs import as_samples, check_labels, network_shape
-from .nn import Backbone
-from .preprocess import apply_base
+from ..core.batching import model_map
+from ..core.inputs import as_samples, check_labels, network_shape
+from ..nn import Backbone
+from ..datasets.preprocess import apply_base
 
 __all__ = ["Model", "Preprocessing", "SCORERS"]
 
@@ -242,7 +242,7 @@ class Model:
 
     def save(self, path: str) -> str:
         """Write the model to a versioned ``.npz`` (arrays + JSON metadata); returns the path written."""
-        from .io import save_model
+        from ._files import save_model
 
         return save_model(self, path)
 

@@ -15,18 +15,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .batching import StackedData, chunked_apply, eval_chunking, model_map, stack_classes
-from .config import METHODS, SHALLOW_METHODS, active_pretrain, default_config, with_overrides
-from .checkpoint import Checkpointer
-from .driver import execute, to_host
-from .errors import HypersphereCollapseError
-from .inputs import as_samples, check_labels, network_shape, resolve_seeds
-from .methods import get_method
-from .model import SCORERS, Model, Preprocessing
-from .nn import Backbone, make_backbone
-from .preprocess import Affine, apply_base, fit_identity, fit_minmax, fit_standardize
-from .program import RunSpec
-from .shallow import fit_shallow
+from ..core.batching import StackedData, chunked_apply, eval_chunking, model_map, stack_classes
+from ..core.config import METHODS, SHALLOW_METHODS, active_pretrain, default_config, with_overrides
+from ..engine._checkpoint import Checkpointer
+from ..engine._driver import execute, to_host
+from ..core.errors import HypersphereCollapseError
+from ..core.inputs import as_samples, check_labels, network_shape, resolve_seeds
+from ..methods.registry import get_method
+from ._model import SCORERS, Model, Preprocessing
+from ..nn import Backbone, make_backbone
+from ..datasets.preprocess import Affine, apply_base, fit_identity, fit_minmax, fit_standardize
+from ..core.program import RunSpec
+from ..methods.shallow import fit_shallow
 
 __all__ = ["fit", "PREPROCESS_MODES", "resolve_model_axis", "collapsed"]
 
@@ -290,7 +290,7 @@ def _resolve_backbone(encoder, decoder, net_shape, rep_dim, hidden, mode) -> tup
     if isinstance(encoder, nn.Module):
         if decoder is not None and not isinstance(decoder, nn.Module):
             raise TypeError(f"decoder must be a Flax Linen module or None, got {type(decoder).__name__}")
-        from .ae_training import init_variables
+        from ..methods.ae_training import init_variables
 
         params, stats = init_variables(encoder, jax.random.key(0), net_shape)
         z = jax.eval_shape(

@@ -18,12 +18,12 @@ from typing import Any
 import jax
 import numpy as np
 
-from .api import fit
-from .config import METHODS
-from .datasets import Dataset, load, load_digits
-from .model import Model
-from .rcae import noise_nonzero_per_iteration
-from .report import format_table, per_class_summary
+from ..frontend._fit import fit
+from ..core.config import METHODS
+from ..datasets import Dataset, load, load_digits
+from ..frontend._model import Model
+from ..methods.rcae import noise_nonzero_per_iteration
+from ._report import format_table, per_class_summary
 
 __all__ = ["run_demo", "run_comparison", "method_settings", "DEMO_CONFIG", "DIGITS_CONFIG", "VARIANTS", "ALL_METHODS"]
 

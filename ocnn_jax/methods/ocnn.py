@@ -46,12 +46,12 @@ import jax.numpy as jnp
 import optax
 
 from .ae_training import apply_eval, apply_train, encoder_program
-from .batching import StackedData, chunked_apply, minibatch_epoch
-from .config import OCNNConfig
-from .losses import masked_mean, masked_quantile, ocnn_loss, ocnn_output, ocnn_penalty
-from .nn import Backbone
-from .optim import init_opt_state, lr_at_epoch, make_optimizer
-from .program import Phase, Program, RunSpec
+from ..core.batching import StackedData, chunked_apply, minibatch_epoch
+from ..core.config import OCNNConfig
+from ..core.losses import masked_mean, masked_quantile, ocnn_loss, ocnn_output, ocnn_penalty
+from ..nn import Backbone
+from ..core.optim import init_opt_state, lr_at_epoch, make_optimizer
+from ..core.program import Phase, Program, RunSpec
 
 __all__ = ["OCNNState", "init_head", "make_ocnn", "ocnn_features", "ocnn_scores", "project_codes", "unit_norm"]
 

@@ -91,7 +91,7 @@ class Checkpointer:
 
     def save(self, pos: Position, state: Any, metrics: dict[str, np.ndarray]) -> None:
         """Write ``state`` (device arrays are fetched), ``metrics`` and ``pos`` atomically."""
-        from .driver import to_host
+        from ._driver import to_host
 
         leaves, treedef = jax.tree.flatten(state)
         host = to_host([jax.random.key_data(x) if _is_key(x) else x for x in leaves])

@@ -16,12 +16,12 @@ import jax.numpy as jnp
 import optax
 
 from .ae_training import apply_eval, apply_train, encoder_program
-from .batching import StackedData, chunked_apply, minibatch_epoch
-from .config import DeepSVDDConfig
-from .losses import center_from_mean, masked_mean, one_class_loss, quantile_linear, soft_boundary_loss, squared_distance
-from .nn import Backbone
-from .optim import init_opt_state, lr_at_epoch, make_optimizer
-from .program import Phase, Program, RunSpec
+from ..core.batching import StackedData, chunked_apply, minibatch_epoch
+from ..core.config import DeepSVDDConfig
+from ..core.losses import center_from_mean, masked_mean, one_class_loss, quantile_linear, soft_boundary_loss, squared_distance
+from ..nn import Backbone
+from ..core.optim import init_opt_state, lr_at_epoch, make_optimizer
+from ..core.program import Phase, Program, RunSpec
 
 __all__ = ["SVDDState", "make_deep_svdd", "deep_svdd_scores"]
 

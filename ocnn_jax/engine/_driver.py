@@ -24,10 +24,10 @@ import numpy as np
 from jax.sharding import Mesh, PartitionSpec
 from tqdm.auto import tqdm
 
-from .batching import StackedData, model_map
-from .checkpoint import Checkpointer, Position
-from .errors import TrainingDivergedError
-from .program import Phase, Program, RunSpec, run_phase_epochs
+from ..core.batching import StackedData, model_map
+from ._checkpoint import Checkpointer, Position
+from ..core.errors import TrainingDivergedError
+from ..core.program import Phase, Program, RunSpec, run_phase_epochs
 
 __all__ = ["execute", "model_mapper", "chunk_size", "to_host", "MODEL_AXIS"]
 

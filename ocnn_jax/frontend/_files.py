@@ -20,13 +20,13 @@ import flax.linen as nn
 import numpy as np
 from flax import traverse_util
 
-from . import __version__
-from .api import resolve_model_axis
-from .checkpoint import atomic_savez
-from .config import SHALLOW_METHODS, DCAEConfig, DeepSVDDConfig, OCNNConfig, OptimConfig, RCAEConfig, ShallowConfig
-from .model import Model, Preprocessing
-from .nn import Backbone, make_backbone
-from .shallow import ShallowModel
+from .. import __version__
+from ._fit import resolve_model_axis
+from ..engine._checkpoint import atomic_savez
+from ..core.config import SHALLOW_METHODS, DCAEConfig, DeepSVDDConfig, OCNNConfig, OptimConfig, RCAEConfig, ShallowConfig
+from ._model import Model, Preprocessing
+from ..nn import Backbone, make_backbone
+from ..methods.shallow import ShallowModel
 
 __all__ = ["save_model", "load", "FORMAT_VERSION"]
 

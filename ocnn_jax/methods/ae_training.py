@@ -15,12 +15,12 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from .batching import StackedData, minibatch_epoch
-from .config import OptimConfig
-from .losses import autoencoder_loss
-from .optim import init_opt_state, lr_at_epoch, make_optimizer
-from .nn import AutoEncoder, Backbone
-from .program import Phase, Program, RunSpec, TransitionFn
+from ..core.batching import StackedData, minibatch_epoch
+from ..core.config import OptimConfig
+from ..core.losses import autoencoder_loss
+from ..core.optim import init_opt_state, lr_at_epoch, make_optimizer
+from ..nn import AutoEncoder, Backbone
+from ..core.program import Phase, Program, RunSpec, TransitionFn
 
 __all__ = [
     "TrainState",

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .reference import reference_for
+from ._reference import reference_for
 
 __all__ = ["auroc_chart", "extremes_figure"]
 

@@ -24,12 +24,12 @@ import jax.numpy as jnp
 from jax import lax
 
 from .ae_training import TrainState, apply_eval, autoencoder_of, init_ae_state, make_ae_epoch
-from .batching import StackedData, chunked_apply
-from .config import DCAEConfig, RCAEConfig
-from .losses import per_sample_sse
-from .nn import Backbone
-from .program import Phase, Program, RunSpec
-from .prox import rcae_noise
+from ..core.batching import StackedData, chunked_apply
+from ..core.config import DCAEConfig, RCAEConfig
+from ..core.losses import per_sample_sse
+from ..nn import Backbone
+from ..core.program import Phase, Program, RunSpec
+from ..core.prox import rcae_noise
 
 __all__ = ["RCAEState", "make_rcae", "make_dcae", "reconstruction_scores", "noise_nonzero_per_iteration"]
 

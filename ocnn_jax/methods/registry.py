@@ -13,12 +13,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .config import DEEP_METHODS, METHODS
+from ..core.config import DEEP_METHODS, METHODS
 from .deep_svdd import SVDDState, deep_svdd_scores, make_deep_svdd
-from .model import register_scorer
-from .nn import Backbone
+from ..frontend._model import register_scorer
+from ..nn import Backbone
 from .ocnn import OCNNState, make_ocnn, ocnn_scores
-from .program import Program
+from ..core.program import Program
 from .rcae import RCAEState, make_dcae, make_rcae, reconstruction_scores
 
 __all__ = ["MethodSpec", "METHOD_SPECS", "get_method"]

@@ -32,8 +32,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .datasets.base import Dataset, to_unit
-from .datasets.errors import DatasetError
+from .base import Dataset, to_unit
+from .errors import DatasetError
 from .preprocess import Affine, fit_identity, fit_standardize, gcn_l1
 
 __all__ = [

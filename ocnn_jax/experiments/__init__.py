@@ -1,0 +1,2 @@
+"""Layer 7, experiments on top of ``fit``: sweeps, the demo and method comparison, reports, figures
+and the published reference tables."""
