@@ -110,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     import jax
 
-    from ocnn_jax.engine._devices import parse_cpu_devices, set_cpu_devices
+    from ocnn_jax.engine import parse_cpu_devices, set_cpu_devices
 
     set_cpu_devices(parse_cpu_devices(args.cpu_devices))
     from throughput import JaxDeepSVDD, run_plan

@@ -33,9 +33,9 @@ sys.path.insert(0, str(REPO))
 
 import jax  # noqa: E402
 
-from ocnn_jax.experiments._reference import REFERENCE_SOURCE, reference_for  # noqa: E402
-from ocnn_jax.experiments._report import format_table  # noqa: E402
-from ocnn_jax.experiments._sweep import per_class_table, sweep, within_reference  # noqa: E402
+from ocnn_jax.experiments import REFERENCE_SOURCE, reference_for  # noqa: E402
+from ocnn_jax.experiments import format_table  # noqa: E402
+from ocnn_jax.experiments import per_class_table, sweep, within_reference  # noqa: E402
 
 METHODS = ("deep_svdd", "soft_boundary", "ocnn", "dcae", "rcae", "ocsvm", "isoforest", "kde")
 

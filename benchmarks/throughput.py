@@ -115,9 +115,10 @@ class JaxDeepSVDD:
         import jax
         import jax.numpy as jnp
 
-        from ocnn_jax.frontend._fit import resolve_model_axis
+        from ocnn_jax.engine import resolve_model_axis
         from ocnn_jax.core.batching import eval_chunking, stack_classes
-        from ocnn_jax.core.config import DeepSVDDConfig, OptimConfig
+        from ocnn_jax.core.config import OptimConfig
+        from ocnn_jax.methods import DeepSVDDConfig
         from ocnn_jax.methods.deep_svdd import SVDDState, deep_svdd_scores, make_deep_svdd
         from ocnn_jax.nn import make_backbone
 
@@ -165,9 +166,9 @@ class JaxDeepSVDD:
         lowering + compiling)."""
         if n_models in self._compiled:
             return self._compiled[n_models]
-        from ocnn_jax.engine._driver import model_mapper
+        from ocnn_jax.engine import model_mapper
         from ocnn_jax.core.program import run_program
-        from ocnn_jax.experiments._sweep import make_model_mesh
+        from ocnn_jax.engine import make_model_mesh
 
         program = self.program
 
@@ -499,7 +500,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.model_axis = "auto"
     if args.cpu_devices is None:
         args.cpu_devices = "1" if args.device else "auto"
-    from ocnn_jax.engine._devices import parse_cpu_devices  # imports jax, which reads XLA_FLAGS only at backend start
+    from ocnn_jax.engine import parse_cpu_devices  # imports jax, which reads XLA_FLAGS only at backend start
 
     try:
         parse_cpu_devices(args.cpu_devices)
@@ -548,7 +549,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "jax" in args.frameworks or "jax_seq" in args.frameworks:
         import jax  # after _limit_threads: XLA reads XLA_FLAGS at start-up
 
-        from ocnn_jax.engine._devices import parse_cpu_devices, set_cpu_devices
+        from ocnn_jax.engine import parse_cpu_devices, set_cpu_devices
 
         set_cpu_devices(parse_cpu_devices(args.cpu_devices))
         jb = JaxDeepSVDD(prepared, hyper, args.model_axis)

@@ -2,40 +2,40 @@
 
 Public API (see README.md): ``fit`` → ``Model`` (``score`` / ``predict`` / ``evaluate`` / ``save``) for
 every method in ``METHODS`` (Deep SVDD, OC-NN, RCAE, DCAE as compiled programs; OC-SVM, Isolation
-Forest, KDE as ``ShallowModel``), ``load``, the scikit-learn/PyOD-style ``DeepSVDD`` estimator, the
-frozen configs, and the pure building blocks in ``ocnn_jax.losses``, ``ocnn_jax.prox``,
-``ocnn_jax.program`` and ``ocnn_jax.nn``.
+Forest, KDE as ``ShallowModel``), ``load``, ``sweep``, the scikit-learn/PyOD-style ``DeepSVDD``
+estimator, the frozen configs, and the layers underneath as subpackages: ``core`` (losses, prox,
+``Program``), ``nn``, ``datasets`` (loaders, protocol, preprocessing), ``methods`` (the method table),
+``engine`` (driver, devices, checkpoints), ``frontend`` and ``experiments``.
 """
 
-__version__ = "0.1.0"
+import importlib.metadata as _metadata
 
-from . import datasets  # noqa: E402
-from .frontend._fit import fit  # noqa: E402
-from .engine._devices import set_cpu_devices  # noqa: E402
-from .core.config import (  # noqa: E402
+from . import core, datasets, engine, experiments, frontend, methods, nn
+from .core.config import OptimConfig, with_overrides
+from .core.errors import HypersphereCollapseError, TrainingDivergedError
+from .datasets.protocol import OneClassSplit, OneClassStack, one_class_split, one_class_stack
+from .engine import make_model_mesh, set_cpu_devices
+from .experiments import sweep
+from .frontend import DeepSVDD, Model, ShallowModel, fit, load
+from .methods import (
     METHODS,
     DCAEConfig,
     DeepSVDDConfig,
     OCNNConfig,
-    OptimConfig,
     RCAEConfig,
     ShallowConfig,
     default_config,
-    with_overrides,
 )
-from .core.errors import HypersphereCollapseError, TrainingDivergedError  # noqa: E402
-from .frontend._estimator import DeepSVDD  # noqa: E402
-from .frontend._files import load  # noqa: E402
-from .frontend._model import Model  # noqa: E402
-from .methods.shallow import ShallowModel  # noqa: E402
-from .datasets.protocol import OneClassSplit, OneClassStack, one_class_split, one_class_stack  # noqa: E402
-from .experiments._sweep import sweep  # noqa: E402
+
+try:
+    __version__ = _metadata.version("ocnn_jax")
+except _metadata.PackageNotFoundError:  # a source tree on sys.path, not installed
+    __version__ = "unknown"
 
 __all__ = [
     "__version__",
     "fit",
     "sweep",
-    "set_cpu_devices",
     "load",
     "Model",
     "ShallowModel",
@@ -51,9 +51,17 @@ __all__ = [
     "with_overrides",
     "TrainingDivergedError",
     "HypersphereCollapseError",
-    "datasets",
+    "set_cpu_devices",
+    "make_model_mesh",
     "one_class_split",
     "one_class_stack",
     "OneClassSplit",
     "OneClassStack",
+    "core",
+    "nn",
+    "datasets",
+    "methods",
+    "engine",
+    "frontend",
+    "experiments",
 ]

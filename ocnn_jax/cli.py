@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .core.config import METHODS
+from .methods.registry import METHODS
 
 __all__ = ["main"]
 

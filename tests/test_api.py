@@ -7,7 +7,8 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 import ocnn_jax
-from ocnn_jax.frontend._fit import collapsed, resolve_model_axis
+from ocnn_jax.engine import resolve_model_axis
+from ocnn_jax.frontend import collapsed
 
 FAST_SVDD = dict(epochs=4, batch_size=16, lr=1e-3, progress=False)
 FAST = dict(FAST_SVDD, pretrain_epochs=3, pretrain_batch_size=16, pretrain_lr=1e-3)

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from ocnn_jax.core.batching import eval_chunking, stack_classes
-from ocnn_jax.engine._checkpoint import Checkpointer, Position
-from ocnn_jax.core.config import DeepSVDDConfig, OptimConfig
+from ocnn_jax.engine import Checkpointer, Position
+from ocnn_jax.core.config import OptimConfig
+from ocnn_jax.methods import DeepSVDDConfig
 from ocnn_jax.methods.deep_svdd import make_deep_svdd
-from ocnn_jax.engine._driver import execute
+from ocnn_jax.engine import execute
 from ocnn_jax.nn import make_backbone
 from ocnn_jax.core.program import RunSpec
 

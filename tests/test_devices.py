@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 import ocnn_jax
-from ocnn_jax.engine._devices import usable_cores
+from ocnn_jax.engine import usable_cores
 
 
 def _run(code: str) -> subprocess.CompletedProcess:
@@ -22,7 +22,7 @@ def test_set_cpu_devices_gives_that_many_devices_and_sweeps_shard_over_them():
         import jax, ocnn_jax
         assert ocnn_jax.set_cpu_devices(3) == 3
         assert jax.device_count() == 3, jax.devices()
-        from ocnn_jax.experiments._sweep import make_model_mesh
+        from ocnn_jax.engine import make_model_mesh
         assert make_model_mesh().size == 3
         print("ok")
     """)
@@ -63,14 +63,14 @@ def test_sweep_cli_rejects_a_bad_cpu_device_count():
 
 @pytest.mark.parametrize(("text", "want"), [("auto", None), ("1", 1), ("8", 8)])
 def test_parse_cpu_devices(text, want):
-    from ocnn_jax.engine._devices import parse_cpu_devices
+    from ocnn_jax.engine import parse_cpu_devices
 
     assert parse_cpu_devices(text) == want
 
 
 @pytest.mark.parametrize("bad", ["0", "-2", "two", "", "1.5"])
 def test_parse_cpu_devices_rejects(bad):
-    from ocnn_jax.engine._devices import parse_cpu_devices
+    from ocnn_jax.engine import parse_cpu_devices
 
     with pytest.raises(ValueError, match="positive integer or 'auto'"):
         parse_cpu_devices(bad)

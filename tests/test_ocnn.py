@@ -10,13 +10,14 @@ import pytest
 import ocnn_jax
 from ocnn_jax.methods.ae_training import apply_eval
 from ocnn_jax.core.batching import eval_chunking, stack_classes
-from ocnn_jax.core.config import OCNNConfig, OptimConfig, active_pretrain, default_config, with_overrides
+from ocnn_jax.core.config import OptimConfig, active_pretrain, with_overrides
+from ocnn_jax.methods import OCNNConfig, default_config
 from ocnn_jax.datasets import load_digits
 from ocnn_jax.core.losses import ocnn_loss, ocnn_output
 from ocnn_jax.nn import make_backbone
 from ocnn_jax.methods.ocnn import make_ocnn, ocnn_features, unit_norm
 from ocnn_jax.core.program import RunSpec, run_phase_epochs, run_program
-from ocnn_jax.experiments._report import per_class_summary
+from ocnn_jax.experiments import per_class_summary
 
 
 def _np_output(head, z, g):
@@ -244,7 +245,7 @@ def test_paper_comparable_sign_auroc_is_the_auroc_of_the_hard_predictions(digits
 
 
 def test_compare_shows_the_sign_auroc_as_a_separate_ocnn_column(tmp_path):
-    from ocnn_jax.experiments._demo import SIGN_AUROC_LABEL, run_comparison
+    from ocnn_jax.experiments import SIGN_AUROC_LABEL, run_comparison
 
     res = run_comparison(["ocnn", "ocsvm"], classes=[0, 1], seeds=1, overrides={"ocnn": {"epochs": 5}},
                          progress=False, json_path=str(tmp_path / "cmp.json"))

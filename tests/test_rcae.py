@@ -12,7 +12,8 @@ from hypothesis.extra.numpy import arrays
 import ocnn_jax
 from ocnn_jax.methods.ae_training import apply_eval, autoencoder_of
 from ocnn_jax.core.batching import eval_chunking, stack_classes
-from ocnn_jax.core.config import DCAEConfig, OptimConfig, RCAEConfig, default_config, with_overrides
+from ocnn_jax.core.config import OptimConfig, with_overrides
+from ocnn_jax.methods import DCAEConfig, RCAEConfig, default_config
 from ocnn_jax.nn import make_backbone
 from ocnn_jax.core.program import RunSpec, run_program
 from ocnn_jax.core.prox import group_soft_threshold, rcae_noise, soft_threshold

@@ -7,7 +7,8 @@ from sklearn.neighbors import KernelDensity
 from sklearn.svm import OneClassSVM
 
 import ocnn_jax
-from ocnn_jax.methods.shallow import ShallowModel, holdout_split
+from ocnn_jax.frontend import ShallowModel
+from ocnn_jax.methods.shallow import holdout_split
 
 
 def _images(seed=0):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ocnn_jax.experiments._sweep import plan_chunks, sweep, write_report
+from ocnn_jax.experiments import plan_chunks, sweep, write_report
 
 SCRIPT = Path(__file__).parent / "scripts" / "sweep_digits.py"
 FAST = dict(epochs=6, pretrain_epochs=4, batch_size=32, pretrain_batch_size=32, lr=1e-3, pretrain_lr=1e-3)

@@ -10,9 +10,10 @@ import pytest
 
 from ocnn_jax.methods.ae_training import apply_eval, apply_train
 from ocnn_jax.core.batching import StackedData, eval_chunking, model_map, stack_classes
-from ocnn_jax.core.config import DeepSVDDConfig, OptimConfig
+from ocnn_jax.core.config import OptimConfig
+from ocnn_jax.methods import DeepSVDDConfig
 from ocnn_jax.methods.deep_svdd import make_deep_svdd
-from ocnn_jax.engine._driver import chunk_size, execute
+from ocnn_jax.engine import chunk_size, execute
 from ocnn_jax.core.losses import center_from_mean
 from ocnn_jax.nn import make_backbone
 from ocnn_jax.core.program import RunSpec, run_program

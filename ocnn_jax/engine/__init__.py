@@ -1,2 +1,24 @@
-"""Layer 5, running programs on devices: CPU devices, the run axis and mesh, the chunked driver
+"""Layer 5, running programs on devices: CPU devices, the run axis and its mesh, the chunked driver
 (progress, NaN checks) and checkpoints."""
+
+from ._checkpoint import Checkpointer, Position, atomic_savez, atomic_write_bytes
+from ._devices import parse_cpu_devices, set_cpu_devices, to_host, usable_cores
+from ._driver import chunk_size, execute
+from ._runs import MODEL_AXIS, make_model_mesh, model_mapper, resolve_model_axis
+
+__all__ = [
+    "execute",
+    "chunk_size",
+    "Checkpointer",
+    "Position",
+    "atomic_savez",
+    "atomic_write_bytes",
+    "MODEL_AXIS",
+    "make_model_mesh",
+    "model_mapper",
+    "resolve_model_axis",
+    "set_cpu_devices",
+    "parse_cpu_devices",
+    "usable_cores",
+    "to_host",
+]

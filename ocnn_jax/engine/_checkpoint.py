@@ -23,6 +23,8 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
+from ._devices import to_host
+
 __all__ = ["Position", "Checkpointer", "atomic_write_bytes", "atomic_savez"]
 
 
@@ -91,8 +93,6 @@ class Checkpointer:
 
     def save(self, pos: Position, state: Any, metrics: dict[str, np.ndarray]) -> None:
         """Write ``state`` (device arrays are fetched), ``metrics`` and ``pos`` atomically."""
-        from ._driver import to_host
-
         leaves, treedef = jax.tree.flatten(state)
         host = to_host([jax.random.key_data(x) if _is_key(x) else x for x in leaves])
         self._last = time.monotonic()

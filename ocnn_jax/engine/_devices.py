@@ -14,10 +14,11 @@ It changes only the CPU platform, so it is harmless on a GPU/TPU machine.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import jax
 
-__all__ = ["set_cpu_devices", "usable_cores", "parse_cpu_devices"]
+__all__ = ["set_cpu_devices", "usable_cores", "parse_cpu_devices", "to_host"]
 
 
 def usable_cores() -> int:
@@ -63,3 +64,12 @@ def parse_cpu_devices(text: str) -> int | None:
     if not (text.isdigit() and int(text) >= 1):
         raise ValueError(f"--cpu-devices must be a positive integer or 'auto', got {text!r}")
     return int(text)
+
+
+def to_host(tree: Any) -> Any:
+    """Fetch a (possibly sharded, possibly multi-host) pytree as NumPy arrays on every process."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        return multihost_utils.process_allgather(tree, tiled=True)
+    return jax.device_get(tree)

@@ -21,66 +21,23 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, PartitionSpec
+from jax.sharding import Mesh
 from tqdm.auto import tqdm
 
-from ..core.batching import StackedData, model_map
+from ..core.batching import StackedData
 from ._checkpoint import Checkpointer, Position
+from ._devices import to_host
+from ._runs import model_mapper
 from ..core.errors import TrainingDivergedError
 from ..core.program import Phase, Program, RunSpec, run_phase_epochs
 
-__all__ = ["execute", "model_mapper", "chunk_size", "to_host", "MODEL_AXIS"]
-
-#: Name of the mesh axis that carries the runs.
-MODEL_AXIS = "models"
-
+__all__ = ["execute", "chunk_size"]
 
 def chunk_size(epochs: int, target_chunks: int = 10) -> int:
     """Largest divisor of ``epochs`` that is ≤ max(1, epochs // target_chunks): whole, equal chunks
     (one compilation per phase), about ``target_chunks`` host syncs per phase."""
     limit = max(1, epochs // max(1, target_chunks))
     return max(d for d in range(1, limit + 1) if epochs % d == 0)
-
-
-def to_host(tree: Any) -> Any:
-    """Fetch a (possibly sharded, possibly multi-host) pytree as NumPy arrays on every process."""
-    if jax.process_count() > 1:
-        from jax.experimental import multihost_utils
-
-        return multihost_utils.process_allgather(tree, tiled=True)
-    return jax.device_get(tree)
-
-
-def model_mapper(width: int | None, n_models: int, mesh: Mesh | None) -> Callable[[Callable], Callable]:
-    """A decorator mapping ``fn(mapped, shared)`` over the model axis, as :func:`execute` (and so
-    ``fit`` and ``sweep``) maps a training program.
-
-    Args:
-      width: ``batching.model_map``'s map width (None: vmap all runs; k: ``lax.map`` over groups of k).
-      n_models: runs on the model axis (leading axis of every leaf of ``mapped``).
-      mesh: None, or a 1-D mesh over ``MODEL_AXIS``: the runs are split evenly over its devices with
-        ``shard_map`` and mapped with ``width`` on each (``n_models`` must be a multiple of its size).
-    """
-    if mesh is None:
-        return lambda fn: model_map(fn, width, n_models)
-    n_dev = mesh.size
-    if n_models % n_dev:
-        raise ValueError(f"{n_models} runs cannot be split evenly over {n_dev} devices; pad the runs first")
-    local = n_models // n_dev
-
-    def wrap(fn):
-        inner = model_map(fn, width, local)
-        # check_vma=False: scan carries born as constants (initial R = 0, BN stats) are not marked
-        # as varying over the model axis (STYLE.md §5).
-        return jax.shard_map(
-            inner,
-            mesh=mesh,
-            in_specs=(PartitionSpec(MODEL_AXIS), PartitionSpec()),
-            out_specs=PartitionSpec(MODEL_AXIS),
-            check_vma=False,
-        )
-
-    return wrap
 
 
 def execute(

@@ -19,10 +19,10 @@ import jax
 import numpy as np
 
 from ..frontend._fit import fit
-from ..core.config import METHODS
 from ..datasets import Dataset, load, load_digits
 from ..frontend._model import Model
 from ..methods.rcae import noise_nonzero_per_iteration
+from ..methods.registry import METHODS, get_method
 from ._report import format_table, per_class_summary
 
 __all__ = ["run_demo", "run_comparison", "method_settings", "DEMO_CONFIG", "DIGITS_CONFIG", "VARIANTS", "ALL_METHODS"]
@@ -132,7 +132,7 @@ def run_demo(
     if baseline:
         mean_row.append(f"{100 * float(np.mean(list(svm.values()))):.2f}")
     rows.append(mean_row)
-    where = "runs in one program" if method not in ("ocsvm", "isoforest", "kde") else "runs (host, scikit-learn)"
+    where = "runs in one program" if get_method(method).kind == "deep" else "runs (host, scikit-learn)"
     print()
     print(f"ocnn_jax demo: scikit-learn digits, inductive one-vs-rest, {model.n_models} {where}")
     print(format_table(header, rows))
@@ -171,7 +171,7 @@ def run_comparison(
     """AUROC % mean ± std (population, over seeds) per normal class for several methods side by side.
 
     Args:
-      methods: method names (``ocnn_jax.config.METHODS``) or variants (``VARIANTS``, e.g. "ocnn_input").
+      methods: method names (``ocnn_jax.METHODS``) or variants (``VARIANTS``, e.g. "ocnn_input").
       dataset: "digits" (embedded) or a ``ocnn_jax.datasets.load`` name such as "mnist".
       classes: the normal classes ("all" or a list of labels).
       seeds: number of seeds or a list; every method uses the same seeds.
@@ -198,7 +198,7 @@ def run_comparison(
         wall = time.perf_counter() - t0
         seed_list = sorted(set(model.run_seeds.tolist()))
         frac = None
-        if model.method == "rcae":  # fraction of non-zero N after each outer iteration
+        if "train/noise_nonzero" in model.train_metrics:  # RCAE: fraction of non-zero N after each outer iteration
             frac = np.asarray(noise_nonzero_per_iteration(model.train_metrics, model.config))
         # OC-NN: also the paper-comparable sign AUROC (from predict's 0/1 flags) for the paper's v1 tables.
         sign = model.sign_auroc_scores(scores, y=ds.y_test) if model.method in SIGN_AUROC_METHODS else None

@@ -33,43 +33,21 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..core.config import SHALLOW_METHODS
-from ..engine._checkpoint import Checkpointer, atomic_savez, atomic_write_bytes
+from ..core.config import with_overrides
+from ..core.inputs import network_shape, resolve_seeds
 from ..datasets import Dataset, load
+from ..engine._checkpoint import Checkpointer, atomic_savez, atomic_write_bytes
+from ..engine._runs import make_model_mesh
+from ..frontend._fit import fit
+from ..methods.registry import default_config, get_method
+from ..nn import make_backbone
 from ._reference import REFERENCE_SOURCE, reference_for
 from ._report import format_table
 
-__all__ = ["sweep", "plan_chunks", "per_class_table", "within_reference", "estimate_run_bytes", "write_report", "RESULTS_SCHEMA_VERSION", "make_model_mesh"]
+__all__ = ["sweep", "plan_chunks", "per_class_table", "within_reference", "estimate_run_bytes", "write_report", "RESULTS_SCHEMA_VERSION"]
 
 RESULTS_SCHEMA_VERSION = 1
 TRACED_GRID_KEYS = ("lam",)
-#: ``--quick``: CPU-sized epochs per method (the LR milestone moved inside the shortened run).
-QUICK: dict[str, dict[str, Any]] = {
-    "deep_svdd": {"epochs": 5, "pretrain_epochs": 5, "lr_milestone": 4, "pretrain_lr_milestone": 4},
-    "soft_boundary": {"epochs": 5, "pretrain_epochs": 5, "lr_milestone": 4, "pretrain_lr_milestone": 4,
-                      "warmup_epochs": 2},
-    # OC-NN on the default features="input" (no pretraining) is cheap: the paper's 100 head epochs. With
-    # features="encoder"/"encoder_l2" also pass e.g. pretrain_epochs=5, pretrain_lr_milestone=4.
-    "ocnn": {},
-    "rcae": {"outer_iterations": 2, "epochs_per_iteration": 5, "lr_milestone": 8},
-    "dcae": {"epochs": 10, "lr_milestone": 8},
-    "ocsvm": {},
-    "isoforest": {},
-    "kde": {},
-}
-
-
-def make_model_mesh(devices: Sequence[Any] | None = None):
-    """A 1-D mesh over ``devices`` (default: all devices of all processes) with axis "models".
-
-    The axis type is Auto (jax ≥ 0.10 defaults to Explicit, which breaks vmapped convolutions under a
-    sharded model axis; STYLE.md §5); the driver uses ``shard_map`` over it."""
-    from jax.sharding import AxisType, Mesh
-
-    devices = list(jax.devices() if devices is None else devices)
-    return Mesh(np.asarray(devices), ("models",), axis_types=(AxisType.Auto,))
-
-
 def estimate_run_bytes(n_params: int, batch_size: int, activation_floats: int, n_max: int, sample_size: int,
                        stores_noise: bool) -> int:
     """Documented device-memory estimate of one run, in bytes (float32).
@@ -116,13 +94,9 @@ def _memory_budget() -> int:
 
 def _auto_max_models(ds: Dataset, method: str, cfg_overrides: dict[str, Any], n_devices: int) -> int:
     """Largest number of runs per chunk that the memory estimate allows (at least one per device)."""
-    from ..core.config import default_config, with_overrides
-    from ..core.inputs import network_shape
-    from ..nn import make_backbone
-
     shape = network_shape(tuple(ds.x_train.shape[1:]))
     bb = make_backbone("auto", shape)
-    if method in SHALLOW_METHODS:
+    if get_method(method).kind == "shallow":
         return 1 << 30
     cfg = with_overrides(default_config(bb.name, method), **cfg_overrides)
     ae = bb.autoencoder()
@@ -135,7 +109,7 @@ def _auto_max_models(ds: Dataset, method: str, cfg_overrides: dict[str, Any], n_
     acts = sum(int(np.prod(v.shape[1:])) for v in jax.tree.leaves(inter) if len(v.shape) >= 1)
     n_max = int(np.bincount(np.asarray(ds.y_train)).max())
     batch = max(cfg.train.batch_size if hasattr(cfg, "train") else 200, 1)
-    per_run = estimate_run_bytes(n_params, batch, acts, n_max, int(np.prod(shape)), method == "rcae")
+    per_run = estimate_run_bytes(n_params, batch, acts, n_max, int(np.prod(shape)), get_method(method).stores_noise)
     data_bytes = 4 * int(np.prod(ds.x_train.shape))
     budget = max(_memory_budget() - data_bytes, per_run)
     return max(n_devices, (budget // per_run) * n_devices)
@@ -144,10 +118,11 @@ def _auto_max_models(ds: Dataset, method: str, cfg_overrides: dict[str, Any], n_
 def _dataset_defaults(name: str, method: str) -> dict[str, Any]:
     """Small-data adjustments: scikit-learn's digits have about 90 training images per class, so the
     deep methods use batches of 32 instead of 200 (as the demo does)."""
-    if name != "digits" or method in SHALLOW_METHODS:
+    spec = get_method(method)
+    if name != "digits" or spec.kind == "shallow":
         return {}
     out = {"batch_size": 32}
-    if method in ("deep_svdd", "soft_boundary", "ocnn"):
+    if spec.has_pretrain:
         out["pretrain_batch_size"] = 32
     return out
 
@@ -205,7 +180,7 @@ def sweep(
       out_dir: output directory (tables, figures, checkpoints); None keeps results in memory only.
       resume: continue a sweep in ``out_dir``: finished chunks are skipped, the chunk in progress
         restarts from its last checkpoint. Without it an ``out_dir`` holding results is an error.
-      quick: a short configuration for CPUs (``QUICK[method]``, e.g. 5 + 5 epochs with the milestone at
+      quick: a short configuration for CPUs (the method table's ``quick`` settings, e.g. 5 + 5 epochs with the milestone at
         4 for Deep SVDD); explicit config overrides win.
       max_models_per_chunk: runs per compiled program; default from ``estimate_run_bytes``.
       devices: devices for the model-axis mesh (default: all; several → ``shard_map``).
@@ -217,9 +192,6 @@ def sweep(
     Returns:
       The results dictionary also written to ``results.json``.
     """
-    from ..frontend._fit import fit
-    from ..core.inputs import resolve_seeds
-
     t0 = time.perf_counter()
     ds = load(dataset, data_dir=data_dir) if isinstance(dataset, str) else dataset
     if not isinstance(ds, Dataset):
@@ -228,7 +200,7 @@ def sweep(
         raise ValueError(f"dataset {ds.name!r} has no test split; a sweep evaluates on the test set")
     classes = list(range(len(ds.classes))) if normal_classes == "all" else [ds.class_index(c) for c in normal_classes]
     seed_list = resolve_seeds(seeds)
-    overrides = {**_dataset_defaults(ds.name, method), **(QUICK.get(method, {}) if quick else {}), **config}
+    overrides = {**_dataset_defaults(ds.name, method), **(get_method(method).quick if quick else {}), **config}
     groups = _grid_groups(grid)
     mesh = make_model_mesh(devices) if (devices is not None and len(devices) > 1) or (devices is None and jax.device_count() > 1) else None
     n_dev = 1 if mesh is None else mesh.size
@@ -238,7 +210,7 @@ def sweep(
         if existing and not resume:
             raise ValueError(f"out_dir {out_dir!r} already holds sweep results; pass resume=True (--resume) or another directory")
 
-    shallow = method in SHALLOW_METHODS  # host scikit-learn fits: no mesh, no training checkpoints
+    shallow = get_method(method).kind == "shallow"  # host scikit-learn fits: no mesh, no training checkpoints
     writer = out_dir is not None and jax.process_index() == 0  # one process writes on a shared filesystem
     plan = []
     for static, traced in groups:

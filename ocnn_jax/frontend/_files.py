@@ -12,36 +12,32 @@ trained on.
 from __future__ import annotations
 
 import dataclasses
+import importlib.metadata
 import json
 import os
 from typing import Any
 
-import flax.linen as nn
 import numpy as np
 from flax import traverse_util
 
-from .. import __version__
-from ._fit import resolve_model_axis
+from ..core.config import OptimConfig
 from ..engine._checkpoint import atomic_savez
-from ..core.config import SHALLOW_METHODS, DCAEConfig, DeepSVDDConfig, OCNNConfig, OptimConfig, RCAEConfig, ShallowConfig
-from ._model import Model, Preprocessing
-from ..nn import Backbone, make_backbone
-from ..methods.shallow import ShallowModel
+from ..methods.registry import config_types
 
-__all__ = ["save_model", "load", "FORMAT_VERSION"]
+__all__ = ["save_model", "read_model_file", "variables_from_arrays", "config_from_dict", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 _SEP = "/"
 
 
-def save_model(model: Model, path: str) -> str:
+def save_model(model: Any, path: str) -> str:
     """Write ``model`` to ``path`` (".npz" appended if missing) atomically; returns the final path."""
     path = os.fspath(path)
     if not path.endswith(".npz"):
         path += ".npz"
     meta = {
         "format_version": FORMAT_VERSION,
-        "library_version": __version__,
+        "library_version": _library_version(),
         "method": model.method,
         "config": _config_to_dict(model.config),
         "backbone": model.backbone_spec,
@@ -63,22 +59,15 @@ def save_model(model: Model, path: str) -> str:
     arrays["runs/seed"] = np.asarray(model.run_seeds)
     if model.run_lams is not None:
         arrays["runs/lam"] = np.asarray(model.run_lams)
-    if isinstance(model, ShallowModel):
-        arrays.update({f"shallow/train/{c}": x for c, x in enumerate(model.train_data)})
+    arrays.update(model._extra_file_arrays())
     arrays["thresholds"] = np.asarray(model.thresholds)
     arrays.update({f"metrics/{k}": np.asarray(v) for k, v in model.train_metrics.items()})
     atomic_savez(path, arrays)
     return path
 
 
-def load(path: str, *, encoder: nn.Module | None = None, decoder: nn.Module | None = None) -> Model:
-    """Load a model written by ``Model.save``.
-
-    Args:
-      path: the ``.npz`` file.
-      encoder, decoder: required only for models trained with a custom encoder module (modules are
-        code, not data, so they are not stored).
-    """
+def read_model_file(path: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """(metadata, arrays) of a model file written by ``save_model``, its format version checked."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no model file at {path!r}")
@@ -90,47 +79,14 @@ def load(path: str, *, encoder: nn.Module | None = None, decoder: nn.Module | No
     version = meta.get("format_version")
     if version != FORMAT_VERSION:
         raise ValueError(f"{path!r} has model format version {version}; this library reads version {FORMAT_VERSION}")
-    spec = meta["backbone"]
+    return meta, arrays
+
+
+def variables_from_arrays(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The nested variables tree stored under "variables/<path>"."""
     prefix = f"variables{_SEP}"
     flat = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
-    variables = traverse_util.unflatten_dict(flat, sep=_SEP)
-    n_runs = int(arrays["runs/seed"].shape[0])
-    fields = dict(
-        method=meta["method"],
-        config=_config_from_dict(meta["config"]),
-        backbone_spec=spec,
-        sample_shape=tuple(meta["sample_shape"]),
-        preprocessing=Preprocessing(
-            mode=meta["preprocessing"]["mode"],
-            base=meta["preprocessing"]["base"],
-            shift=arrays["preprocessing/shift"],
-            inv_scale=arrays["preprocessing/inv_scale"],
-        ),
-        classes=list(meta["classes"]),
-        run_class_index=arrays["runs/class_index"],
-        run_seeds=arrays["runs/seed"],
-        variables=variables,
-        thresholds=arrays["thresholds"],
-        train_metrics={k[len("metrics/") :]: v for k, v in arrays.items() if k.startswith("metrics/")},
-        wall_time=float(meta.get("wall_time", 0.0)),
-        run_lams=arrays.get("runs/lam"),
-    )
-    if meta["method"] in SHALLOW_METHODS:
-        train_data = [arrays[f"shallow/train/{c}"] for c in range(len(meta["classes"]))]
-        return ShallowModel(backbone=None, train_data=train_data, **fields).refit()
-    input_shape = tuple(spec["input_shape"])
-    if spec["family"] == "custom":
-        if encoder is None:
-            raise ValueError(f"{path!r} was trained with a custom encoder module; pass encoder= (and decoder=) to load()")
-        backbone = Backbone("custom", encoder, decoder, input_shape, int(spec["rep_dim"]))
-    else:
-        backbone = make_backbone(
-            spec["name"], input_shape, rep_dim=spec["rep_dim"], hidden=spec.get("hidden"), output=spec["output"]
-        )
-    variables.setdefault("batch_stats", {})  # empty collections are not stored as arrays
-    return Model(
-        backbone=backbone, model_axis_width=resolve_model_axis("auto", spec["family"], n_runs), **fields
-    )
+    return traverse_util.unflatten_dict(flat, sep=_SEP)
 
 
 def _to_dict(tree: Any) -> dict[str, Any]:
@@ -142,19 +98,25 @@ def _to_dict(tree: Any) -> dict[str, Any]:
     return tree
 
 
+def _library_version() -> str:
+    try:
+        return importlib.metadata.version("ocnn_jax")
+    except importlib.metadata.PackageNotFoundError:  # a source tree on sys.path, not installed
+        return "unknown"
+
+
 def _config_to_dict(cfg: Any) -> dict[str, Any]:
     return {"type": type(cfg).__name__, **dataclasses.asdict(cfg)}
 
 
-_CONFIG_TYPES = {c.__name__: c for c in (DeepSVDDConfig, OCNNConfig, RCAEConfig, DCAEConfig, ShallowConfig)}
-
-
-def _config_from_dict(d: dict[str, Any]) -> Any:
+def config_from_dict(d: dict[str, Any]) -> Any:
+    """The config stored by ``save_model`` (its class looked up in the method table)."""
+    types = config_types()
     d = dict(d)
     kind = d.pop("type")
-    if kind not in _CONFIG_TYPES:
+    if kind not in types:
         raise ValueError(f"unknown config type {kind!r} in model file")
     for phase in ("train", "pretrain"):  # nested OptimConfigs (pretrain may be None)
         if phase in d:
             d[phase] = OptimConfig(**d[phase]) if d[phase] else None
-    return _CONFIG_TYPES[kind](**d)
+    return types[kind](**d)

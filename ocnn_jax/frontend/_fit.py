@@ -16,19 +16,21 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..core.batching import StackedData, chunked_apply, eval_chunking, model_map, stack_classes
-from ..core.config import METHODS, SHALLOW_METHODS, active_pretrain, default_config, with_overrides
-from ..engine._checkpoint import Checkpointer
-from ..engine._driver import execute, to_host
+from ..core.config import active_pretrain, with_overrides
 from ..core.errors import HypersphereCollapseError
 from ..core.inputs import as_samples, check_labels, network_shape, resolve_seeds
-from ..methods.registry import get_method
-from ._model import SCORERS, Model, Preprocessing
-from ..nn import Backbone, make_backbone
-from ..datasets.preprocess import Affine, apply_base, fit_identity, fit_minmax, fit_standardize
 from ..core.program import RunSpec
+from ..datasets.preprocess import Affine, apply_base, fit_identity, fit_minmax, fit_standardize
+from ..engine._checkpoint import Checkpointer
+from ..engine._devices import to_host
+from ..engine._driver import execute
+from ..engine._runs import resolve_model_axis
+from ..methods.registry import default_config, get_method
 from ..methods.shallow import fit_shallow
+from ..nn import Backbone, make_backbone
+from ._model import Model, Preprocessing, ShallowModel
 
-__all__ = ["fit", "PREPROCESS_MODES", "resolve_model_axis", "collapsed"]
+__all__ = ["fit", "PREPROCESS_MODES", "collapsed"]
 
 PREPROCESS_MODES = ("auto", "gcn_minmax", "minmax", "standardize", "none")
 
@@ -96,8 +98,7 @@ def fit(
       TrainingDivergedError: a run's loss became NaN/inf (names the run's index, class and seed).
       HypersphereCollapseError: a run collapsed (the fitted model is attached as ``.model``).
     """
-    if not isinstance(method, str) or method not in METHODS:
-        raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+    spec = get_method(method)
     x = as_samples(x, "x", min_samples=2)
     sample_shape = tuple(int(s) for s in x.shape[1:])
     net_shape = network_shape(sample_shape)
@@ -109,19 +110,19 @@ def fit(
     x = x.reshape((x.shape[0],) + net_shape)
     common = dict(sample_shape=sample_shape, classes=list(classes))
 
-    if method in SHALLOW_METHODS:
+    if spec.kind == "shallow":
         given = {"encoder": encoder != "auto", "decoder": decoder is not None, "rep_dim": rep_dim is not None,
                  "hidden": hidden is not None}
         if any(given.values()):
             raise ValueError(f"{[k for k, v in given.items() if v]} do not apply to the shallow method {method!r}")
         cfg = with_overrides(default_config(None, method), **config)
         affines, class_data = _fit_preprocessing(x, class_rows, mode)
-        return fit_shallow(
-            method, cfg, class_data, seed_list, progress=progress, backbone_spec={"family": "shallow"},
-            preprocessing=_preprocessing(mode, affines, net_shape), **common,
+        fitted = fit_shallow(spec.estimator, cfg, class_data, seed_list, progress=progress, description=method)
+        return ShallowModel(
+            method=method, config=cfg, backbone=None, backbone_spec={"family": "shallow"},
+            preprocessing=_preprocessing(mode, affines, net_shape), train_metrics={}, **fitted._asdict(), **common,
         )
 
-    spec = get_method(method)
     backbone, backbone_spec = _resolve_backbone(encoder, decoder, net_shape, rep_dim, hidden, mode)
     cfg = with_overrides(default_config(backbone_spec["family"], method), **config)
     lams = list(getattr(cfg, "lams", ()))
@@ -205,28 +206,6 @@ def collapsed(train_scores: np.ndarray, rtol: float = 1e-6) -> bool:
     if not np.all(np.isfinite(s)):
         return True
     return float(np.ptp(s)) <= rtol * max(float(np.max(np.abs(s))), 1e-30)
-
-
-def resolve_model_axis(model_axis: str | int, family: str, n_models: int) -> int | None:
-    """Map width of the model axis: None = vmap everything; k = lax.map over groups of k runs.
-
-    "auto" vmaps on GPU/TPU and for dense nets; for conv nets on CPU it maps one run at a time,
-    because XLA-CPU runs a conv vmapped over per-run weights as a slow grouped convolution.
-    """
-    if isinstance(model_axis, bool):
-        raise TypeError(f"model_axis must be 'auto', 'vmap', 'map' or a positive int, got {model_axis!r}")
-    if isinstance(model_axis, (int, np.integer)):
-        if model_axis < 1:
-            raise ValueError(f"model_axis width must be >= 1, got {model_axis}")
-        return None if model_axis >= n_models else int(model_axis)
-    if model_axis == "vmap":
-        return None
-    if model_axis == "map":
-        return 1 if n_models > 1 else None
-    if model_axis == "auto":
-        conv = family in ("mnist_lenet", "cifar_lenet", "custom")
-        return 1 if (conv and jax.default_backend() == "cpu" and n_models > 1) else None
-    raise ValueError(f"model_axis must be 'auto', 'vmap', 'map' or a positive int, got {model_axis!r}")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -340,7 +319,7 @@ def _phase_batches(cfg) -> list[int]:
 
 def _training_scores(method, cfg, backbone, variables, data: StackedData, run_cls, n_chunks, width) -> list[np.ndarray]:
     """Inference-mode scores of each run on its own (unpadded) training set."""
-    scorer = SCORERS[method]
+    scorer = get_method(method).scorer
 
     def one(mapped, d):
         v, cls = mapped

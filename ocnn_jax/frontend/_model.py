@@ -15,8 +15,11 @@ from ..core.batching import model_map
 from ..core.inputs import as_samples, check_labels, network_shape
 from ..nn import Backbone
 from ..datasets.preprocess import apply_base
+from ..methods.registry import get_method
+from ..methods.shallow import fit_estimator
+from ._files import save_model
 
-__all__ = ["Model", "Preprocessing", "SCORERS"]
+__all__ = ["Model", "ShallowModel", "Preprocessing"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,21 +36,6 @@ class Preprocessing:
     base: str
     shift: np.ndarray
     inv_scale: np.ndarray
-
-
-#: method -> scorer(backbone, config, variables of ONE run, x (B, *network_shape)) -> (B,) scores,
-#: higher = more anomalous. ``config`` is the method's (static) config.
-SCORERS: dict[str, Callable[[Backbone, Any, Any, jax.Array], jax.Array]] = {}
-
-
-def register_scorer(method: str):
-    """Decorator registering ``fn`` as the scorer of ``method`` in ``SCORERS``."""
-
-    def deco(fn):
-        SCORERS[method] = fn
-        return fn
-
-    return deco
 
 
 @dataclasses.dataclass(eq=False)  # identity equality/hash: the compiled scorer is cached per object
@@ -242,9 +230,11 @@ class Model:
 
     def save(self, path: str) -> str:
         """Write the model to a versioned ``.npz`` (arrays + JSON metadata); returns the path written."""
-        from ._files import save_model
-
         return save_model(self, path)
+
+    def _extra_file_arrays(self) -> dict[str, np.ndarray]:
+        """Arrays beside the variables that ``save`` stores (none for a compiled model)."""
+        return {}
 
     # ----------------------------------------------------------------------------------------------
     @property
@@ -258,7 +248,7 @@ class Model:
         return self._compiled_scorer
 
     def _build_score_fn(self) -> Callable[..., jax.Array]:
-        scorer = SCORERS[self.method]
+        scorer = get_method(self.method).scorer
         backbone, config = self.backbone, self.config
 
         def one(mapped, x):
@@ -268,6 +258,52 @@ class Model:
         mapped = model_map(one, self.model_axis_width, self.n_models)
         # Each run's per-class constants are gathered once, then mapped with its variables.
         return jax.jit(lambda v, cls, shift, inv, x: mapped((v, shift[cls], inv[cls]), x))
+
+
+@dataclasses.dataclass(eq=False)
+class ShallowModel(Model):
+    """A ``Model`` of scikit-learn estimators (``ocnn_jax.methods.shallow``), one per run (normal class × seed).
+
+    ``backbone`` is None; ``variables`` holds the selected hyperparameter per run ({"gamma": (M,)} for
+    ocsvm, {"bandwidth": (M,)} for kde, {} for isoforest); ``train_data[c]`` holds class c's
+    preprocessed, flattened training rows (what the estimators were fitted on, and what ``save``
+    stores so that ``load`` can refit them).
+    """
+
+    estimators: list[Any] = dataclasses.field(default_factory=list, repr=False)
+    train_data: list[np.ndarray] = dataclasses.field(default_factory=list, repr=False)
+
+    def _score_base(self, base: np.ndarray, batch_size: int | None) -> np.ndarray:
+        n = base.shape[0]
+        flat = base.reshape(n, -1)
+        shift = self.preprocessing.shift.reshape(len(self.classes), -1)
+        inv = self.preprocessing.inv_scale.reshape(len(self.classes), -1)
+        b = max(1, min(int(batch_size or self.config.score_batch_size), n))
+        out = np.empty((self.n_models, n), np.float32)
+        spec = get_method(self.method).estimator
+        for i, (est, c) in enumerate(zip(self.estimators, self.run_class_index)):
+            for start in range(0, n, b):
+                block = (flat[start : start + b] - shift[c]) * inv[c]
+                out[i, start : start + b] = spec.score(est, block)
+        return out
+
+    def _extra_file_arrays(self) -> dict[str, np.ndarray]:
+        """Each class's training rows, so that ``load`` can refit the estimators (no pickles)."""
+        return {f"shallow/train/{c}": x for c, x in enumerate(self.train_data)}
+
+    def refit(self) -> ShallowModel:
+        """Refit every run's estimator from ``train_data`` and the stored hyperparameters (after load)."""
+        spec = get_method(self.method).estimator
+        key = spec.hyperparameter
+        self.estimators = [
+            fit_estimator(
+                spec, self.train_data[int(c)], self.config, int(seed),
+                None if key is None else float(self.variables[key][i]),
+            )[0]
+            for i, (c, seed) in enumerate(zip(self.run_class_index, self.run_seeds))
+        ]
+        return self
+
 
 
 def _aurocs(truth: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -1,2 +1,64 @@
-"""Layer 4, the methods: one module per method (config, state, program, scorer, threshold, defaults)
-and ``registry``, the one table where a method name is looked up."""
+"""Layer 4, the methods: one module per method (its config, paper defaults, state, program and
+scorer) and ``registry``, the one table where a method name is looked up.
+
+Reading order: ``registry`` (what every method provides), then ``deep_svdd`` (the simplest program),
+``ae_training`` (the AE pretraining phase the deep methods share), ``ocnn``, ``rcae``, ``shallow``.
+"""
+
+from .ae_training import ae_row
+from .deep_svdd import DeepSVDDConfig, SVDDState, deep_svdd_scores, make_deep_svdd, svdd_defaults
+from .ocnn import OCNN_FEATURES, OCNNConfig, OCNNState, make_ocnn, ocnn_defaults, ocnn_scores
+from .rcae import (
+    RCAE_INPUTS,
+    DCAEConfig,
+    RCAEConfig,
+    RCAEState,
+    dcae_defaults,
+    make_dcae,
+    make_rcae,
+    noise_nonzero_per_iteration,
+    rcae_defaults,
+    reconstruction_scores,
+)
+from .registry import DEEP_METHODS, METHOD_TABLE, METHODS, SHALLOW_METHODS, Method, default_config, get_method
+from .shallow import ISOFOREST, KDE, OCSVM, Estimator, GaussianKDE, ShallowConfig, fit_estimator, fit_shallow
+
+__all__ = [
+    "Method",
+    "METHOD_TABLE",
+    "METHODS",
+    "DEEP_METHODS",
+    "SHALLOW_METHODS",
+    "get_method",
+    "default_config",
+    "ae_row",
+    "DeepSVDDConfig",
+    "SVDDState",
+    "make_deep_svdd",
+    "deep_svdd_scores",
+    "svdd_defaults",
+    "OCNNConfig",
+    "OCNN_FEATURES",
+    "OCNNState",
+    "make_ocnn",
+    "ocnn_scores",
+    "ocnn_defaults",
+    "RCAEConfig",
+    "DCAEConfig",
+    "RCAE_INPUTS",
+    "RCAEState",
+    "make_rcae",
+    "make_dcae",
+    "reconstruction_scores",
+    "noise_nonzero_per_iteration",
+    "rcae_defaults",
+    "dcae_defaults",
+    "ShallowConfig",
+    "Estimator",
+    "OCSVM",
+    "KDE",
+    "ISOFOREST",
+    "GaussianKDE",
+    "fit_estimator",
+    "fit_shallow",
+]

@@ -23,6 +23,7 @@ from ..nn import AutoEncoder, Backbone
 from ..core.program import Phase, Program, RunSpec, TransitionFn
 
 __all__ = [
+    "ae_row",
     "TrainState",
     "apply_train",
     "apply_eval",
@@ -32,6 +33,13 @@ __all__ = [
     "autoencoder_of",
     "encoder_program",
 ]
+
+
+def ae_row(family: str) -> OptimConfig:
+    """AE pretraining / DCAE optimiser row of ALGORITHMS §6 (the MLP follows MNIST)."""
+    if family == "cifar_lenet":
+        return OptimConfig(lr=1e-4, lr_milestone=250, weight_decay=5e-7, batch_size=200, epochs=350)
+    return OptimConfig(lr=1e-4, lr_milestone=50, weight_decay=5e-4, batch_size=200, epochs=150)
 
 
 class TrainState(NamedTuple):

@@ -9,21 +9,65 @@ R ← q_{1−ν}(√d) over that step's batch (training-mode forward pass, weigh
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from dataclasses import dataclass, field
+from typing import Any, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-from .ae_training import apply_eval, apply_train, encoder_program
+from .ae_training import ae_row, apply_eval, apply_train, encoder_program
 from ..core.batching import StackedData, chunked_apply, minibatch_epoch
-from ..core.config import DeepSVDDConfig
+from ..core.config import FIXED, OptimConfig, check_int, check_positive, validate_nu
 from ..core.losses import center_from_mean, masked_mean, one_class_loss, quantile_linear, soft_boundary_loss, squared_distance
 from ..nn import Backbone
 from ..core.optim import init_opt_state, lr_at_epoch, make_optimizer
 from ..core.program import Phase, Program, RunSpec
 
-__all__ = ["SVDDState", "make_deep_svdd", "deep_svdd_scores"]
+__all__ = ["DeepSVDDConfig", "svdd_defaults", "SVDDState", "make_deep_svdd", "deep_svdd_scores"]
+
+Objective = Literal["one-class", "soft-boundary"]
+
+
+@dataclass(frozen=True)
+class DeepSVDDConfig:
+    """Deep SVDD with AE pretraining (ALGORITHMS §3, §6).
+
+    Attributes:
+      objective: "one-class" or "soft-boundary".
+      nu: ν ∈ (0, 1]; the soft-boundary outlier fraction, and for one-class the ``predict`` threshold
+        level (the (1−ν)-quantile of training scores).
+      train: the Deep SVDD phase.
+      pretrain: the autoencoder phase whose encoder weights and BN statistics initialise the network;
+        None skips pretraining (the encoder starts from its random init).
+      warmup_epochs: soft-boundary epochs with R = 0 before the per-step R update starts.
+      center_eps: ε of the centre rule.
+      score_batch_size: samples per chunk in inference passes (centre, scores); memory only.
+    """
+
+    objective: Objective = field(default="one-class", metadata=FIXED)  # set by the method name
+    nu: float = 0.1
+    train: OptimConfig = field(default_factory=OptimConfig)
+    pretrain: OptimConfig | None = field(default_factory=lambda: ae_row("mnist_lenet"))
+    warmup_epochs: int = 10
+    center_eps: float = 0.1
+    score_batch_size: int = 2048
+
+    def __post_init__(self) -> None:
+        if self.objective not in ("one-class", "soft-boundary"):
+            raise ValueError(f"objective must be 'one-class' or 'soft-boundary', got {self.objective!r}")
+        validate_nu(self.nu)
+        check_int("warmup_epochs", self.warmup_epochs, minimum=0)
+        check_positive("center_eps", self.center_eps)
+        check_int("score_batch_size", self.score_batch_size, minimum=1)
+
+
+def svdd_defaults(family: str, objective: Objective = "one-class") -> DeepSVDDConfig:
+    """Paper defaults for a backbone family: the Deep SVDD row of ALGORITHMS §6 (``OptimConfig``'s own
+    defaults) after AE pretraining with the family's AE row (``ae_row``)."""
+    return DeepSVDDConfig(objective=objective, pretrain=ae_row(family))
+
+
 
 
 class SVDDState(NamedTuple):

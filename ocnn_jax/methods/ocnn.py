@@ -39,21 +39,98 @@ AUROC of those flags (ALGORITHMS §8), never instead of the AUROC on the scores.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-from .ae_training import apply_eval, apply_train, encoder_program
+from .ae_training import ae_row, apply_eval, apply_train, encoder_program
 from ..core.batching import StackedData, chunked_apply, minibatch_epoch
-from ..core.config import OCNNConfig
-from ..core.losses import masked_mean, masked_quantile, ocnn_loss, ocnn_output, ocnn_penalty
+from ..core.config import OptimConfig, check_int, validate_nu
+from ..core.losses import OCNN_ACTIVATIONS, masked_mean, masked_quantile, ocnn_loss, ocnn_output, ocnn_penalty
 from ..nn import Backbone
 from ..core.optim import init_opt_state, lr_at_epoch, make_optimizer
 from ..core.program import Phase, Program, RunSpec
 
-__all__ = ["OCNNState", "init_head", "make_ocnn", "ocnn_features", "ocnn_scores", "project_codes", "unit_norm"]
+__all__ = ["OCNNConfig", "OCNN_FEATURES", "ocnn_defaults", "OCNNState", "init_head", "make_ocnn", "ocnn_features", "ocnn_scores", "project_codes", "unit_norm"]
+
+
+#: What OC-NN's z is: the flattened preprocessed input (default), the (pretrained) encoder's code
+#: (ALGORITHMS §2), or that code on the unit sphere.
+OCNN_FEATURES: tuple[str, ...] = ("input", "encoder", "encoder_l2")
+
+
+@dataclass(frozen=True)
+class OCNNConfig:
+    """OC-NN, the paper objective (ALGORITHMS §2): ŷ = ⟨w, g(V z)⟩, hinge on r = q_ν(ŷ), score r − ŷ.
+
+    **Deviation from ALGORITHMS §2/§11:** the default z is the flattened preprocessed input
+    (``features="input"``), not the frozen pretrained encoder's code; ``features="encoder"`` is the
+    exact §2 configuration. Reason (measured, ``benchmarks/results/issue3_*.md``): on the frozen codes
+    of the project's bias-free BN encoders OC-NN ranks anomalies as *more* normal (AUROC 18.1 % on
+    scikit-learn digits, 48.0 % on MNIST digit 0), on the inputs it reaches 95.7 % and 98.9 %. The
+    unit-sphere codes (``"encoder_l2"``) miss both targets (50.0 % and 85.3 %); see ``ocnn_jax.ocnn``.
+
+    Attributes:
+      nu: ν ∈ (0, 1]; r is the ν-quantile of ŷ over the whole training set, refreshed every epoch.
+      g: hidden activation, "linear" (identity; "identity" is accepted as an alias) or "sigmoid".
+      hidden_units: h, rows of V (32 for MNIST and the MLP, 128 for CIFAR-10).
+      features: what z is, shape (p,) per sample:
+        "input" (default, project deviation): the flattened preprocessed input (p = prod(input
+        shape)); no encoder, no pretraining (``pretrain`` is kept but not used).
+        "encoder" (ALGORITHMS §2): the pretrained AE encoder's code (p = rep_dim).
+        "encoder_l2": that code projected to the unit sphere, z / max(‖z‖, 1e-12) (p = rep_dim).
+      finetune_encoder: False (default): the pretrained encoder is frozen in inference mode and z is
+        computed once per run; True: the encoder trains too (BN in training mode) with coupled decay
+        ``train.weight_decay`` on the encoder only. Needs features "encoder" or "encoder_l2".
+      train: the head phase. ``weight_decay`` is applied to the encoder parameters only, and only when
+        fine-tuning; w and V are never decayed (their penalties ½‖w‖² + ½‖V‖² are in the loss).
+      pretrain: the AE phase whose encoder (weights and BN statistics) provides z with features
+        "encoder"/"encoder_l2"; None: the encoder keeps its random init. Not used with "input"
+        (``active_pretrain`` gives the phase that actually runs).
+      score_batch_size: samples per chunk in inference passes; memory only.
+    """
+
+    nu: float = 0.1
+    g: str = "linear"
+    hidden_units: int = 32
+    features: str = "input"
+    finetune_encoder: bool = False
+    train: OptimConfig = field(
+        default_factory=lambda: OptimConfig(lr=1e-4, lr_milestone=None, weight_decay=1e-6, batch_size=200, epochs=100)
+    )
+    pretrain: OptimConfig | None = field(default_factory=lambda: ae_row("mnist_lenet"))
+    score_batch_size: int = 2048
+
+    def __post_init__(self) -> None:
+        validate_nu(self.nu)
+        if self.g == "identity":
+            object.__setattr__(self, "g", "linear")
+        if self.g not in OCNN_ACTIVATIONS:
+            raise ValueError(f"g must be one of {OCNN_ACTIVATIONS} (or 'identity'), got {self.g!r}")
+        check_int("hidden_units", self.hidden_units, minimum=1)
+        if self.features not in OCNN_FEATURES:
+            raise ValueError(f"features must be one of {OCNN_FEATURES}, got {self.features!r}")
+        if not isinstance(self.finetune_encoder, bool):
+            raise ValueError(f"finetune_encoder must be True or False, got {self.finetune_encoder!r}")
+        if self.features == "input" and self.finetune_encoder:
+            raise ValueError(
+                "finetune_encoder=True needs features='encoder' or 'encoder_l2' (features='input' has no encoder)"
+            )
+        check_int("score_batch_size", self.score_batch_size, minimum=1)
+
+    @property
+    def uses_pretrain(self) -> bool:
+        """Whether ``pretrain`` runs: only with the encoder features ("input" has no encoder)."""
+        return self.features != "input"
+
+
+def ocnn_defaults(family: str) -> OCNNConfig:
+    """Paper defaults for a backbone family: h = 128 for CIFAR-10 (32 otherwise) and the family's AE row
+    for pretraining (used with the encoder features)."""
+    return OCNNConfig(hidden_units=128 if family == "cifar_lenet" else 32, pretrain=ae_row(family))
 
 
 class OCNNState(NamedTuple):

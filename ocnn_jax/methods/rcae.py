@@ -17,21 +17,123 @@ Both score s(x) = Σ_pixels (x − AE(x))² in inference mode.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
-from .ae_training import TrainState, apply_eval, autoencoder_of, init_ae_state, make_ae_epoch
+from .ae_training import TrainState, ae_row, apply_eval, autoencoder_of, init_ae_state, make_ae_epoch
 from ..core.batching import StackedData, chunked_apply
-from ..core.config import DCAEConfig, RCAEConfig
+from ..core.config import OptimConfig, check_int, validate_lam, validate_nu
 from ..core.losses import per_sample_sse
 from ..nn import Backbone
 from ..core.program import Phase, Program, RunSpec
-from ..core.prox import rcae_noise
+from ..core.prox import PENALTIES, rcae_noise
 
-__all__ = ["RCAEState", "make_rcae", "make_dcae", "reconstruction_scores", "noise_nonzero_per_iteration"]
+__all__ = ["RCAEConfig", "DCAEConfig", "RCAE_INPUTS", "rcae_defaults", "dcae_defaults", "RCAEState", "make_rcae", "make_dcae", "reconstruction_scores", "noise_nonzero_per_iteration"]
+
+
+#: RCAE θ-step input: "x" (the paper: input x, target x − n) or "x_minus_n" (robust deep AE: both x − n).
+RCAE_INPUTS: tuple[str, ...] = ("x", "x_minus_n")
+
+
+@dataclass(frozen=True)
+class RCAEConfig:
+    """RCAE (ALGORITHMS §4): T alternations of an E-epoch θ-step and the proximal N-step.
+
+    Attributes:
+      lam: λ ≥ 0 of the noise penalty (``inf`` gives N ≡ 0, i.e. DCAE), or a tuple of λ values: a grid
+        trained side by side on the model axis (runs ordered class, then λ, then seed).
+      penalty: "l1" (elementwise soft-threshold at λ/2) or "l21" (per-sample shrinkage).
+      theta_input: "x" (paper: input x, target x − n) or "x_minus_n" (robust deep AE: input x − n).
+      outer_iterations: T.
+      epochs_per_iteration: E; the θ-steps add up to ``train.epochs = T·E`` (derived; the LR
+        milestone counts over all T·E epochs).
+      nu: ν ∈ (0, 1], the ``predict`` threshold level: the (1−ν)-quantile of the training scores.
+      train: the AE optimiser (ALGORITHMS §6 AE row); its ``epochs`` must equal T·E.
+      score_batch_size: samples per chunk in inference passes (N-step residual, scores); memory only.
+    """
+
+    #: flat ``with_overrides`` keys of ``train`` that are derived here and cannot be set directly.
+    DERIVED_TRAIN_KEYS: ClassVar[frozenset[str]] = frozenset({"epochs"})
+    DERIVED_HINT: ClassVar[str] = "RCAE epochs = outer_iterations × epochs_per_iteration"
+
+    lam: float | tuple[float, ...] = 0.1
+    penalty: str = "l1"
+    theta_input: str = "x"
+    outer_iterations: int = 5
+    epochs_per_iteration: int = 30
+    nu: float = 0.1
+    train: OptimConfig = field(default_factory=lambda: ae_row("mnist_lenet"))
+    score_batch_size: int = 2048
+
+    def __post_init__(self) -> None:
+        if isinstance(self.lam, (list, tuple)):
+            if not self.lam:
+                raise ValueError("lam grid is empty; give a number >= 0 or a non-empty sequence of them")
+            object.__setattr__(self, "lam", tuple(validate_lam(v) for v in self.lam))
+        else:
+            object.__setattr__(self, "lam", validate_lam(self.lam))
+        if self.penalty not in PENALTIES:
+            raise ValueError(f"penalty must be one of {PENALTIES}, got {self.penalty!r}")
+        if self.theta_input not in RCAE_INPUTS:
+            raise ValueError(f"theta_input must be one of {RCAE_INPUTS}, got {self.theta_input!r}")
+        check_int("outer_iterations", self.outer_iterations, minimum=1)
+        check_int("epochs_per_iteration", self.epochs_per_iteration, minimum=1)
+        validate_nu(self.nu)
+        if self.train.epochs != self.outer_iterations * self.epochs_per_iteration:
+            raise ValueError(
+                f"train.epochs must equal outer_iterations × epochs_per_iteration = "
+                f"{self.outer_iterations * self.epochs_per_iteration}, got {self.train.epochs}"
+            )
+        check_int("score_batch_size", self.score_batch_size, minimum=1)
+
+    def derive_train(self, **top: Any) -> dict[str, Any]:
+        """The ``train`` fields derived from the (overridden) top-level fields: epochs = T·E."""
+        t = top.get("outer_iterations", self.outer_iterations)
+        e = top.get("epochs_per_iteration", self.epochs_per_iteration)
+        check_int("outer_iterations", t, minimum=1)
+        check_int("epochs_per_iteration", e, minimum=1)
+        return {"epochs": t * e}
+
+    @property
+    def lams(self) -> tuple[float, ...]:
+        """The λ values as a tuple (one entry unless ``lam`` is a grid)."""
+        return self.lam if isinstance(self.lam, tuple) else (self.lam,)
+
+
+@dataclass(frozen=True)
+class DCAEConfig:
+    """DCAE (ALGORITHMS §4): the plain autoencoder (N ≡ 0) scored by reconstruction error.
+
+    Attributes:
+      nu: ν ∈ (0, 1], the ``predict`` threshold level: the (1−ν)-quantile of the training scores.
+      train: the AE optimiser (ALGORITHMS §6 AE row), identical to AE pretraining.
+      score_batch_size: samples per chunk in inference passes; memory only.
+    """
+
+    nu: float = 0.1
+    train: OptimConfig = field(default_factory=lambda: ae_row("mnist_lenet"))
+    score_batch_size: int = 2048
+
+    def __post_init__(self) -> None:
+        validate_nu(self.nu)
+        check_int("score_batch_size", self.score_batch_size, minimum=1)
+
+
+def rcae_defaults(family: str) -> RCAEConfig:
+    """Paper defaults for a backbone family: T = 10, E = 35 for CIFAR-10 (the class defaults T = 5,
+    E = 30 otherwise), the family's AE row as the optimiser, its epochs T·E."""
+    t, e = (10, 35) if family == "cifar_lenet" else (RCAEConfig.outer_iterations, RCAEConfig.epochs_per_iteration)
+    return RCAEConfig(outer_iterations=t, epochs_per_iteration=e, train=dataclasses.replace(ae_row(family), epochs=t * e))
+
+
+def dcae_defaults(family: str) -> DCAEConfig:
+    """Paper defaults for a backbone family: the family's AE row (the same as AE pretraining)."""
+    return DCAEConfig(train=ae_row(family))
 
 
 class RCAEState(NamedTuple):

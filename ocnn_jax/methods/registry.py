@@ -1,11 +1,15 @@
-"""Registry of training methods: how each builds its Program, keeps its variables and sets thresholds.
+"""The one table of methods: every method name that ``fit``, ``sweep``, the demo, model files and the
+CLI accept is looked up here, and nowhere else.
 
-Deep methods only; the shallow scikit-learn baselines (``ocnn_jax.shallow``) are not Programs and take
-their own path in ``ocnn_jax.fit``.
+A deep method is trained as one compiled ``Program`` over all its runs; a shallow baseline fits one
+scikit-learn estimator per run on the host. Each row says which config class the method uses, its
+paper defaults per backbone family, and either the pieces of its program (deep) or its ``Estimator``
+(shallow).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -13,30 +17,64 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..core.config import DEEP_METHODS, METHODS
-from .deep_svdd import SVDDState, deep_svdd_scores, make_deep_svdd
-from ..frontend._model import register_scorer
-from ..nn import Backbone
-from .ocnn import OCNNState, make_ocnn, ocnn_scores
 from ..core.program import Program
-from .rcae import RCAEState, make_dcae, make_rcae, reconstruction_scores
+from ..nn import Backbone
+from .deep_svdd import DeepSVDDConfig, SVDDState, deep_svdd_scores, make_deep_svdd, svdd_defaults
+from .ocnn import OCNNConfig, OCNNState, make_ocnn, ocnn_defaults, ocnn_scores
+from .rcae import DCAEConfig, RCAEConfig, RCAEState, dcae_defaults, make_dcae, make_rcae, rcae_defaults, reconstruction_scores
+from .shallow import ISOFOREST, KDE, OCSVM, Estimator, ShallowConfig
 
-__all__ = ["MethodSpec", "METHOD_SPECS", "get_method"]
+__all__ = [
+    "Method",
+    "METHOD_TABLE",
+    "METHODS",
+    "DEEP_METHODS",
+    "SHALLOW_METHODS",
+    "BACKBONE_FAMILIES",
+    "get_method",
+    "default_config",
+    "config_types",
+]
+
+#: Backbone families with paper defaults (the MLP follows the MNIST rows; "custom" too).
+BACKBONE_FAMILIES: tuple[str, ...] = ("mnist_lenet", "cifar_lenet", "mlp", "custom")
 
 
-class MethodSpec(NamedTuple):
-    """What ``fit`` needs to know about a method.
+class Method(NamedTuple):
+    """Everything the library knows about one method.
 
     Attributes:
-      make_program: (backbone, config, n_max, n_chunks) -> Program.
-      export: final training state (leaves with a leading model axis) -> the variables a Model keeps
+      name: the method name of ``fit(method=...)``.
+      kind: "deep" (one compiled program over every run) or "shallow" (host estimators, one per run).
+      config_type: the frozen config class.
+      defaults: backbone family (None for shallow methods) -> the paper-default config.
+      quick: ``sweep(quick=True)`` overrides: CPU-sized epochs (the LR milestone inside the shortened run).
+      make_program: deep: (backbone, config, n_max, n_chunks) -> Program.
+      export: deep: final training state (leaves with a leading run axis) -> the variables a Model keeps
         (no optimiser state or keys).
-      threshold: (valid training scores of one run, config) -> the run's ``predict`` threshold.
+      scorer: deep: (backbone, config, variables of ONE run, x (B, *network_shape)) -> (B,) scores,
+        higher = more anomalous.
+      threshold: deep: (valid training scores of one run, config) -> the run's ``predict`` threshold.
+      estimator: shallow: the method's ``Estimator``.
+      stores_noise: the run keeps an (n_max, *input) noise matrix on device (memory estimate).
     """
 
-    make_program: Callable[[Backbone, Any, int, int], Program]
-    export: Callable[[Any], Any]
-    threshold: Callable[[np.ndarray, Any], float]
+    name: str
+    kind: str
+    config_type: type
+    defaults: Callable[[str | None], Any]
+    quick: dict[str, Any]
+    make_program: Callable[[Backbone, Any, int, int], Program] | None = None
+    export: Callable[[Any], Any] | None = None
+    scorer: Callable[[Backbone, Any, Any, jax.Array], jax.Array] | None = None
+    threshold: Callable[[np.ndarray, Any], float] | None = None
+    estimator: Estimator | None = None
+    stores_noise: bool = False
+
+    @property
+    def has_pretrain(self) -> bool:
+        """Whether the method's config has an AE pretraining phase."""
+        return "pretrain" in {f.name for f in dataclasses.fields(self.config_type)}
 
 
 def _export_svdd(state: SVDDState) -> dict[str, Any]:
@@ -47,19 +85,12 @@ def _svdd_vars_as_state(v: dict[str, Any]) -> SVDDState:
     return SVDDState(v["params"], v["batch_stats"], None, None, v["center"], v["radius"])
 
 
-@register_scorer("deep_svdd")
 def _score_one_class(backbone: Backbone, cfg: Any, variables: dict[str, Any], x: jax.Array) -> jax.Array:
     return deep_svdd_scores(backbone, _svdd_vars_as_state(variables), x, soft_boundary=False)
 
 
-@register_scorer("soft_boundary")
 def _score_soft(backbone: Backbone, cfg: Any, variables: dict[str, Any], x: jax.Array) -> jax.Array:
     return deep_svdd_scores(backbone, _svdd_vars_as_state(variables), x, soft_boundary=True)
-
-
-register_scorer("ocnn")(ocnn_scores)
-register_scorer("rcae")(reconstruction_scores)
-register_scorer("dcae")(reconstruction_scores)
 
 
 def _export_ocnn(state: OCNNState) -> dict[str, Any]:
@@ -86,18 +117,59 @@ def _zero_threshold(train_scores: np.ndarray, cfg: Any) -> float:
     return 0.0  # soft-boundary: d − R² > 0 outside the sphere; OC-NN: r − ŷ > 0 below the hyperplane
 
 
-METHOD_SPECS: dict[str, MethodSpec] = {
-    "deep_svdd": MethodSpec(make_deep_svdd, _export_svdd, _upper_quantile_threshold),
-    "soft_boundary": MethodSpec(make_deep_svdd, _export_svdd, _zero_threshold),
-    "ocnn": MethodSpec(make_ocnn, _export_ocnn, _zero_threshold),
-    "rcae": MethodSpec(make_rcae, _export_rcae, _upper_quantile_threshold),
-    "dcae": MethodSpec(make_dcae, _export_ae, _upper_quantile_threshold),
+_SVDD_QUICK = {"epochs": 5, "pretrain_epochs": 5, "lr_milestone": 4, "pretrain_lr_milestone": 4}
+
+METHOD_TABLE: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method("deep_svdd", "deep", DeepSVDDConfig, lambda family: svdd_defaults(family, "one-class"), _SVDD_QUICK,
+               make_deep_svdd, _export_svdd, _score_one_class, _upper_quantile_threshold),
+        Method("soft_boundary", "deep", DeepSVDDConfig, lambda family: svdd_defaults(family, "soft-boundary"),
+               {**_SVDD_QUICK, "warmup_epochs": 2},
+               make_deep_svdd, _export_svdd, _score_soft, _zero_threshold),
+        # OC-NN on the default features="input" (no pretraining) is cheap: the paper's 100 head epochs. With
+        # features="encoder"/"encoder_l2" also pass e.g. pretrain_epochs=5, pretrain_lr_milestone=4.
+        Method("ocnn", "deep", OCNNConfig, ocnn_defaults, {},
+               make_ocnn, _export_ocnn, ocnn_scores, _zero_threshold),
+        Method("rcae", "deep", RCAEConfig, rcae_defaults, {"outer_iterations": 2, "epochs_per_iteration": 5, "lr_milestone": 8},
+               make_rcae, _export_rcae, reconstruction_scores, _upper_quantile_threshold, stores_noise=True),
+        Method("dcae", "deep", DCAEConfig, dcae_defaults, {"epochs": 10, "lr_milestone": 8},
+               make_dcae, _export_ae, reconstruction_scores, _upper_quantile_threshold),
+        Method("ocsvm", "shallow", ShallowConfig, lambda family: ShallowConfig(), {}, estimator=OCSVM),
+        Method("isoforest", "shallow", ShallowConfig, lambda family: ShallowConfig(), {}, estimator=ISOFOREST),
+        Method("kde", "shallow", ShallowConfig, lambda family: ShallowConfig(), {}, estimator=KDE),
+    )
 }
-assert set(METHOD_SPECS) == set(DEEP_METHODS)
+
+#: Every method name of ``ocnn_jax.fit``.
+METHODS: tuple[str, ...] = tuple(METHOD_TABLE)
+#: Methods trained as one compiled JAX program per fit (every (class, seed[, λ]) run on the run axis).
+DEEP_METHODS: tuple[str, ...] = tuple(m.name for m in METHOD_TABLE.values() if m.kind == "deep")
+#: scikit-learn baselines fitted on the host, one estimator per (class, seed), same preprocessing.
+SHALLOW_METHODS: tuple[str, ...] = tuple(m.name for m in METHOD_TABLE.values() if m.kind == "shallow")
 
 
-def get_method(method: Any) -> MethodSpec:
-    """The spec of a deep ``method``, or a ValueError listing the known methods."""
-    if not isinstance(method, str) or method not in METHOD_SPECS:
+def get_method(method: Any) -> Method:
+    """The table row of ``method``, or a ValueError listing the known methods."""
+    if not isinstance(method, str) or method not in METHOD_TABLE:
         raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
-    return METHOD_SPECS[method]
+    return METHOD_TABLE[method]
+
+
+def default_config(backbone: str | None, method: str = "deep_svdd") -> Any:
+    """Paper defaults of ``method`` for a backbone family: "mnist_lenet", "cifar_lenet", "mlp" or "custom".
+
+    MNIST and the MLP use the MNIST rows of ALGORITHMS §6 and §4 (RCAE T = 5, E = 30); CIFAR-10
+    pretrains longer with a smaller decay (RCAE T = 10, E = 35) and gives OC-NN h = 128. The MLP row is
+    the project's choice for small tabular data (same optimiser settings). The shallow baselines
+    ignore ``backbone`` (None is accepted).
+    """
+    spec = get_method(method)
+    if spec.kind == "deep" and backbone not in BACKBONE_FAMILIES:
+        raise ValueError(f"backbone must be 'mnist_lenet', 'cifar_lenet', 'mlp' or 'custom', got {backbone!r}")
+    return spec.defaults(backbone)
+
+
+def config_types() -> dict[str, type]:
+    """Config class name -> class, for every method (model files store the name)."""
+    return {m.config_type.__name__: m.config_type for m in METHOD_TABLE.values()}

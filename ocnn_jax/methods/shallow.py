@@ -31,10 +31,10 @@ loading refits the estimators with them, which is deterministic, so the scores a
 
 from __future__ import annotations
 
-import dataclasses
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import numpy as np
 from sklearn.ensemble import IsolationForest
@@ -42,14 +42,66 @@ from scipy.special import logsumexp
 from sklearn.svm import OneClassSVM
 from tqdm.auto import tqdm
 
-from ..core.config import SHALLOW_METHODS, ShallowConfig
-from ..frontend._model import Model
+from ..core.config import check_int, check_positive, validate_nu
 
-__all__ = ["ShallowModel", "GaussianKDE", "gaussian_kde_log_density", "fit_shallow", "fit_estimator", "estimator_scores", "holdout_split",
-           "HYPERPARAMETER"]
+__all__ = ["ShallowConfig", "Estimator", "OCSVM", "KDE", "ISOFOREST", "ShallowFit", "fit_shallow", "fit_estimator",
+           "GaussianKDE", "gaussian_kde_log_density", "holdout_split"]
 
-#: The selected hyperparameter of each method (stored per run in ``variables``), None if none.
-HYPERPARAMETER: dict[str, str | None] = {"ocsvm": "gamma", "kde": "bandwidth", "isoforest": None}
+def _pow2_grid(lo: float, hi: float, step: float) -> tuple[float, ...]:
+    return tuple(float(2.0 ** (step * k)) for k in range(round(lo / step), round(hi / step) + 1))
+
+
+@dataclass(frozen=True)
+class ShallowConfig:
+    """Shallow scikit-learn baselines (Ruff et al. 2018's selection rules, adapted to use no labels).
+
+    Each (class, seed) run holds out ``holdout_fraction`` of its normal training data (a split drawn
+    with the run's seed), selects the hyperparameter on that slice, then refits on all of its
+    training data with the selected value. No test data and no anomaly labels are used.
+
+    * ocsvm: RBF ``OneClassSVM(nu=nu, gamma=γ)``, γ ∈ ``gammas``; the γ whose held-out acceptance
+      rate (fraction of held-out normals with decision value ≥ 0) is closest to 1 − ν is chosen, ties
+      to the smaller γ. Score −decision_function; ``predict`` threshold 0 (the SVM's own boundary).
+    * kde: Gaussian kernel density (``shallow.GaussianKDE``, equal to scikit-learn's
+      ``KernelDensity(bandwidth=h)``), h ∈ ``bandwidths``; the h with the largest mean
+      held-out log-likelihood is chosen. Score −log p(x); threshold the (1−ν)-quantile of the
+      held-out scores.
+    * isoforest: ``IsolationForest(n_estimators, contamination="auto", random_state=seed)``, nothing
+      selected. Score −score_samples; threshold −offset_ (0.5, sklearn's own rule).
+
+    Attributes:
+      nu: ν ∈ (0, 1] (OC-SVM ν; KDE threshold level).
+      gammas: OC-SVM γ grid, default 2^-10 … 2^-1.
+      bandwidths: KDE bandwidth grid, default 2^{0.5k}, k = −10 … 10.
+      holdout_fraction: share of each run's normal training data held out for selection, in (0, 0.5].
+      n_estimators: Isolation Forest trees.
+      score_batch_size: samples per ``score`` chunk; memory only.
+    """
+
+    nu: float = 0.1
+    gammas: tuple[float, ...] = field(default_factory=lambda: _pow2_grid(-10, -1, 1))
+    bandwidths: tuple[float, ...] = field(default_factory=lambda: _pow2_grid(-5, 5, 0.5))
+    holdout_fraction: float = 0.2
+    n_estimators: int = 100
+    score_batch_size: int = 2048
+
+    def __post_init__(self) -> None:
+        validate_nu(self.nu)
+        for name in ("gammas", "bandwidths"):
+            grid = getattr(self, name)
+            if isinstance(grid, (int, float)) and not isinstance(grid, bool):
+                grid = (grid,)
+            grid = tuple(grid)
+            if not grid:
+                raise ValueError(f"{name} must be a non-empty sequence of numbers > 0")
+            for v in grid:
+                check_positive(name, v)
+            object.__setattr__(self, name, tuple(float(v) for v in grid))
+        h = self.holdout_fraction
+        if isinstance(h, bool) or not isinstance(h, (int, float)) or not (0 < h <= 0.5):
+            raise ValueError(f"holdout_fraction must lie in (0, 0.5], got {h!r}")
+        check_int("n_estimators", self.n_estimators, minimum=1)
+        check_int("score_batch_size", self.score_batch_size, minimum=1)
 
 
 def gaussian_kde_log_density(train: np.ndarray, query: np.ndarray, bandwidths: Sequence[float],
@@ -107,144 +159,148 @@ def holdout_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.nd
     return np.sort(perm[k:]), np.sort(perm[:k])
 
 
-def estimator_scores(method: str, est: Any, x: np.ndarray) -> np.ndarray:
-    """(n,) anomaly scores of a fitted estimator on x (n, d); higher = more anomalous."""
-    if method == "ocsvm":
-        return -est.decision_function(x)
-    return -est.score_samples(x)  # kde: −log p(x); isoforest: −score_samples
+class Estimator(NamedTuple):
+    """How one shallow method builds, selects, scores and thresholds its scikit-learn estimator.
+
+    Attributes:
+      hyperparameter: name of the selected hyperparameter (stored per run in ``variables``), or None.
+      make: (cfg, seed, hyperparameter value) -> an unfitted estimator.
+      score: (fitted estimator, x (n, d)) -> (n,) anomaly scores, higher = more anomalous.
+      select: (x (n, d), cfg, seed) -> the selected hyperparameter value (None without one).
+      threshold: (fitted estimator, x, cfg, seed, hyperparameter) -> the ``predict`` threshold.
+    """
+
+    hyperparameter: str | None
+    make: Callable[[ShallowConfig, int, float | None], Any]
+    score: Callable[[Any, np.ndarray], np.ndarray]
+    select: Callable[[np.ndarray, ShallowConfig, int], float | None]
+    threshold: Callable[[Any, np.ndarray, ShallowConfig, int, float | None], float]
 
 
-def _make(method: str, cfg: ShallowConfig, seed: int, hyper: float | None) -> Any:
-    if method == "ocsvm":
-        return OneClassSVM(kernel="rbf", nu=cfg.nu, gamma=hyper)
-    if method == "kde":
-        return GaussianKDE(bandwidth=hyper)
-    if method == "isoforest":
-        return IsolationForest(n_estimators=cfg.n_estimators, contamination="auto", random_state=seed)
-    raise ValueError(f"method must be one of {SHALLOW_METHODS}, got {method!r}")
-
-
-def select_hyperparameter(method: str, x: np.ndarray, cfg: ShallowConfig, seed: int) -> float | None:
-    """The rule of the module docstring on a seeded held-out slice of x (n, d); None for isoforest."""
-    if HYPERPARAMETER[method] is None:
-        return None
+def _select_gamma(x: np.ndarray, cfg: ShallowConfig, seed: int) -> float:
+    """OC-SVM: the γ whose held-out acceptance rate is closest to 1 − ν (ties: the smaller γ)."""
     fit_rows, held = holdout_split(x.shape[0], cfg.holdout_fraction, seed)
     best, best_value = None, None
-    if method == "ocsvm":
-        for gamma in sorted(cfg.gammas):
-            accepted = np.mean(_make(method, cfg, seed, gamma).fit(x[fit_rows]).decision_function(x[held]) >= 0)
-            value = -abs(accepted - (1.0 - cfg.nu))
-            if best_value is None or value > best_value:  # strict: ties keep the smaller γ
-                best, best_value = gamma, value
-    else:  # kde: the held-out log-likelihood of every bandwidth from one set of distances
-        bandwidths = sorted(cfg.bandwidths)
-        means = gaussian_kde_log_density(x[fit_rows], x[held], bandwidths).mean(axis=1)
-        for h, value in zip(bandwidths, means):
-            if best_value is None or value > best_value:  # strict: ties keep the smaller h
-                best, best_value = h, float(value)
+    for gamma in sorted(cfg.gammas):
+        accepted = np.mean(OCSVM.make(cfg, seed, gamma).fit(x[fit_rows]).decision_function(x[held]) >= 0)
+        value = -abs(accepted - (1.0 - cfg.nu))
+        if best_value is None or value > best_value:  # strict: ties keep the smaller γ
+            best, best_value = gamma, value
     return float(best)
 
 
-def fit_estimator(method: str, x: np.ndarray, cfg: ShallowConfig, seed: int, hyper: float | None = None):
+def _select_bandwidth(x: np.ndarray, cfg: ShallowConfig, seed: int) -> float:
+    """KDE: the held-out log-likelihood of every bandwidth from one set of distances; the largest wins
+    (ties: the smaller h)."""
+    fit_rows, held = holdout_split(x.shape[0], cfg.holdout_fraction, seed)
+    best, best_value = None, None
+    bandwidths = sorted(cfg.bandwidths)
+    means = gaussian_kde_log_density(x[fit_rows], x[held], bandwidths).mean(axis=1)
+    for h, value in zip(bandwidths, means):
+        if best_value is None or value > best_value:  # strict: ties keep the smaller h
+            best, best_value = h, float(value)
+    return float(best)
+
+
+def _kde_threshold(est: Any, x: np.ndarray, cfg: ShallowConfig, seed: int, hyper: float | None) -> float:
+    """KDE: the (1−ν)-quantile of the scores of unseen normals, from the selection split."""
+    fit_rows, held = holdout_split(x.shape[0], cfg.holdout_fraction, seed)
+    held_scores = KDE.score(KDE.make(cfg, seed, hyper).fit(x[fit_rows]), x[held])
+    return float(np.quantile(held_scores, 1.0 - cfg.nu))
+
+
+OCSVM = Estimator(
+    hyperparameter="gamma",
+    make=lambda cfg, seed, gamma: OneClassSVM(kernel="rbf", nu=cfg.nu, gamma=gamma),
+    score=lambda est, x: -est.decision_function(x),
+    select=_select_gamma,
+    threshold=lambda est, x, cfg, seed, hyper: 0.0,  # the SVM's own boundary
+)
+KDE = Estimator(
+    hyperparameter="bandwidth",
+    make=lambda cfg, seed, h: GaussianKDE(bandwidth=h),
+    score=lambda est, x: -est.score_samples(x),  # −log p(x)
+    select=_select_bandwidth,
+    threshold=_kde_threshold,
+)
+ISOFOREST = Estimator(
+    hyperparameter=None,
+    make=lambda cfg, seed, _: IsolationForest(n_estimators=cfg.n_estimators, contamination="auto", random_state=seed),
+    score=lambda est, x: -est.score_samples(x),
+    select=lambda x, cfg, seed: None,
+    threshold=lambda est, x, cfg, seed, hyper: float(-est.offset_),  # sklearn's own outlier rule
+)
+
+
+def fit_estimator(spec: Estimator, x: np.ndarray, cfg: ShallowConfig, seed: int, hyper: float | None = None):
     """Fit one run on its training rows x (n, d); selects the hyperparameter unless ``hyper`` is given.
 
     Returns:
       (fitted estimator, hyperparameter or None, ``predict`` threshold on the score).
     """
     if hyper is None:
-        hyper = select_hyperparameter(method, x, cfg, seed)
-    est = _make(method, cfg, seed, hyper).fit(x)
-    if method == "ocsvm":
-        threshold = 0.0
-    elif method == "isoforest":
-        threshold = float(-est.offset_)
-    else:  # kde: scores of unseen normals, from the selection split
-        fit_rows, held = holdout_split(x.shape[0], cfg.holdout_fraction, seed)
-        held_scores = estimator_scores(method, _make(method, cfg, seed, hyper).fit(x[fit_rows]), x[held])
-        threshold = float(np.quantile(held_scores, 1.0 - cfg.nu))
-    return est, hyper, threshold
+        hyper = spec.select(x, cfg, seed)
+    est = spec.make(cfg, seed, hyper).fit(x)
+    return est, hyper, spec.threshold(est, x, cfg, seed, hyper)
 
 
-@dataclasses.dataclass(eq=False)
-class ShallowModel(Model):
-    """A ``Model`` of scikit-learn estimators, one per run (normal class × seed).
+class ShallowFit(NamedTuple):
+    """The fitted runs of a shallow baseline, class-major like the deep methods.
 
-    ``backbone`` is None; ``variables`` holds the selected hyperparameter per run ({"gamma": (M,)} for
-    ocsvm, {"bandwidth": (M,)} for kde, {} for isoforest); ``train_data[c]`` holds class c's
-    preprocessed, flattened training rows (what the estimators were fitted on, and what ``save``
-    stores so that ``load`` can refit them).
+    Attributes:
+      run_class_index, run_seeds: (M,) int arrays.
+      variables: {hyperparameter name: (M,) float64 selected values}, or {} without a hyperparameter.
+      thresholds: (M,) float32 ``predict`` thresholds.
+      estimators: the M fitted estimators.
+      train_data: per class, its preprocessed, flattened training rows (n_c, d) float32.
+      wall_time: seconds spent fitting.
     """
 
-    estimators: list[Any] = dataclasses.field(default_factory=list, repr=False)
-    train_data: list[np.ndarray] = dataclasses.field(default_factory=list, repr=False)
-
-    def _score_base(self, base: np.ndarray, batch_size: int | None) -> np.ndarray:
-        n = base.shape[0]
-        flat = base.reshape(n, -1)
-        shift = self.preprocessing.shift.reshape(len(self.classes), -1)
-        inv = self.preprocessing.inv_scale.reshape(len(self.classes), -1)
-        b = max(1, min(int(batch_size or self.config.score_batch_size), n))
-        out = np.empty((self.n_models, n), np.float32)
-        for i, (est, c) in enumerate(zip(self.estimators, self.run_class_index)):
-            for start in range(0, n, b):
-                block = (flat[start : start + b] - shift[c]) * inv[c]
-                out[i, start : start + b] = estimator_scores(self.method, est, block)
-        return out
-
-    def refit(self) -> ShallowModel:
-        """Refit every run's estimator from ``train_data`` and the stored hyperparameters (after load)."""
-        key = HYPERPARAMETER[self.method]
-        self.estimators = [
-            fit_estimator(
-                self.method, self.train_data[int(c)], self.config, int(seed),
-                None if key is None else float(self.variables[key][i]),
-            )[0]
-            for i, (c, seed) in enumerate(zip(self.run_class_index, self.run_seeds))
-        ]
-        return self
+    run_class_index: np.ndarray
+    run_seeds: np.ndarray
+    variables: dict[str, np.ndarray]
+    thresholds: np.ndarray
+    estimators: list[Any]
+    train_data: list[np.ndarray]
+    wall_time: float
 
 
 def fit_shallow(
-    method: str,
+    spec: Estimator,
     cfg: ShallowConfig,
     class_data: Sequence[np.ndarray],
     seeds: Sequence[int],
     *,
     progress: bool = False,
-    **model_fields: Any,
-) -> ShallowModel:
+    description: str = "",
+) -> ShallowFit:
     """Fit every (class, seed) run of a shallow baseline, class-major like the deep methods.
 
     Args:
-      method: "ocsvm", "isoforest" or "kde".
+      spec: the method's ``Estimator`` (``OCSVM``, ``ISOFOREST`` or ``KDE``).
       cfg: the ``ShallowConfig``.
       class_data: per normal class, its preprocessed training rows (n_c, *network_shape).
       seeds: the run seeds; each drives its run's held-out split (and IsolationForest's random_state).
       progress: show a progress bar over the runs.
-      **model_fields: the remaining ``Model`` fields (classes, preprocessing, sample_shape, ...).
+      description: the progress bar's label.
     """
     t0 = time.perf_counter()
     train = [np.ascontiguousarray(x.reshape(x.shape[0], -1), np.float32) for x in class_data]
     run_cls = np.repeat(np.arange(len(train)), len(seeds)).astype(np.int32)
     run_seeds = np.tile(np.asarray(seeds, np.int64), len(train))
     estimators, hypers, thresholds = [], [], []
-    for c, seed in tqdm(list(zip(run_cls, run_seeds)), desc=method, unit="run", disable=not progress):
-        est, hyper, threshold = fit_estimator(method, train[c], cfg, int(seed))
+    for c, seed in tqdm(list(zip(run_cls, run_seeds)), desc=description, unit="run", disable=not progress):
+        est, hyper, threshold = fit_estimator(spec, train[c], cfg, int(seed))
         estimators.append(est)
         hypers.append(hyper)
         thresholds.append(threshold)
-    key = HYPERPARAMETER[method]
-    return ShallowModel(
-        method=method,
-        config=cfg,
-        backbone=None,
+    key = spec.hyperparameter
+    return ShallowFit(
         run_class_index=run_cls,
         run_seeds=run_seeds,
         variables={} if key is None else {key: np.asarray(hypers, np.float64)},
         thresholds=np.asarray(thresholds, np.float32),
-        train_metrics={},
-        wall_time=time.perf_counter() - t0,
         estimators=estimators,
         train_data=train,
-        **model_fields,
+        wall_time=time.perf_counter() - t0,
     )

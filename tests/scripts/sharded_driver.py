@@ -10,12 +10,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from ocnn_jax.core.batching import eval_chunking, stack_classes
-from ocnn_jax.core.config import DeepSVDDConfig, OptimConfig
+from ocnn_jax.core.config import OptimConfig
+from ocnn_jax.methods import DeepSVDDConfig
 from ocnn_jax.methods.deep_svdd import make_deep_svdd
-from ocnn_jax.engine._driver import execute
+from ocnn_jax.engine import execute
 from ocnn_jax.nn import make_backbone
 from ocnn_jax.core.program import RunSpec
-from ocnn_jax.experiments._sweep import make_model_mesh
+from ocnn_jax.engine import make_model_mesh
 
 r = np.random.default_rng(0)
 data = stack_classes([r.random((30, 6)).astype(np.float32), r.random((22, 6)).astype(np.float32)], 16)

@@ -8,7 +8,7 @@ import json
 
 import jax
 
-from ocnn_jax.experiments._sweep import sweep
+from ocnn_jax.experiments import sweep
 
 p = argparse.ArgumentParser()
 p.add_argument("out")
