@@ -106,8 +106,8 @@ class FrameworkTiming:
 class JaxDeepSVDD:
     """One-class Deep SVDD through ocnn_jax's engine on the benchmark's arrays.
 
-    The same pieces ``ocnn_jax.fit`` runs (``make_deep_svdd`` → ``run_program``, mapped over the model
-    axis by ``batching.model_map``, one PRNG key ``jax.random.key(seed)`` per run), without fit's
+    The same pieces ``ocnn_jax.fit`` runs (``make_train`` → ``train(key, run, data)``, mapped over the
+    run axis by ``engine.model_mapper``, one PRNG key ``jax.random.key(seed)`` per run), without fit's
     preprocessing, progress chunks and training-score pass, so the timed work equals the references'.
     """
 
@@ -115,11 +115,9 @@ class JaxDeepSVDD:
         import jax
         import jax.numpy as jnp
 
+        from ocnn_jax import DeepSVDDConfig, OptimConfig, make_train
+        from ocnn_jax.core import stack_classes
         from ocnn_jax.engine import resolve_model_axis
-        from ocnn_jax.core.batching import eval_chunking, stack_classes
-        from ocnn_jax.core.config import OptimConfig
-        from ocnn_jax.methods import DeepSVDDConfig
-        from ocnn_jax.methods.deep_svdd import SVDDState, deep_svdd_scores, make_deep_svdd
         from ocnn_jax.nn import make_backbone
 
         self._jax, self._jnp = jax, jnp
@@ -127,24 +125,18 @@ class JaxDeepSVDD:
         self.model_axis = model_axis
         self.hyper = hyper
         self.class_ids = [cd.normal_class for cd in classes]
-        self.cfg = DeepSVDDConfig(
+        cfg = DeepSVDDConfig(
             objective="one-class", nu=hyper.nu, center_eps=hyper.center_eps,
             train=OptimConfig(**dataclasses.asdict(hyper.svdd)),
             pretrain=OptimConfig(**dataclasses.asdict(hyper.pretrain)),
         )
         self.backbone = make_backbone("mnist_lenet", (28, 28, 1), rep_dim=hyper.rep_dim)
-        self.data = stack_classes([cd.x_train for cd in classes], self.cfg.score_batch_size)
-        n_chunks, _ = eval_chunking(self.data.n_max, self.cfg.score_batch_size)
-        self.program = make_deep_svdd(self.backbone, self.cfg, self.data.n_max, n_chunks)
+        self.data = stack_classes([cd.x_train for cd in classes], cfg.score_batch_size)
+        self.train_fn = make_train("deep_svdd", self.backbone, self.data, cfg)
+        self.cfg = self.train_fn.config
         self.x_test = [jnp.asarray(cd.x_test) for cd in classes]
         self.y_test = [cd.y_test for cd in classes]
-        backbone = self.backbone
-
-        def score(params, stats, center, x):
-            state = SVDDState(params, stats, None, None, center, jnp.zeros((), jnp.float32))
-            return deep_svdd_scores(backbone, state, x, soft_boundary=False)
-
-        self._score = jax.jit(score)
+        self._score = jax.jit(self.train_fn.score)
         self._compiled: dict[int, tuple[Callable[..., Any], float]] = {}
 
     def width(self, n_models: int) -> int | None:
@@ -153,12 +145,9 @@ class JaxDeepSVDD:
 
     def inputs(self, runs: Sequence[tuple[int, int]]):
         """((keys, RunSpec), data) for the given (class, seed) runs."""
-        from ocnn_jax.core.program import RunSpec
+        from ocnn_jax import make_runs
 
-        jax, jnp = self._jax, self._jnp
-        cls = jnp.asarray([self.class_ids.index(c) for c, _ in runs], jnp.int32)
-        keys = jax.vmap(jax.random.key)(jnp.asarray([s for _, s in runs], jnp.uint32))
-        spec = RunSpec(cls=cls, nu=jnp.full((len(runs),), self.hyper.nu, jnp.float32))
+        keys, spec = make_runs([self.class_ids.index(c) for c, _ in runs], [s for _, s in runs], self.hyper.nu)
         return (keys, spec), self.data
 
     def compile(self, n_models: int) -> tuple[Callable[..., Any], float]:
@@ -166,15 +155,13 @@ class JaxDeepSVDD:
         lowering + compiling)."""
         if n_models in self._compiled:
             return self._compiled[n_models]
-        from ocnn_jax.engine import model_mapper
-        from ocnn_jax.core.program import run_program
-        from ocnn_jax.engine import make_model_mesh
+        from ocnn_jax.engine import make_model_mesh, model_mapper
 
-        program = self.program
+        train = self.train_fn
 
         def one(key_run, data):
-            state, _ = run_program(program, key_run[0], key_run[1], data)
-            return state.params, state.batch_stats, state.center
+            state, _ = train(key_run[0], key_run[1], data)
+            return train.variables(state)
 
         n_dev = self._jax.device_count()
         # Several (CPU) devices: shard the runs over them, as ocnn_jax.sweep does; else one device.
@@ -201,13 +188,12 @@ class JaxDeepSVDD:
         from common import auroc
 
         jax = self._jax
-        params, stats, center = out
         result = []
         for i, (c, _) in enumerate(runs):
             k = self.class_ids.index(c)
-            p, s, ctr = jax.tree.map(lambda a: a[i], (params, stats, center))
+            v = jax.tree.map(lambda a: a[i], out)
             x = self.x_test[k]
-            scores = np.concatenate([np.asarray(self._score(p, s, ctr, x[j:j + chunk]))
+            scores = np.concatenate([np.asarray(self._score(v, x[j:j + chunk]))
                                      for j in range(0, x.shape[0], chunk)])
             result.append(auroc(self.y_test[k], scores))
         return result

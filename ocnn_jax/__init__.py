@@ -13,6 +13,7 @@ import importlib.metadata as _metadata
 from . import core, datasets, engine, experiments, frontend, methods, nn
 from .core.config import OptimConfig, with_overrides
 from .core.errors import HypersphereCollapseError, TrainingDivergedError
+from .core.program import RunSpec, make_runs
 from .datasets.protocol import OneClassSplit, OneClassStack, one_class_split, one_class_stack
 from .engine import make_model_mesh, set_cpu_devices
 from .experiments import sweep
@@ -25,6 +26,7 @@ from .methods import (
     RCAEConfig,
     ShallowConfig,
     default_config,
+    make_train,
 )
 
 try:
@@ -36,6 +38,9 @@ __all__ = [
     "__version__",
     "fit",
     "sweep",
+    "make_train",
+    "make_runs",
+    "RunSpec",
     "load",
     "Model",
     "ShallowModel",

@@ -14,11 +14,12 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from .batching import StackedData
 
-__all__ = ["RunSpec", "Phase", "Program", "run_program", "run_phase_epochs"]
+__all__ = ["RunSpec", "Phase", "Program", "run_program", "run_phase_epochs", "make_runs"]
 
 
 class RunSpec(NamedTuple):
@@ -52,12 +53,17 @@ class Phase(NamedTuple):
 
 
 class Program(NamedTuple):
-    """One run: ``init(key, run, data) -> state``; phases[i] ends in ``transitions[i](state, run, data)``
-    (len(transitions) == len(phases)); the last transition produces the final state."""
+    """One run: ``init(key, run, data) -> state``, then each phase; phases[i] ends in
+    ``transitions[i](state, run, data)`` where one is given (``transitions`` may be shorter than
+    ``phases`` and hold None: no transition after that phase)."""
 
     init: Callable[[jax.Array, RunSpec, StackedData], Any]
     phases: tuple[Phase, ...]
-    transitions: tuple[TransitionFn, ...]
+    transitions: tuple[TransitionFn | None, ...] = ()
+
+    def transition(self, i: int) -> TransitionFn | None:
+        """The transition after phase ``i``, or None."""
+        return self.transitions[i] if i < len(self.transitions) else None
 
 
 def run_phase_epochs(phase: Phase, state: Any, run: RunSpec, data: StackedData, start: int | jax.Array, count: int):
@@ -76,11 +82,34 @@ def run_program(program: Program, key: jax.Array, run: RunSpec, data: StackedDat
     Returns:
       (final_state, metrics) where metrics maps ``"<phase>/<name>"`` to (epochs,) arrays.
     """
+    if len(program.transitions) > len(program.phases):
+        raise ValueError(f"a Program has {len(program.phases)} phases but {len(program.transitions)} transitions")
     state = program.init(key, run, data)
     metrics: dict[str, jax.Array] = {}
-    for phase, transition in zip(program.phases, program.transitions, strict=True):
+    for i, phase in enumerate(program.phases):
         if phase.epochs > 0:
             state, m = run_phase_epochs(phase, state, run, data, 0, phase.epochs)
             metrics.update({f"{phase.name}/{k}": v for k, v in m.items()})
-        state = transition(state, run, data)
+        transition = program.transition(i)
+        if transition is not None:
+            state = transition(state, run, data)
     return state, metrics
+
+
+def make_runs(run_class: Any, run_seeds: Any, nu: float, run_lams: Any = None) -> tuple[jax.Array, RunSpec]:
+    """(keys, RunSpec) of M runs, the inputs ``jax.vmap(train)`` maps over.
+
+    Args:
+      run_class: (M,) index of each run's normal class in the ``StackedData``.
+      run_seeds: (M,) non-negative int seeds; run i's PRNG key is ``jax.random.key(run_seeds[i])``
+        (it drives initialisation and shuffling).
+      nu: ν of every run.
+      run_lams: optional (M,) λ per run (RCAE).
+
+    Returns:
+      ((M,) PRNG keys, ``RunSpec`` with (M,) leaves).
+    """
+    cls = jnp.asarray(np.asarray(run_class), jnp.int32)
+    keys = jax.vmap(jax.random.key)(jnp.asarray(np.asarray(run_seeds), jnp.uint32))
+    lam = None if run_lams is None else jnp.asarray(np.asarray(run_lams), jnp.float32)
+    return keys, RunSpec(cls, jnp.full(cls.shape, nu, jnp.float32), lam)

@@ -14,6 +14,7 @@ same code runs on every process and the results are gathered with ``process_allg
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -29,9 +30,21 @@ from ._checkpoint import Checkpointer, Position
 from ._devices import to_host
 from ._runs import model_mapper
 from ..core.errors import TrainingDivergedError
-from ..core.program import Phase, Program, RunSpec, run_phase_epochs
+from ..core.program import Program, RunSpec, run_phase_epochs
 
 __all__ = ["execute", "chunk_size"]
+
+
+@dataclasses.dataclass
+class _Display:
+    """What the driver shows and reports besides the numbers: the progress bar, per-run labels for
+    error messages, and per-phase images·runs per epoch for the throughput figure."""
+
+    bar: Any
+    run_info: Sequence[dict[str, Any]]
+    images_per_epoch: Sequence[int]
+    description: str = ""
+
 
 def chunk_size(epochs: int, target_chunks: int = 10) -> int:
     """Largest divisor of ``epochs`` that is ≤ max(1, epochs // target_chunks): whole, equal chunks
@@ -82,9 +95,8 @@ def execute(
     metrics: dict[str, list[np.ndarray]] = {}
 
     init = jax.jit(mapped(lambda kr, d: program.init(kr[0], kr[1], d)))
-    transitions = [
-        jax.jit(mapped(lambda sr, d, _t=t: _t(sr[0], sr[1], d))) for t in program.transitions
-    ]
+    transitions = [None if t is None else jax.jit(mapped(lambda sr, d, _t=t: _t(sr[0], sr[1], d)))
+                   for t in (program.transition(i) for i in range(len(program.phases)))]
 
     start = Position(0, 0)
     state = None
@@ -99,15 +111,16 @@ def execute(
     done_epochs = sum(p.epochs for p in program.phases[: start.phase]) + start.epoch
     bar = tqdm(total=total, initial=done_epochs, desc=description or "training", unit="epoch",
                disable=not progress, leave=True)
+    display = _Display(bar, run_info, images_per_epoch, description)
     try:
         for phase_idx in range(start.phase, len(program.phases)):
             phase = program.phases[phase_idx]
             first = start.epoch if phase_idx == start.phase else 0
             if phase.epochs > first:
-                state = _run_phase(phase, phase_idx, first, state, runs, data, mapped, run_info,
-                                   images_per_epoch[phase_idx], target_chunks, bar, metrics, checkpoint,
-                                   description)
-            state = transitions[phase_idx]((state, runs), data)
+                state = _run_phase(phase_idx, program, first, state, runs, data, mapped, target_chunks, metrics,
+                                   checkpoint, display)
+            if transitions[phase_idx] is not None:
+                state = transitions[phase_idx]((state, runs), data)
             if checkpoint is not None and phase_idx + 1 < len(program.phases):
                 checkpoint.save(Position(phase_idx + 1, 0), state, _joined(metrics))
         jax.block_until_ready(state)
@@ -126,14 +139,20 @@ def _state_shape(program, init, transitions, keys, runs, data, pos: Position):
     def build():
         s = init((keys, runs), data)
         for t in transitions[: pos.phase]:
-            s = t((s, runs), data)
+            if t is not None:
+                s = t((s, runs), data)
         return s
 
     return jax.eval_shape(build)
 
 
-def _run_phase(phase: Phase, phase_idx: int, first: int, state, runs, data, mapped, run_info,
-               images_per_epoch, target_chunks, bar, metrics, checkpoint, description):
+def _run_phase(phase_idx: int, program: Program, first: int, state: Any, runs: RunSpec, data: StackedData,
+               mapped: Callable[[Callable], Callable], target_chunks: int, metrics: dict[str, list[np.ndarray]],
+               checkpoint: Checkpointer | None, display: _Display) -> Any:
+    """Epochs ``first`` … end of phase ``phase_idx``, a chunk of epochs per compiled call."""
+    phase = program.phases[phase_idx]
+    bar, run_info, description = display.bar, display.run_info, display.description
+    images_per_epoch = display.images_per_epoch[phase_idx]
     k = chunk_size(phase.epochs, target_chunks)
     if first % k:  # a checkpoint from a run with another chunking: finish the odd epochs one by one
         k = 1

@@ -19,7 +19,7 @@ from ..core.batching import StackedData, chunked_apply, eval_chunking, model_map
 from ..core.config import active_pretrain, with_overrides
 from ..core.errors import HypersphereCollapseError
 from ..core.inputs import as_samples, check_labels, network_shape, resolve_seeds
-from ..core.program import RunSpec
+from ..core.program import make_runs
 from ..datasets.preprocess import Affine, apply_base, fit_identity, fit_minmax, fit_standardize
 from ..engine._checkpoint import Checkpointer
 from ..engine._devices import to_host
@@ -27,6 +27,7 @@ from ..engine._driver import execute
 from ..engine._runs import resolve_model_axis
 from ..methods.registry import default_config, get_method
 from ..methods.shallow import fit_shallow
+from ..methods.train import Train, make_train
 from ..nn import Backbone, make_backbone
 from ._model import Model, Preprocessing, ShallowModel
 
@@ -104,17 +105,12 @@ def fit(
     net_shape = network_shape(sample_shape)
     seed_list = resolve_seeds(seeds)
     classes, class_rows = _split_classes(x, y, normal_classes)
-    if preprocess not in PREPROCESS_MODES:
-        raise ValueError(f"preprocess must be one of {PREPROCESS_MODES}, got {preprocess!r}")
-    mode = preprocess if preprocess != "auto" else ("standardize" if len(sample_shape) == 1 else "gcn_minmax")
+    mode = _resolve_mode(preprocess, sample_shape)
     x = x.reshape((x.shape[0],) + net_shape)
     common = dict(sample_shape=sample_shape, classes=list(classes))
 
     if spec.kind == "shallow":
-        given = {"encoder": encoder != "auto", "decoder": decoder is not None, "rep_dim": rep_dim is not None,
-                 "hidden": hidden is not None}
-        if any(given.values()):
-            raise ValueError(f"{[k for k, v in given.items() if v]} do not apply to the shallow method {method!r}")
+        _check_no_backbone(method, encoder, decoder, rep_dim, hidden)
         cfg = with_overrides(default_config(None, method), **config)
         affines, class_data = _fit_preprocessing(x, class_rows, mode)
         fitted = fit_shallow(spec.estimator, cfg, class_data, seed_list, progress=progress, description=method)
@@ -125,47 +121,20 @@ def fit(
 
     backbone, backbone_spec = _resolve_backbone(encoder, decoder, net_shape, rep_dim, hidden, mode)
     cfg = with_overrides(default_config(backbone_spec["family"], method), **config)
-    lams = list(getattr(cfg, "lams", ()))
-    n_models = len(classes) * max(1, len(lams)) * len(seed_list)
-    per_device = n_models if mesh is None else -(-n_models // mesh.size)
+    run_cls, run_seeds, run_lams = _run_grid(len(classes), seed_list, getattr(cfg, "lams", ()))
+    per_device = len(run_cls) if mesh is None else -(-len(run_cls) // mesh.size)
     width = resolve_model_axis(model_axis, backbone_spec["family"], per_device)
     cfg = _clamp_batch_sizes(cfg, min(len(r) for r in class_rows))
 
     affines, class_data = _fit_preprocessing(x, class_rows, mode)
     data = stack_classes(class_data, cfg.score_batch_size)
     del class_data
-    n_chunks, _ = eval_chunking(data.n_max, cfg.score_batch_size)
-    program = spec.make_program(backbone, cfg, data.n_max, n_chunks)
-
-    # Runs: class-major, then λ (RCAE only), then seed. Runs differing only in λ share their key.
-    per_class = max(1, len(lams)) * len(seed_list)
-    run_cls = np.repeat(np.arange(len(classes)), per_class).astype(np.int32)
-    run_seeds = np.tile(np.asarray(seed_list, np.int64), len(classes) * max(1, len(lams)))
-    run_lams = np.tile(np.repeat(np.asarray(lams, np.float32), len(seed_list)), len(classes)) if lams else None
-    keys = jax.vmap(jax.random.key)(jnp.asarray(run_seeds, jnp.uint32))
-    runs = RunSpec(
-        jnp.asarray(run_cls),
-        jnp.full(run_cls.shape, cfg.nu, jnp.float32),
-        None if run_lams is None else jnp.asarray(run_lams),
-    )
+    train = make_train(method, backbone, data, cfg)
     run_info = [{"normal_class": classes[c], "seed": int(s)} for c, s in zip(run_cls, run_seeds)]
-    counts = np.asarray(data.n)
-    images = [int(sum((counts[c] // p_bs) * p_bs for c in run_cls)) for p_bs in _phase_batches(cfg)]
+    variables, metrics, wall = _train_runs(train, data, run_cls, run_seeds, run_lams, run_info, width=width,
+                                           mesh=mesh, checkpoint=checkpoint, progress=progress)
 
-    n_runs = len(run_cls)
-    if mesh is not None and n_runs % mesh.size:  # pad with repeats of the last run; dropped below
-        pad = mesh.size - n_runs % mesh.size
-        keys, runs = jax.tree.map(lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], pad, axis=0)]), (keys, runs))
-        run_info = run_info + [run_info[-1]] * pad
-    state, metrics, wall = execute(
-        program, keys, runs, data, width=width, run_info=run_info, images_per_epoch=images, progress=progress,
-        mesh=mesh, checkpoint=checkpoint,
-    )
-    variables = jax.tree.map(lambda a: np.asarray(a)[:n_runs], to_host(spec.export(state)))
-    metrics = {k: v[:n_runs] for k, v in metrics.items()}
-    del state
-
-    train_scores = _training_scores(method, cfg, backbone, variables, data, run_cls, n_chunks, width)
+    train_scores = _training_scores(train, variables, data, run_cls, width)
     thresholds = np.array([spec.threshold(s, cfg) for s in train_scores], np.float32)
     model = Model(
         method=method,
@@ -188,6 +157,55 @@ def fit(
         if bad:
             raise HypersphereCollapseError(bad, [run_info[i] for i in bad], model)
     return model
+
+
+def _resolve_mode(preprocess: str, sample_shape: tuple[int, ...]) -> str:
+    """The preprocessing mode: "auto" is "standardize" for feature vectors, "gcn_minmax" for images."""
+    if preprocess not in PREPROCESS_MODES:
+        raise ValueError(f"preprocess must be one of {PREPROCESS_MODES}, got {preprocess!r}")
+    return preprocess if preprocess != "auto" else ("standardize" if len(sample_shape) == 1 else "gcn_minmax")
+
+
+def _check_no_backbone(method: str, encoder: Any, decoder: Any, rep_dim: Any, hidden: Any) -> None:
+    """The shallow baselines have no network: backbone arguments are an error."""
+    given = {"encoder": encoder != "auto", "decoder": decoder is not None, "rep_dim": rep_dim is not None,
+             "hidden": hidden is not None}
+    if any(given.values()):
+        raise ValueError(f"{[k for k, v in given.items() if v]} do not apply to the shallow method {method!r}")
+
+
+def _run_grid(n_classes: int, seeds: list[int], lams: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(class index, seed, λ or None) of every run: class-major, then λ (RCAE only), then seed. Runs
+    differing only in λ share their seed, hence their key."""
+    lams = list(lams)
+    per_class = max(1, len(lams)) * len(seeds)
+    run_cls = np.repeat(np.arange(n_classes), per_class).astype(np.int32)
+    run_seeds = np.tile(np.asarray(seeds, np.int64), n_classes * max(1, len(lams)))
+    run_lams = np.tile(np.repeat(np.asarray(lams, np.float32), len(seeds)), n_classes) if lams else None
+    return run_cls, run_seeds, run_lams
+
+
+def _train_runs(train: Train, data: StackedData, run_cls: np.ndarray, run_seeds: np.ndarray,
+                run_lams: np.ndarray | None, run_info: list[dict[str, Any]], *, width: int | None, mesh: Any,
+                checkpoint: Checkpointer | None, progress: bool) -> tuple[Any, dict[str, np.ndarray], float]:
+    """Every run through the chunked driver: (exported variables on the host, metrics, wall seconds).
+
+    With a mesh the runs are padded with repeats of the last run to a multiple of its size; the
+    padding is dropped from the results."""
+    keys, runs = make_runs(run_cls, run_seeds, train.config.nu, run_lams)
+    counts = np.asarray(data.n)
+    images = [int(sum((counts[c] // p_bs) * p_bs for c in run_cls)) for p_bs in _phase_batches(train.config)]
+    n_runs = len(run_cls)
+    if mesh is not None and n_runs % mesh.size:  # pad with repeats of the last run; dropped below
+        pad = mesh.size - n_runs % mesh.size
+        keys, runs = jax.tree.map(lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], pad, axis=0)]), (keys, runs))
+        run_info = run_info + [run_info[-1]] * pad
+    state, metrics, wall = execute(
+        train.program, keys, runs, data, width=width, run_info=run_info, images_per_epoch=images, progress=progress,
+        mesh=mesh, checkpoint=checkpoint,
+    )
+    variables = jax.tree.map(lambda a: np.asarray(a)[:n_runs], to_host(train.variables(state)))
+    return variables, {k: v[:n_runs] for k, v in metrics.items()}, wall
 
 
 def _preprocessing(mode: str, affines: list[Affine], net_shape: tuple[int, ...]) -> Preprocessing:
@@ -317,13 +335,14 @@ def _phase_batches(cfg) -> list[int]:
     return ([pretrain.batch_size] if pretrain is not None else []) + [cfg.train.batch_size]
 
 
-def _training_scores(method, cfg, backbone, variables, data: StackedData, run_cls, n_chunks, width) -> list[np.ndarray]:
+def _training_scores(train: Train, variables: Any, data: StackedData, run_cls: np.ndarray,
+                     width: int | None) -> list[np.ndarray]:
     """Inference-mode scores of each run on its own (unpadded) training set."""
-    scorer = get_method(method).scorer
+    n_chunks, _ = eval_chunking(data.n_max, train.config.score_batch_size)
 
     def one(mapped, d):
         v, cls = mapped
-        return chunked_apply(lambda xb: scorer(backbone, cfg, v, xb), d.x, cls, n_chunks)
+        return chunked_apply(lambda xb: train.score(v, xb), d.x, cls, n_chunks)
 
     fn = jax.jit(model_map(one, width, len(run_cls)))
     scores = np.asarray(fn((variables, jnp.asarray(run_cls)), data))

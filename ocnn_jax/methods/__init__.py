@@ -21,6 +21,7 @@ from .rcae import (
     reconstruction_scores,
 )
 from .registry import DEEP_METHODS, METHOD_TABLE, METHODS, SHALLOW_METHODS, Method, default_config, get_method
+from .train import Train, make_train
 from .shallow import ISOFOREST, KDE, OCSVM, Estimator, GaussianKDE, ShallowConfig, fit_estimator, fit_shallow
 
 __all__ = [
@@ -31,6 +32,8 @@ __all__ = [
     "SHALLOW_METHODS",
     "get_method",
     "default_config",
+    "make_train",
+    "Train",
     "ae_row",
     "DeepSVDDConfig",
     "SVDDState",

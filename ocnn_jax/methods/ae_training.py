@@ -128,13 +128,13 @@ def encoder_program(
     n_max: int,
     start: StartFn,
     phases: tuple[Phase, ...],
-    transitions: tuple[TransitionFn, ...],
+    transitions: tuple[TransitionFn | None, ...] = (),
 ) -> Program:
     """A method that starts from an encoder: [AE pretraining →] ``start`` → ``phases``.
 
     With ``pretrain`` the program first trains the AE (phase "pretrain") and hands its encoder
     weights **and** BN running statistics to ``start``; without it the encoder's random init is used.
-    ``transitions[i]`` follows ``phases[i]`` as in ``Program``.
+    ``transitions[i]`` (optional) follows ``phases[i]`` as in ``Program``.
     """
     encoder = backbone.encoder
     if pretrain is None:

@@ -153,4 +153,4 @@ def make_deep_svdd(backbone: Backbone, cfg: DeepSVDDConfig, n_max: int, n_chunks
         return state._replace(key=key), {"loss": loss, "radius": state.radius}
 
     svdd_phase = Phase("train", train.epochs, svdd_epoch)
-    return encoder_program(backbone, cfg.pretrain, n_max, start_svdd, (svdd_phase,), (lambda s, run, data: s,))
+    return encoder_program(backbone, cfg.pretrain, n_max, start_svdd, (svdd_phase,))

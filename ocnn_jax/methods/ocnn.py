@@ -267,7 +267,7 @@ def make_ocnn(backbone: Backbone, cfg: OCNNConfig, n_max: int, n_chunks: int) ->
         state, objective = refresh_r(state._replace(key=key), run, data)
         return state, {"loss": loss, "r": state.r, "objective": objective}
 
-    phases, transitions = (Phase("train", train.epochs, ocnn_epoch),), (lambda s, run, data: s,)
+    phases = (Phase("train", train.epochs, ocnn_epoch),)
     if cfg.features == "input":  # no encoder: empty encoder variables
-        return Program(lambda key, run, data: start({}, {}, key, run, data), phases, transitions)
-    return encoder_program(backbone, cfg.pretrain, n_max, start, phases, transitions)
+        return Program(lambda key, run, data: start({}, {}, key, run, data), phases)
+    return encoder_program(backbone, cfg.pretrain, n_max, start, phases)

@@ -161,7 +161,7 @@ def _init_ae(backbone: Backbone):
 def make_dcae(backbone: Backbone, cfg: DCAEConfig, n_max: int, n_chunks: int) -> Program:
     """DCAE: one "train" phase of plain AE training (input x, target x), i.e. the AE pretraining."""
     ae, init = _init_ae(backbone)
-    return Program(init, (Phase("train", cfg.train.epochs, make_ae_epoch(ae, cfg.train, n_max)),), (lambda s, r, d: s,))
+    return Program(init, (Phase("train", cfg.train.epochs, make_ae_epoch(ae, cfg.train, n_max)),))
 
 
 def make_rcae(backbone: Backbone, cfg: RCAEConfig, n_max: int, n_chunks: int) -> Program:
@@ -206,7 +206,7 @@ def make_rcae(backbone: Backbone, cfg: RCAEConfig, n_max: int, n_chunks: int) ->
         norm = jnp.sum(jnp.sqrt(jnp.sum(jnp.square(flat), axis=1))) / n.astype(jnp.float32)
         return RCAEState(ae_state, noise), {**metrics, "noise_nonzero": frac, "noise_norm": norm}
 
-    return Program(init, (Phase("train", cfg.train.epochs, rcae_epoch),), (lambda s, r, d: s,))
+    return Program(init, (Phase("train", cfg.train.epochs, rcae_epoch),))
 
 
 def noise_nonzero_per_iteration(train_metrics: dict[str, Any], cfg: RCAEConfig) -> jax.Array:
