@@ -1,8 +1,8 @@
 """Shared pieces of the benchmark scripts: identical data for every framework, the hyperparameters of
-ALGORITHMS.md §6, the LR rule, AUROC, timing records and table formatting.
+docs/algorithms.md §6, the LR rule, AUROC, timing records and table formatting.
 
 Every framework (ocnn_jax, the Keras reference, the PyTorch reference) receives exactly the arrays made
-here: the inductive one-class split of ALGORITHMS.md §7 (l1 GCN + min-max with the normal class's
+here: the inductive one-class split of docs/algorithms.md §7 (l1 GCN + min-max with the normal class's
 constants, computed by ``ocnn_jax.protocol.one_class_split`` on the class's *full* training set), NHWC
 float32 ``(n, 28, 28, 1)``; PyTorch transposes them to NCHW itself. Optional subsampling takes the first
 ``n_train`` rows of the class (official order) and a fixed random subset of the test split shared by
@@ -63,7 +63,7 @@ REPO_ROOT: Path = Path(__file__).resolve().parent.parent
 
 
 # --------------------------------------------------------------------------------------------------
-# Hyperparameters (ALGORITHMS.md §6, MNIST rows)
+# Hyperparameters (docs/algorithms.md §6, MNIST rows)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,7 +88,7 @@ class Phase:
 
 @dataclasses.dataclass(frozen=True)
 class Hyper:
-    """Settings shared by all three implementations (MNIST defaults of ALGORITHMS.md §2, §3, §6).
+    """Settings shared by all three implementations (MNIST defaults of docs/algorithms.md §2, §3, §6).
 
     Attributes:
       pretrain: AE pretraining, which is also the whole DCAE run.
@@ -189,7 +189,7 @@ def prepare_classes(
     n_test: int | None = None,
     dataset: Any = None,
 ) -> list[ClassData]:
-    """Load MNIST once and build every class's one-class split (ALGORITHMS.md §7).
+    """Load MNIST once and build every class's one-class split (docs/algorithms.md §7).
 
     Args:
       classes: the normal classes, in order (duplicates are built once and shared).
@@ -417,7 +417,7 @@ def ocnn_jax_records(classes: Sequence[ClassData], seeds: Sequence[int], hyper: 
         n_images = lambda n: images_per_run(n, hyper)  # noqa: E731
     elif method == "ocnn":
         oc = hyper.ocnn
-        # The references train OC-NN on the pretrained encoder's codes: ALGORITHMS §2, not our default.
+        # The references train OC-NN on the pretrained encoder's codes: docs/algorithms.md §2, not our default.
         cfg = dict(features="encoder", epochs=oc.epochs, batch_size=oc.batch_size, lr=oc.lr, nu=hyper.nu,
                    hidden_units=hyper.ocnn_hidden, pretrain_epochs=pre.epochs, pretrain_batch_size=pre.batch_size,
                    pretrain_lr=pre.lr, pretrain_lr_milestone=pre.lr_milestone,

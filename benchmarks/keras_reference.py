@@ -1,8 +1,8 @@
 """Keras 3 reference (TensorFlow backend): Deep SVDD, OC-NN (paper objective) and DCAE on MNIST, one
 model per ``fit``, in Python loops over classes and seeds, the way the original Keras repo
 (``raghavchalapathy/oc-nn``) trains, but with the objectives, network and protocol of ocnn_jax
-(ALGORITHMS.md §2-§7), so that speed and AUROC can be compared on identical data. This is *not* the
-Keras repo's behaviour (ALGORITHMS.md §9: transductive evaluation, /255 inputs, a different "OC-NN").
+(docs/algorithms.md §2-§7), so that speed and AUROC can be compared on identical data. This is *not* the
+Keras repo's behaviour (docs/algorithms.md §9: transductive evaluation, /255 inputs, a different "OC-NN").
 
 What each run does (per normal class and seed; ``keras.utils.set_random_seed(seed)`` drives init and
 shuffling):

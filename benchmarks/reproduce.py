@@ -1,4 +1,4 @@
-"""Reproduce the one-class tables (ALGORITHMS.md §12.1) for every method, ours beside the published ones.
+"""Reproduce the one-class tables (docs/algorithms.md §12.1) for every method, ours beside the published ones.
 
     python benchmarks/reproduce.py --dataset mnist --quick --data-dir ../shared/data/mnist \\
         --out benchmarks/results/reproduce_mnist_quick
@@ -10,7 +10,7 @@ puts every method's per-class AUROC (mean ± population std) beside the referenc
 and whether our mean lies within one reference std; ``OUT/results.json`` holds the numbers.
 
 Modes:
-  --full   the paper settings (ALGORITHMS §6: 150 + 150 epochs for Deep SVDD, OC-NN head 100 epochs,
+  --full   the paper settings (docs/algorithms.md §6: 150 + 150 epochs for Deep SVDD, OC-NN head 100 epochs,
            RCAE T×E = 5×30 (MNIST) / 10×35 (CIFAR-10)), 10 seeds. Meant for a GPU/TPU.
   --quick  ``ocnn_jax.sweep.QUICK``: a few epochs per method (e.g. 5 + 5 for Deep SVDD, RCAE 2×5), and
            3 seeds by default: sized for a 2-core CPU. Quick numbers are expected below the references.
@@ -73,7 +73,7 @@ def main(argv=None) -> int:
     summary = {
         "dataset": args.dataset,
         "mode": "quick" if args.quick else "full",
-        "protocol": "inductive one-vs-rest (ALGORITHMS.md §7)",
+        "protocol": "inductive one-vs-rest (docs/algorithms.md §7)",
         "seeds": list(range(seeds)),
         "reference": REFERENCE_SOURCE,
         "device": f"{jax.default_backend()}: {jax.devices()[0].device_kind} x {jax.device_count()}",

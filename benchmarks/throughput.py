@@ -6,7 +6,7 @@ epochs and batch size. M models are the first M of the (seed, class) grid in see
 (M = 10: every digit once; M = 100: ten digits × ten seeds). Frameworks:
 
 * ``jax``: ocnn_jax's engine, all M runs as ONE compiled program (``run_program`` under
-  ``model_map``: ``jax.vmap`` on GPU/TPU; on CPU ``model_axis="auto"`` maps one run at a time
+  ``run_map``: ``jax.vmap`` on GPU/TPU; on CPU ``model_axis="auto"`` maps one run at a time
   *inside* the program, because XLA-CPU runs a conv vmapped over per-run weights as a slow grouped
   conv). Compilation is timed separately (``jit(...).lower(...).compile()``); the training time is
   the median of ``--repeats`` executions of the compiled program.
@@ -107,7 +107,7 @@ class JaxDeepSVDD:
     """One-class Deep SVDD through ocnn_jax's engine on the benchmark's arrays.
 
     The same pieces ``ocnn_jax.fit`` runs (``make_train`` → ``train(key, run, data)``, mapped over the
-    run axis by ``engine.model_mapper``, one PRNG key ``jax.random.key(seed)`` per run), without fit's
+    run axis by ``engine.run_mapper``, one PRNG key ``jax.random.key(seed)`` per run), without fit's
     preprocessing, progress chunks and training-score pass, so the timed work equals the references'.
     """
 
@@ -117,11 +117,11 @@ class JaxDeepSVDD:
 
         from ocnn_jax import DeepSVDDConfig, OptimConfig, make_train
         from ocnn_jax.core import stack_classes
-        from ocnn_jax.engine import resolve_model_axis
+        from ocnn_jax.engine import resolve_run_axis
         from ocnn_jax.nn import make_backbone
 
         self._jax, self._jnp = jax, jnp
-        self._resolve = resolve_model_axis
+        self._resolve = resolve_run_axis
         self.model_axis = model_axis
         self.hyper = hyper
         self.class_ids = [cd.normal_class for cd in classes]
@@ -155,7 +155,7 @@ class JaxDeepSVDD:
         lowering + compiling)."""
         if n_models in self._compiled:
             return self._compiled[n_models]
-        from ocnn_jax.engine import make_model_mesh, model_mapper
+        from ocnn_jax.engine import make_run_mesh, run_mapper
 
         train = self.train_fn
 
@@ -165,9 +165,9 @@ class JaxDeepSVDD:
 
         n_dev = self._jax.device_count()
         # Several (CPU) devices: shard the runs over them, as ocnn_jax.sweep does; else one device.
-        mesh = make_model_mesh() if n_dev > 1 and n_models % n_dev == 0 else None
+        mesh = make_run_mesh() if n_dev > 1 and n_models % n_dev == 0 else None
         per_device = n_models if mesh is None else n_models // n_dev
-        fn = self._jax.jit(model_mapper(self.width(per_device), n_models, mesh)(one))
+        fn = self._jax.jit(run_mapper(self.width(per_device), n_models, mesh)(one))
         mapped, data = self.inputs([(self.class_ids[0], 0)] * n_models)
         with Stopwatch() as t:
             compiled = fn.lower(mapped, data).compile()

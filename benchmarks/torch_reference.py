@@ -1,6 +1,6 @@
 """PyTorch reference: one-class Deep SVDD on MNIST the way Ruff et al.'s public code trains it.
 
-Written from the description of ``lukasruff/Deep-SVDD-PyTorch`` (ALGORITHMS.md §3, §5, §6), not copied:
+Written from the description of ``lukasruff/Deep-SVDD-PyTorch`` (docs/algorithms.md §3, §5, §6), not copied:
 
 * the same networks: the bias-free ``MNIST_LeNet`` encoder (conv 8 → BN → lrelu → pool → conv 4 → BN →
   lrelu → pool → dense 32) and its autoencoder (nearest ×2 upsampling, ``ConvTranspose2d`` with padding

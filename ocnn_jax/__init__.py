@@ -15,7 +15,7 @@ from .core.config import OptimConfig, with_overrides
 from .core.errors import HypersphereCollapseError, TrainingDivergedError
 from .core.program import RunSpec, make_runs
 from .datasets.protocol import OneClassSplit, OneClassStack, one_class_split, one_class_stack
-from .engine import make_model_mesh, set_cpu_devices
+from .engine import make_run_mesh, set_cpu_devices
 from .experiments import sweep
 from .frontend import DeepSVDD, Model, ShallowModel, fit, load
 from .methods import (
@@ -57,7 +57,7 @@ __all__ = [
     "TrainingDivergedError",
     "HypersphereCollapseError",
     "set_cpu_devices",
-    "make_model_mesh",
+    "make_run_mesh",
     "one_class_split",
     "one_class_stack",
     "OneClassSplit",

@@ -46,7 +46,7 @@ def _build_parser() -> argparse.ArgumentParser:
             "Fit each method (one compiled program per deep method; the shallow baselines on the host) on "
             "every requested normal class x seed, evaluate on the test split (inductive one-vs-rest) and "
             "print one table. Methods: " + ", ".join(METHODS) + "; OC-NN variants: ocnn_encoder (features='encoder', "
-            "ALGORITHMS §2), ocnn_encoder_l2 (features='encoder_l2'), ocnn_input (= the default features='input'). "
+            "docs/algorithms.md §2), ocnn_encoder_l2 (features='encoder_l2'), ocnn_input (= the default features='input'). "
             "OC-NN columns also show the paper-comparable sign AUROC (from predict's 0/1 flags)."
         ),
     )
@@ -91,7 +91,8 @@ def _build_parser() -> argparse.ArgumentParser:
                     help="hyperparameter grid, e.g. lam=0.1,1 (traced: one program) or nu=0.01,0.1 (repeatable)")
     sw.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="config override for every run, e.g. epochs=20 (repeatable)")
-    sw.add_argument("--max-models", type=int, default=None, help="runs per compiled program (default: memory estimate)")
+    sw.add_argument("--max-runs", "--max-models", dest="max_runs", type=int, default=None,
+                    help="runs per compiled program (default: memory estimate)")
     sw.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     sw.add_argument("--no-progress", action="store_true", help="hide progress bars")
     sw.add_argument("--cpu-devices", default=None, metavar="N|auto",
@@ -199,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = sweep(
             args.dataset, args.method, normal_classes=classes, seeds=args.seeds, grid=grid or None,
             data_dir=args.data_dir, out_dir=args.out, resume=args.resume, quick=args.quick,
-            max_models_per_chunk=args.max_models, progress=not args.no_progress, figures=not args.no_figures,
+            max_runs_per_chunk=args.max_runs, progress=not args.no_progress, figures=not args.no_figures,
             **overrides,
         )
         with open(f"{args.out}/results.md") as fh:

@@ -7,7 +7,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 import ocnn_jax
-from ocnn_jax.engine import resolve_model_axis
+from ocnn_jax.engine import resolve_run_axis
 from ocnn_jax.frontend import collapsed
 
 FAST_SVDD = dict(epochs=4, batch_size=16, lr=1e-3, progress=False)
@@ -30,7 +30,7 @@ def fitted():
 
 def test_fit_shapes_runs_and_one_vs_rest_auroc(fitted):
     model, x, y = fitted
-    assert model.n_models == 4
+    assert model.n_runs == 4
     assert [r["normal_class"] for r in model.runs] == [0, 0, 1, 1]
     assert [r["seed"] for r in model.runs] == [0, 1, 0, 1]
     scores = model.score(x)
@@ -235,7 +235,7 @@ def test_collapsed_hypersphere_is_reported_with_the_model_attached():
     with pytest.raises(ocnn_jax.HypersphereCollapseError, match="hypersphere collapse") as info:
         ocnn_jax.fit(x, seeds=2, encoder=ConstantEncoder(), pretrain=False, **FAST_SVDD)
     assert info.value.model_indices == [0, 1]
-    assert info.value.model.n_models == 2
+    assert info.value.model.n_runs == 2
     model = ocnn_jax.fit(x, seeds=1, encoder=ConstantEncoder(), pretrain=False, check_collapse=False, **FAST_SVDD)
     assert np.ptp(model.score(x)) == 0.0
 
@@ -257,10 +257,10 @@ def test_collapse_rule():
 
 
 def test_model_axis_resolution():
-    assert resolve_model_axis("vmap", "mnist_lenet", 10) is None
-    assert resolve_model_axis("map", "mlp", 10) == 1
-    assert resolve_model_axis(4, "mlp", 10) == 4
-    assert resolve_model_axis(40, "mlp", 10) is None
-    assert resolve_model_axis("auto", "mlp", 10) is None
+    assert resolve_run_axis("vmap", "mnist_lenet", 10) is None
+    assert resolve_run_axis("map", "mlp", 10) == 1
+    assert resolve_run_axis(4, "mlp", 10) == 4
+    assert resolve_run_axis(40, "mlp", 10) is None
+    assert resolve_run_axis("auto", "mlp", 10) is None
     with pytest.raises(ValueError, match="width must be >= 1"):
-        resolve_model_axis(0, "mlp", 3)
+        resolve_run_axis(0, "mlp", 3)

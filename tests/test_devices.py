@@ -22,8 +22,8 @@ def test_set_cpu_devices_gives_that_many_devices_and_sweeps_shard_over_them():
         import jax, ocnn_jax
         assert ocnn_jax.set_cpu_devices(3) == 3
         assert jax.device_count() == 3, jax.devices()
-        from ocnn_jax.engine import make_model_mesh
-        assert make_model_mesh().size == 3
+        from ocnn_jax.engine import make_run_mesh
+        assert make_run_mesh().size == 3
         print("ok")
     """)
     assert proc.returncode == 0, proc.stderr

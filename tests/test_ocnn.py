@@ -1,4 +1,4 @@
-"""OC-NN, the paper objective (ALGORITHMS.md §2): loss and gradients against NumPy oracles (the w and V
+"""OC-NN, the paper objective (docs/algorithms.md §2): loss and gradients against NumPy oracles (the w and V
 penalties have gradients), r after every epoch == np.quantile(ŷ_train, ν) of the same network read out
 of the compiled run, frozen vs fine-tuned encoder, the API, digits, bad input."""
 
@@ -117,7 +117,7 @@ def test_r_after_every_epoch_is_the_nu_quantile_of_the_same_network(finetune, fe
 @pytest.fixture(scope="module")
 def digits_ocnn():
     ds = load_digits()
-    # The default OC-NN (features="input", the project's deviation from ALGORITHMS §2), digits settings.
+    # The default OC-NN (features="input", the project's deviation from docs/algorithms.md §2), digits settings.
     model = ocnn_jax.fit(ds.x_train, ds.y_train, method="ocnn", normal_classes="all", seeds=3,
                          batch_size=32, lr=1e-3, progress=False)
     return model, ds
@@ -125,7 +125,7 @@ def digits_ocnn():
 
 def test_digits_ocnn_on_inputs_reaches_the_target_auroc(digits_ocnn):
     model, ds = digits_ocnn
-    assert model.n_models == 30 and model.config.features == "input"
+    assert model.n_runs == 30 and model.config.features == "input"
     assert active_pretrain(model.config) is None and set(model.train_metrics) == {"train/loss", "train/r", "train/objective"}
     aucs = model.evaluate(ds.x_test, y=ds.y_test)
     mean = np.mean([row["mean"] for row in per_class_summary(aucs, [r["normal_class"] for r in model.runs])])
@@ -208,7 +208,7 @@ def test_encoder_l2_features_are_unit_norm_and_round_trip(finetune, tmp_path):
                          finetune_encoder=finetune, epochs=3, batch_size=16, pretrain_epochs=2,
                          pretrain_batch_size=16, progress=False)
     assert model.config.features == "encoder_l2" and "pretrain/loss" in model.train_metrics
-    for i in range(model.n_models):
+    for i in range(model.n_runs):
         v = jax.tree.map(lambda a: a[i], model.variables)
         xi = model.preprocess(x, model.runs[i]["normal_class"])
         z = np.asarray(ocnn_features(model.backbone, model.config, v["params"]["encoder"], v["batch_stats"], xi))
@@ -229,7 +229,7 @@ def test_paper_comparable_sign_auroc_is_the_auroc_of_the_hard_predictions(digits
     model, ds = digits_ocnn
     sign = model.sign_auroc(ds.x_test, y=ds.y_test)
     flags, truth = model.predict(ds.x_test), model.anomaly_labels(ds.y_test)
-    expected = [roc_auc_score(truth[i], flags[i].astype(int)) for i in range(model.n_models)]
+    expected = [roc_auc_score(truth[i], flags[i].astype(int)) for i in range(model.n_runs)]
     np.testing.assert_allclose(sign, expected, rtol=1e-12)
     tpr = (flags & (truth == 1)).sum(1) / (truth == 1).sum(1)
     tnr = (~flags & (truth == 0)).sum(1) / (truth == 0).sum(1)

@@ -1,4 +1,4 @@
-"""The one-class protocol (ALGORITHMS.md §7): split, contamination, preprocessing, per-class stack.
+"""The one-class protocol (docs/algorithms.md §7): split, contamination, preprocessing, per-class stack.
 
 Synthetic and offline except the last tests, which reproduce the published GCN + min-max table from
 /work/shared/data and skip when it is absent.
@@ -23,7 +23,7 @@ from ocnn_jax.datasets.protocol import (
 
 from data_fixtures import shared_data_dir
 
-# ALGORITHMS.md §7.2: (m_c, M_c) for classes 0..9
+# docs/algorithms.md §7.2: (m_c, M_c) for classes 0..9
 PUBLISHED_MNIST = [
     (-0.88266, 9.00155), (-0.66615, 20.10806), (-0.78205, 11.66510), (-0.76458, 12.89505), (-0.72539, 12.68324),
     (-0.76985, 13.10328), (-0.77842, 10.45784), (-0.71298, 12.05778), (-0.82804, 10.58154), (-0.73700, 10.69704),

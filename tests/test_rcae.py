@@ -1,4 +1,4 @@
-"""RCAE / DCAE (ALGORITHMS.md §4): the proximal N-step against NumPy oracles (hypothesis), λ = ∞ RCAE
+"""RCAE / DCAE (docs/algorithms.md §4): the proximal N-step against NumPy oracles (hypothesis), λ = ∞ RCAE
 == DCAE bit for bit, the N-step inside the compiled run, the λ grid on the model axis, bad input."""
 
 import jax
@@ -72,7 +72,7 @@ def test_group_soft_threshold_is_the_l21_prox(b, tau, seed):
 @settings(max_examples=30, deadline=None)
 @given(arrays(np.float32, (6,), elements=floats), st.floats(0, 8, width=32))
 def test_rcae_noise_step_thresholds_at_half_lambda(delta, lam):
-    """argmin_N ‖Δ − N‖² + λ‖N‖₁ (no ½): soft-threshold at λ/2, not λ (ALGORITHMS §10.11)."""
+    """argmin_N ‖Δ − N‖² + λ‖N‖₁ (no ½): soft-threshold at λ/2, not λ (docs/algorithms.md §10.11)."""
     n = np.asarray(rcae_noise(jnp.asarray(delta), lam, "l1"), np.float64)
     d = delta.astype(np.float64)
     grid = np.linspace(-12, 12, 4801)
@@ -172,7 +172,7 @@ def lam_grid_fit():
 
 def test_lambda_grid_is_a_model_axis_and_nonzero_fraction_falls_with_lambda(lam_grid_fit):
     model, x, _, lams = lam_grid_fit
-    assert model.n_models == 2 * 4 * 2
+    assert model.n_runs == 2 * 4 * 2
     assert [(r["normal_class"], r["lam"], r["seed"]) for r in model.runs[:4]] == [
         (0, pytest.approx(0.02), 0), (0, pytest.approx(0.02), 1), (0, pytest.approx(0.2), 0), (0, pytest.approx(0.2), 1)]
     frac = np.asarray(noise_nonzero_per_iteration(model.train_metrics, model.config))

@@ -28,7 +28,7 @@ def fitted(request):
 
 def test_fit_score_evaluate_predict_and_round_trip(fitted, tmp_path):
     method, model, x, y = fitted
-    assert isinstance(model, ShallowModel) and model.method == method and model.n_models == 4
+    assert isinstance(model, ShallowModel) and model.method == method and model.n_runs == 4
     assert model.runs == [{"normal_class": c, "seed": s} for c in (0, 1) for s in (3, 4)]
     scores = model.score(x)
     assert scores.shape == (4, 120) and scores.dtype == np.float32

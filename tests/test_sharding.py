@@ -22,4 +22,4 @@ def test_sharded_driver_equals_single_device():
     for name in ("vmap", "map"):
         assert out[name] < 1e-4, out
         assert out[name + "_loss"] < 1e-4, out
-        assert "models" in out[name + "_sharding"], out
+        assert "runs" in out[name + "_sharding"], out

@@ -1,5 +1,5 @@
 """The training engine: one run = one pure function; vmapped sweep == runs one at a time; padding
-never leaks; centre, BN statistics and the soft-boundary radius follow ALGORITHMS.md §3."""
+never leaks; centre, BN statistics and the soft-boundary radius follow docs/algorithms.md §3."""
 
 import dataclasses
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ocnn_jax.methods.ae_training import apply_eval, apply_train
-from ocnn_jax.core.batching import StackedData, eval_chunking, model_map, stack_classes
+from ocnn_jax.core.batching import StackedData, eval_chunking, run_map, stack_classes
 from ocnn_jax.core.config import OptimConfig
 from ocnn_jax.methods import DeepSVDDConfig
 from ocnn_jax.methods.deep_svdd import make_deep_svdd
@@ -86,7 +86,7 @@ def test_lax_map_model_axis_and_chunked_driver_match_the_pure_program():
     keys = jax.vmap(jax.random.key)(jnp.arange(3) + 10)
     runs = _runs(cls)
     ref_state, ref_metrics = jax.jit(jax.vmap(lambda k, r, d: run_program(prog, k, r, d), in_axes=(0, 0, None)))(keys, runs, data)
-    mapped = jax.jit(model_map(lambda kr, d: run_program(prog, kr[0], kr[1], d), 1, 3))((keys, runs), data)
+    mapped = jax.jit(run_map(lambda kr, d: run_program(prog, kr[0], kr[1], d), 1, 3))((keys, runs), data)
     _assert_tree_close(mapped[0].params, ref_state.params)
     info = [{"normal_class": c, "seed": s} for s, c in enumerate(cls)]
     for width in (None, 1, 2):

@@ -1,6 +1,6 @@
-"""Padded per-class data, masked minibatch epochs, chunked full-set passes and the model-axis map.
+"""Padded per-class data, masked minibatch epochs, chunked full-set passes and the run-axis map.
 
-How unequal class sizes are handled (the model axis carries runs of different normal classes):
+How unequal class sizes are handled (the run axis carries runs of different normal classes):
 
 * ``StackedData.x`` holds every class's training set in one (C, n_max, ...) array, zero-padded to the
   largest class (rounded up to a whole number of inference chunks); ``StackedData.n[c]`` is the true
@@ -32,7 +32,7 @@ __all__ = [
     "padded_permutation",
     "minibatch_epoch",
     "chunked_apply",
-    "model_map",
+    "run_map",
 ]
 
 
@@ -156,14 +156,14 @@ def chunked_apply(
     return jax.tree.map(lambda a: a.reshape((n_max,) + a.shape[2:]), out)
 
 
-def model_map(fn: Callable[..., Any], width: int | None, n_models: int) -> Callable[..., Any]:
+def run_map(fn: Callable[..., Any], width: int | None, n_runs: int) -> Callable[..., Any]:
     """Map ``fn(mapped, shared)`` over the leading (model) axis of ``mapped``.
 
-    width None or ≥ n_models: ``jax.vmap`` (all models side by side: GPU/TPU, or dense-only nets).
-    width k < n_models: ``lax.map`` over groups of k vmapped models (k = 1: one model at a time,
+    width None or ≥ n_runs: ``jax.vmap`` (all models side by side: GPU/TPU, or dense-only nets).
+    width k < n_runs: ``lax.map`` over groups of k vmapped models (k = 1: one model at a time,
     which keeps XLA-CPU convolutions ungrouped). The numerics are the same up to float rounding.
     """
-    if width is None or width >= n_models:
+    if width is None or width >= n_runs:
         return jax.vmap(fn, in_axes=(0, None))
 
     def mapped_fn(mapped, shared):

@@ -25,7 +25,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """One training phase: Adam with coupled L2 decay and a ×0.1 LR milestone (ALGORITHMS §6).
+    """One training phase: Adam with coupled L2 decay and a ×0.1 LR milestone (docs/algorithms.md §6).
 
     Attributes:
       lr: Adam learning rate.

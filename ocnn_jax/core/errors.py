@@ -15,7 +15,7 @@ class TrainingDivergedError(FloatingPointError):
     """A run's loss became NaN or infinite.
 
     Attributes:
-      model_indices: positions on the model axis whose loss was not finite.
+      model_indices: positions on the run axis whose loss was not finite.
       runs: for each, a dict with its normal class and seed.
       phase: the phase name ("pretrain", "train", ...).
       epoch: the first 0-based epoch of that phase at which a non-finite loss was seen.

@@ -1,4 +1,4 @@
-"""Pure loss functions, the hypersphere centre rule and quantiles (ALGORITHMS.md §1, §2, §3, §6).
+"""Pure loss functions, the hypersphere centre rule and quantiles (docs/algorithms.md §1, §2, §3, §6).
 
 Every function here is pure, jit/vmap friendly and free of Flax: it takes arrays and returns arrays.
 Shapes use B for the minibatch, p for the representation size, n for the number of (valid) samples.
@@ -45,7 +45,7 @@ def per_sample_sse(recon: jax.Array, target: jax.Array) -> jax.Array:
 
 
 def autoencoder_loss(recon: jax.Array, target: jax.Array) -> jax.Array:
-    """AE/DCAE minibatch loss: per-sample SSE averaged over the batch (ALGORITHMS §6).
+    """AE/DCAE minibatch loss: per-sample SSE averaged over the batch (docs/algorithms.md §6).
 
     Not the per-pixel MSE, which would rescale the coupled weight decay by the input size.
     """
@@ -75,7 +75,7 @@ def soft_boundary_loss(d: jax.Array, radius: ArrayLike, nu: ArrayLike) -> jax.Ar
 
 
 def center_from_mean(mean_z: jax.Array, eps: ArrayLike = 0.1) -> jax.Array:
-    """The ±ε rule of ALGORITHMS §3 applied to the mean representation.
+    """The ±ε rule of docs/algorithms.md §3 applied to the mean representation.
 
     Entries in (−ε, 0) become −ε, entries in (0, ε) become +ε, exact zeros and |c_j| ≥ ε stay.
     A c_j close to 0 would let the network reach it trivially with zero weights.
@@ -151,7 +151,7 @@ def rank_auroc(scores: jax.Array, labels: jax.Array) -> jax.Array:
 
 
 def ocnn_output(head: dict[str, jax.Array], z: jax.Array, g: str = "linear") -> jax.Array:
-    """OC-NN decision output ``ŷ = ⟨w, g(V z)⟩`` (no biases; ALGORITHMS §2).
+    """OC-NN decision output ``ŷ = ⟨w, g(V z)⟩`` (no biases; docs/algorithms.md §2).
 
     Args:
       head: {"V": (h, p), "w": (h,)}.

@@ -1,4 +1,4 @@
-"""Optimiser construction: Adam with coupled L2 decay and the epoch-milestone LR (ALGORITHMS §6)."""
+"""Optimiser construction: Adam with coupled L2 decay and the epoch-milestone LR (docs/algorithms.md §6)."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ __all__ = ["RunSpec", "Phase", "Program", "run_program", "run_phase_epochs", "ma
 
 
 class RunSpec(NamedTuple):
-    """What varies between runs on the model axis (all traced scalars, so ``vmap`` maps them).
+    """What varies between runs on the run axis (all traced scalars, so ``vmap`` maps them).
 
     Attributes:
       cls: int32 index of the run's normal class in ``StackedData``.

@@ -1,4 +1,4 @@
-"""Proximal operators for RCAE's N-step (ALGORITHMS.md §4), as pure jit/vmap-friendly functions.
+"""Proximal operators for RCAE's N-step (docs/algorithms.md §4), as pure jit/vmap-friendly functions.
 
 For a penalty Ω and a step τ ≥ 0, ``prox_{τΩ}(B) = argmin_N ½‖N − B‖² + τ·Ω(N)``.
 

@@ -1,6 +1,6 @@
 """scikit-learn's bundled 8x8 digits: the embedded default data set (no files, no network).
 
-The data has no official train/test split, so one is fixed here (ALGORITHMS.md §7.2, "data without
+The data has no official train/test split, so one is fixed here (docs/algorithms.md §7.2, "data without
 an official split"): ``sklearn.model_selection.train_test_split(x, y, test_size=0.5, stratify=y,
 random_state=0)``, giving 898 training and 899 test images. Pixels are integers 0..16 in the source
 and are divided by 16, so images are float32 in [0, 1], shape (n, 8, 8, 1).

@@ -1,6 +1,6 @@
 """GTSRB stop signs with adversarial examples (the set of the Deep SVDD and OC-NN papers).
 
-No public copy of this set exists (see /work/shared/data/README.md), so it loads only from files the
+No public copy of this set exists, so it loads only from files the
 user provides, in a directory ``<dir>`` (``data_dir`` itself, or its ``gtsrb/``, ``GTSRB/`` or
 ``data_gtsrb/`` subfolder):
 

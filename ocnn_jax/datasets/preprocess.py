@@ -1,4 +1,4 @@
-"""Preprocessing of ALGORITHMS.md §7.2: l1 global contrast normalisation, per-class min-max, standardising.
+"""Preprocessing of docs/algorithms.md §7.2: l1 global contrast normalisation, per-class min-max, standardising.
 
 All functions are pure NumPy on the host (preprocessing happens once per dataset, before training) and
 work in float32 unless told otherwise. The per-class constants are *fitted on the normal class's
@@ -25,7 +25,7 @@ def gcn_l1(x: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
     """Global contrast normalisation, l1 form, per sample.
 
     For each sample, over all its pixels and channels: ``x <- x - mean(x)`` then
-    ``x <- x / mean(|x|)`` (the *mean*, not the sum, of absolute values; ALGORITHMS.md §7.2).
+    ``x <- x / mean(|x|)`` (the *mean*, not the sum, of absolute values; docs/algorithms.md §7.2).
     The statistics are computed in float64 (chunk by chunk) and the result stored as float32: in
     float32, low-contrast CIFAR-10 images drift enough to miss the published min-max constants
     (class 0: −28.94098 instead of −28.94083). The transform is scale-invariant, so uint8 input in

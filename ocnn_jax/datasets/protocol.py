@@ -1,4 +1,4 @@
-"""The inductive one-class protocol of ALGORITHMS.md §7: split, contamination and preprocessing.
+"""The inductive one-class protocol of docs/algorithms.md §7: split, contamination and preprocessing.
 
 * **Split (§7.1).** One class ``c`` is normal. Training data: the class-``c`` rows of the official
   training split. Test data: the *whole* official test split, labelled 0 for class ``c`` and 1 for
@@ -183,7 +183,7 @@ def _per_entry_seeds(key_or_seed: Any, k: int) -> list[np.random.SeedSequence]:
 
 def contamination_count(n_normal: int, contamination: float) -> int:
     """round(ρ·n_normal/(1−ρ)), half rounded up: the anomalies to add so that a fraction ρ of the
-    training set is anomalous (ALGORITHMS.md §7.3)."""
+    training set is anomalous (docs/algorithms.md §7.3)."""
     _check_rho(contamination)
     return int(math.floor(contamination * n_normal / (1.0 - contamination) + 0.5))
 
@@ -331,7 +331,7 @@ def one_class_split(
     key_or_seed: Any = 0,
     preprocessing: str = "auto",
 ) -> OneClassSplit:
-    """The inductive one-class split of one normal class, preprocessed (ALGORITHMS.md §7).
+    """The inductive one-class split of one normal class, preprocessed (docs/algorithms.md §7).
 
     Args:
       ds: the data set (official train/test splits).

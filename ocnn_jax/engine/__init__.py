@@ -4,7 +4,7 @@
 from ._checkpoint import Checkpointer, Position, atomic_savez, atomic_write_bytes
 from ._devices import parse_cpu_devices, set_cpu_devices, to_host, usable_cores
 from ._driver import chunk_size, execute
-from ._runs import MODEL_AXIS, make_model_mesh, model_mapper, resolve_model_axis
+from ._runs import RUN_AXIS, make_run_mesh, run_mapper, resolve_run_axis
 
 __all__ = [
     "execute",
@@ -13,10 +13,10 @@ __all__ = [
     "Position",
     "atomic_savez",
     "atomic_write_bytes",
-    "MODEL_AXIS",
-    "make_model_mesh",
-    "model_mapper",
-    "resolve_model_axis",
+    "RUN_AXIS",
+    "make_run_mesh",
+    "run_mapper",
+    "resolve_run_axis",
     "set_cpu_devices",
     "parse_cpu_devices",
     "usable_cores",

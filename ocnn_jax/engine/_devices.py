@@ -3,7 +3,7 @@
 On CPU, ``model_axis="auto"`` trains conv nets one run at a time inside the compiled program, and one
 run of a small LeNet keeps two cores only about 60 % busy (XLA:CPU executes its many small ops one
 after another). Exposing the cores as N host devices (``jax_num_cpu_devices``) lets the sweep's mesh
-(``ocnn_jax.sweep.make_model_mesh``, ``fit(..., mesh=...)``) place runs on each device with
+(``ocnn_jax.sweep.make_run_mesh``, ``fit(..., mesh=...)``) place runs on each device with
 ``shard_map``; the devices execute in parallel. Measured on the 2-core development machine (MNIST
 LeNet Deep SVDD, issue 7): 0.575 -> 0.394 s per model with 2 devices, 0.418 with 4.
 

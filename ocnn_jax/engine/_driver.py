@@ -6,8 +6,8 @@ updates the progress bar, checks every loss for NaN/inf (raising ``TrainingDiver
 run), optionally writes a checkpoint, and donates the state to the next call. The epoch functions are
 the same ones ``run_program`` scans over, so the result equals the single-program ``train``.
 
-Devices: with a ``mesh`` (one axis named "models"), every compiled call is a ``jax.shard_map`` whose
-body maps the device's own slice of runs (``batching.model_map``); runs never communicate. The number
+Devices: with a ``mesh`` (one axis named "runs"), every compiled call is a ``jax.shard_map`` whose
+body maps the device's own slice of runs (``batching.run_map``); runs never communicate. The number
 of runs must be a multiple of the mesh size (``sweep`` pads). Across hosts (``jax.distributed``), the
 same code runs on every process and the results are gathered with ``process_allgather``.
 """
@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from ..core.batching import StackedData
 from ._checkpoint import Checkpointer, Position
 from ._devices import to_host
-from ._runs import model_mapper
+from ._runs import run_mapper
 from ..core.errors import TrainingDivergedError
 from ..core.program import Program, RunSpec, run_phase_epochs
 
@@ -68,19 +68,19 @@ def execute(
     checkpoint: Checkpointer | None = None,
     description: str = "",
 ) -> tuple[Any, dict[str, np.ndarray], float]:
-    """Train every run on the model axis.
+    """Train every run on the run axis.
 
     Args:
       program: the method's ``Program``.
       keys: (M,) PRNG keys, one per run.
       runs: ``RunSpec`` with (M,) leaves.
       data: the shared ``StackedData``.
-      width: model-axis map width per device (None: vmap all; k: lax.map over groups of k).
+      width: run-axis map width per device (None: vmap all; k: lax.map over groups of k).
       run_info: per run, a dict with "normal_class" and "seed" (for error messages).
-      images_per_epoch: per phase, images·models processed per epoch (for the throughput figure).
+      images_per_epoch: per phase, images·runs processed per epoch (for the throughput figure).
       progress: show a tqdm bar.
       target_chunks: about how many compiled calls per phase.
-      mesh: optional device mesh with one axis "models"; M must be a multiple of its size.
+      mesh: optional device mesh with one axis "runs"; M must be a multiple of its size.
       checkpoint: optional ``Checkpointer``: the state is saved after every compiled call and, if a
         checkpoint exists, training resumes from it (nothing finished is recomputed).
       description: prefix of the progress bar.
@@ -88,8 +88,8 @@ def execute(
     Returns:
       (final state with (M, ...) leaves, metrics "<phase>/<name>" -> (M, epochs) arrays, wall seconds).
     """
-    n_models = int(runs.cls.shape[0])
-    mapped = model_mapper(width, n_models, mesh)
+    n_runs = int(runs.cls.shape[0])
+    mapped = run_mapper(width, n_runs, mesh)
     t0 = time.perf_counter()
     total = sum(p.epochs for p in program.phases)
     metrics: dict[str, list[np.ndarray]] = {}
@@ -180,5 +180,5 @@ def _run_phase(phase_idx: int, program: Program, first: int, state: Any, runs: R
             checkpoint.maybe_save(Position(phase_idx, start + k), state, _joined(metrics))
         dt = max(time.perf_counter() - t, 1e-9)
         bar.update(k)
-        bar.set_postfix(loss=f"{float(np.mean(loss[:, -1])):.4g}", rate=f"{images_per_epoch * k / dt:,.0f} img·models/s")
+        bar.set_postfix(loss=f"{float(np.mean(loss[:, -1])):.4g}", rate=f"{images_per_epoch * k / dt:,.0f} img·runs/s")
     return state

@@ -10,25 +10,25 @@ import jax
 import numpy as np
 from jax.sharding import AxisType, Mesh, PartitionSpec
 
-from ..core.batching import model_map
+from ..core.batching import run_map
 
-__all__ = ["MODEL_AXIS", "make_model_mesh", "resolve_model_axis", "model_mapper"]
+__all__ = ["RUN_AXIS", "make_run_mesh", "resolve_run_axis", "run_mapper"]
 
 #: Name of the mesh axis that carries the runs.
-MODEL_AXIS = "models"
+RUN_AXIS = "runs"
 
 
-def make_model_mesh(devices: Sequence[Any] | None = None):
-    """A 1-D mesh over ``devices`` (default: all devices of all processes) with axis "models".
+def make_run_mesh(devices: Sequence[Any] | None = None):
+    """A 1-D mesh over ``devices`` (default: all devices of all processes) with axis "runs".
 
     The axis type is Auto (jax ≥ 0.10 defaults to Explicit, which breaks vmapped convolutions under a
-    sharded model axis; STYLE.md §5); the driver uses ``shard_map`` over it."""
+    sharded run axis); the driver uses ``shard_map`` over it."""
     devices = list(jax.devices() if devices is None else devices)
-    return Mesh(np.asarray(devices), (MODEL_AXIS,), axis_types=(AxisType.Auto,))
+    return Mesh(np.asarray(devices), (RUN_AXIS,), axis_types=(AxisType.Auto,))
 
 
-def resolve_model_axis(model_axis: str | int, family: str, n_models: int) -> int | None:
-    """Map width of the model axis: None = vmap everything; k = lax.map over groups of k runs.
+def resolve_run_axis(model_axis: str | int, family: str, n_runs: int) -> int | None:
+    """Map width of the run axis: None = vmap everything; k = lax.map over groups of k runs.
 
     "auto" vmaps on GPU/TPU and for dense nets; for conv nets on CPU it maps one run at a time,
     because XLA-CPU runs a conv vmapped over per-run weights as a slow grouped convolution.
@@ -38,43 +38,43 @@ def resolve_model_axis(model_axis: str | int, family: str, n_models: int) -> int
     if isinstance(model_axis, (int, np.integer)):
         if model_axis < 1:
             raise ValueError(f"model_axis width must be >= 1, got {model_axis}")
-        return None if model_axis >= n_models else int(model_axis)
+        return None if model_axis >= n_runs else int(model_axis)
     if model_axis == "vmap":
         return None
     if model_axis == "map":
-        return 1 if n_models > 1 else None
+        return 1 if n_runs > 1 else None
     if model_axis == "auto":
         conv = family in ("mnist_lenet", "cifar_lenet", "custom")
-        return 1 if (conv and jax.default_backend() == "cpu" and n_models > 1) else None
+        return 1 if (conv and jax.default_backend() == "cpu" and n_runs > 1) else None
     raise ValueError(f"model_axis must be 'auto', 'vmap', 'map' or a positive int, got {model_axis!r}")
 
 
-def model_mapper(width: int | None, n_models: int, mesh: Mesh | None) -> Callable[[Callable], Callable]:
-    """A decorator mapping ``fn(mapped, shared)`` over the model axis, as :func:`execute` (and so
+def run_mapper(width: int | None, n_runs: int, mesh: Mesh | None) -> Callable[[Callable], Callable]:
+    """A decorator mapping ``fn(mapped, shared)`` over the run axis, as :func:`execute` (and so
     ``fit`` and ``sweep``) maps a training program.
 
     Args:
-      width: ``batching.model_map``'s map width (None: vmap all runs; k: ``lax.map`` over groups of k).
-      n_models: runs on the model axis (leading axis of every leaf of ``mapped``).
-      mesh: None, or a 1-D mesh over ``MODEL_AXIS``: the runs are split evenly over its devices with
-        ``shard_map`` and mapped with ``width`` on each (``n_models`` must be a multiple of its size).
+      width: ``batching.run_map``'s map width (None: vmap all runs; k: ``lax.map`` over groups of k).
+      n_runs: runs on the run axis (leading axis of every leaf of ``mapped``).
+      mesh: None, or a 1-D mesh over ``RUN_AXIS``: the runs are split evenly over its devices with
+        ``shard_map`` and mapped with ``width`` on each (``n_runs`` must be a multiple of its size).
     """
     if mesh is None:
-        return lambda fn: model_map(fn, width, n_models)
+        return lambda fn: run_map(fn, width, n_runs)
     n_dev = mesh.size
-    if n_models % n_dev:
-        raise ValueError(f"{n_models} runs cannot be split evenly over {n_dev} devices; pad the runs first")
-    local = n_models // n_dev
+    if n_runs % n_dev:
+        raise ValueError(f"{n_runs} runs cannot be split evenly over {n_dev} devices; pad the runs first")
+    local = n_runs // n_dev
 
     def wrap(fn):
-        inner = model_map(fn, width, local)
+        inner = run_map(fn, width, local)
         # check_vma=False: scan carries born as constants (initial R = 0, BN stats) are not marked
-        # as varying over the model axis (STYLE.md §5).
+        # as varying over the run axis.
         return jax.shard_map(
             inner,
             mesh=mesh,
-            in_specs=(PartitionSpec(MODEL_AXIS), PartitionSpec()),
-            out_specs=PartitionSpec(MODEL_AXIS),
+            in_specs=(PartitionSpec(RUN_AXIS), PartitionSpec()),
+            out_specs=PartitionSpec(RUN_AXIS),
             check_vma=False,
         )
 

@@ -1,7 +1,7 @@
 """The embedded demo and the method comparison: each digit as the normal class × seeds, one program per
 deep method, the shallow baselines on the very same preprocessed inputs.
 
-Protocol: inductive one-vs-rest (ALGORITHMS §7). scikit-learn digits: the fixed stratified 50/50 split
+Protocol: inductive one-vs-rest (docs/algorithms.md §7). scikit-learn digits: the fixed stratified 50/50 split
 of ``ocnn_jax.datasets.load_digits`` (random_state 0); MNIST: the official splits (train on one digit's
 training images, test on the whole test split, anomaly = any other digit). l1 GCN + min-max with the
 normal digit's constants; MLP backbone (64 → 32) on digits, LeNet on MNIST.
@@ -44,7 +44,7 @@ DIGITS_CONFIG: dict[str, dict[str, Any]] = {
 }
 
 #: Named variants for tables: name -> (method, overrides). OC-NN's default is ``features="input"``
-#: (a deviation from ALGORITHMS §2, see ``OCNNConfig``); "ocnn_encoder" is the exact §2 configuration
+#: (a deviation from docs/algorithms.md §2, see ``OCNNConfig``); "ocnn_encoder" is the exact §2 configuration
 #: (frozen pretrained encoder codes), "ocnn_encoder_l2" those codes on the unit sphere, "ocnn_input"
 #: the default spelled out (kept for the commands of earlier result files).
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -56,7 +56,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
 #: What ``--methods all`` compares.
 ALL_METHODS: tuple[str, ...] = ("deep_svdd", "ocnn", "ocnn_encoder", "rcae", "dcae", "ocsvm", "isoforest", "kde")
 
-#: Methods whose comparison columns are followed by the paper-comparable sign AUROC (ALGORITHMS §8).
+#: Methods whose comparison columns are followed by the paper-comparable sign AUROC (docs/algorithms.md §8).
 SIGN_AUROC_METHODS: tuple[str, ...] = ("ocnn",)
 SIGN_AUROC_LABEL = "paper-comparable sign AUROC"
 
@@ -91,7 +91,7 @@ def _evaluate(name: str, ds: Dataset, classes: Any, seeds: int | Sequence[int], 
 
 
 def _summary(model: Model, aucs: np.ndarray, rows: np.ndarray | None = None) -> list[dict[str, Any]]:
-    rows = np.arange(model.n_models) if rows is None else rows
+    rows = np.arange(model.n_runs) if rows is None else rows
     runs = model.runs
     return per_class_summary(aucs[rows], [runs[i]["normal_class"] for i in rows])
 
@@ -134,7 +134,7 @@ def run_demo(
     rows.append(mean_row)
     where = "runs in one program" if get_method(method).kind == "deep" else "runs (host, scikit-learn)"
     print()
-    print(f"ocnn_jax demo: scikit-learn digits, inductive one-vs-rest, {model.n_models} {where}")
+    print(f"ocnn_jax demo: scikit-learn digits, inductive one-vs-rest, {model.n_runs} {where}")
     print(format_table(header, rows))
     print(
         f"wall time {wall:.1f} s (training incl. compilation {model.wall_time:.1f} s) on "
@@ -204,7 +204,7 @@ def run_comparison(
         sign = model.sign_auroc_scores(scores, y=ds.y_test) if model.method in SIGN_AUROC_METHODS else None
         lams = [None] if model.run_lams is None else sorted(set(model.run_lams.tolist()))
         for lam in lams:  # a λ grid becomes one column per λ
-            idx = np.arange(model.n_models) if lam is None else np.nonzero(model.run_lams == lam)[0]
+            idx = np.arange(model.n_runs) if lam is None else np.nonzero(model.run_lams == lam)[0]
             label = name if len(lams) == 1 else f"{name} λ={lam:g}"
             summary = _summary(model, aucs, idx)
             entry: dict[str, Any] = {
@@ -213,7 +213,7 @@ def run_comparison(
                 "wall_time_s": wall,
                 "config": {k: _jsonable(v) for k, v in cfg.items()},
             }
-            if sign is not None:  # ALGORITHMS §8: a separate column, never instead of the AUROC
+            if sign is not None:  # docs/algorithms.md §8: a separate column, never instead of the AUROC
                 sign_summary = _summary(model, sign, idx)
                 entry["sign_auroc"] = {"per_class": sign_summary,
                                        "mean": float(np.mean([r["mean"] for r in sign_summary]))}
@@ -247,7 +247,7 @@ def run_comparison(
     ]
     if any("sign_auroc" in results[m] for m in labels):
         notes.append(f"{SIGN_AUROC_LABEL}: AUROC of predict's 0/1 flags (score > threshold), only to compare with "
-                     "the OC-NN paper's v1 tables; the other columns are AUROC on continuous scores (ALGORITHMS §8)")
+                     "the OC-NN paper's v1 tables; the other columns are AUROC on continuous scores (docs/algorithms.md §8)")
     for m in labels:
         if "noise_nonzero_per_iteration" in results[m]:
             fr = ", ".join(f"{100 * f:.2f}" for f in results[m]["noise_nonzero_per_iteration"])

@@ -1,7 +1,7 @@
-"""Published reference AUROCs (ALGORITHMS.md §12.1: Ruff et al. 2018, Table 1, inductive protocol).
+"""Published reference AUROCs (docs/algorithms.md §12.1: Ruff et al. 2018, Table 1, inductive protocol).
 
 Values are AUROC in percent, (mean, std) over 10 seeds, one entry per class 0-9. Only the inductive
-one-vs-rest protocol of ALGORITHMS §7 is listed: the Keras notebooks' transductive numbers (§12.2)
+one-vs-rest protocol of docs/algorithms.md §7 is listed: the Keras notebooks' transductive numbers (§12.2)
 never share a table with ours.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 __all__ = ["REFERENCE", "reference_for", "REFERENCE_SOURCE"]
 
-REFERENCE_SOURCE = "Ruff et al., ICML 2018, Table 1 (ALGORITHMS.md §12.1), inductive protocol, 10 seeds"
+REFERENCE_SOURCE = "Ruff et al., ICML 2018, Table 1 (docs/algorithms.md §12.1), inductive protocol, 10 seeds"
 
 _MNIST = {
     "ocsvm": [(98.6, 0.0), (99.5, 0.0), (82.5, 0.1), (88.1, 0.0), (94.9, 0.0), (77.1, 0.0), (96.5, 0.0), (93.7, 0.0), (88.9, 0.0), (93.1, 0.0)],

@@ -13,7 +13,7 @@ __all__ = ["per_class_summary", "format_table"]
 def per_class_summary(aucs: np.ndarray, run_classes: Sequence[Any]) -> list[dict[str, Any]]:
     """Group (M,) AUROCs by normal class: [{"normal_class", "aurocs", "mean", "std"}], in first-seen order.
 
-    ``std`` is the population std (ddof = 0), as in the reference tables (ALGORITHMS §8).
+    ``std`` is the population std (ddof = 0), as in the reference tables (docs/algorithms.md §8).
     """
     aucs = np.asarray(aucs, np.float64)
     order: list[Any] = []

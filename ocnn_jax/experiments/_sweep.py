@@ -11,7 +11,7 @@ Layout of an output directory:
     checkpoints/<group>_<i>.npz                 training state of the chunk in progress
 
 Chunks: the runs of one grid group are tiled into (class subset × seed subset) blocks that fit the
-device memory (``plan_chunks``; ``max_models_per_chunk`` overrides the estimate). Each chunk is one
+device memory (``plan_chunks``; ``max_runs_per_chunk`` overrides the estimate). Each chunk is one
 ``ocnn_jax.fit`` call: one compiled program over its runs, sharded across the local devices.
 Grid keys ``lam`` (RCAE's λ) are traced, so a λ grid trains inside one program; every other grid key
 (``nu``, ``lr``, ``epochs``, …) is a static config value and gets one program per value.
@@ -37,7 +37,7 @@ from ..core.config import with_overrides
 from ..core.inputs import network_shape, resolve_seeds
 from ..datasets import Dataset, load
 from ..engine._checkpoint import Checkpointer, atomic_savez, atomic_write_bytes
-from ..engine._runs import make_model_mesh
+from ..engine._runs import make_run_mesh
 from ..frontend._fit import fit
 from ..methods.registry import default_config, get_method
 from ..nn import make_backbone
@@ -60,19 +60,19 @@ def estimate_run_bytes(n_params: int, batch_size: int, activation_floats: int, n
     return 4 * (4 * n_params + 3 * batch_size * activation_floats + (n_max * sample_size if stores_noise else 0))
 
 
-def plan_chunks(classes: Sequence[Any], seeds: Sequence[int], runs_per_pair: int, max_models: int,
+def plan_chunks(classes: Sequence[Any], seeds: Sequence[int], runs_per_pair: int, max_runs: int,
                 n_devices: int) -> list[tuple[list[Any], list[int]]]:
-    """Tile (classes × seeds) into blocks of at most ``max_models`` runs (``runs_per_pair`` runs per
+    """Tile (classes × seeds) into blocks of at most ``max_runs`` runs (``runs_per_pair`` runs per
     (class, seed), e.g. the λ grid), rounded to whole device multiples where possible.
 
     Prefers whole classes (all their seeds), then splits seeds.
     """
-    max_models = max(int(max_models), n_devices, runs_per_pair)
+    max_runs = max(int(max_runs), n_devices, runs_per_pair)
     per_class = len(seeds) * runs_per_pair
-    if per_class <= max_models:
-        k = max(1, max_models // per_class)
+    if per_class <= max_runs:
+        k = max(1, max_runs // per_class)
         return [(list(classes[i : i + k]), list(seeds)) for i in range(0, len(classes), k)]
-    s = max(1, max_models // runs_per_pair)
+    s = max(1, max_runs // runs_per_pair)
     return [([c], list(seeds[j : j + s])) for c in classes for j in range(0, len(seeds), s)]
 
 
@@ -92,7 +92,7 @@ def _memory_budget() -> int:
         return 8 << 30
 
 
-def _auto_max_models(ds: Dataset, method: str, cfg_overrides: dict[str, Any], n_devices: int) -> int:
+def _auto_max_runs(ds: Dataset, method: str, cfg_overrides: dict[str, Any], n_devices: int) -> int:
     """Largest number of runs per chunk that the memory estimate allows (at least one per device)."""
     shape = network_shape(tuple(ds.x_train.shape[1:]))
     bb = make_backbone("auto", shape)
@@ -159,7 +159,7 @@ def sweep(
     out_dir: str | None = None,
     resume: bool = False,
     quick: bool = False,
-    max_models_per_chunk: int | None = None,
+    max_runs_per_chunk: int | None = None,
     devices: Sequence[Any] | None = None,
     progress: bool = True,
     figures: bool = True,
@@ -182,9 +182,9 @@ def sweep(
         restarts from its last checkpoint. Without it an ``out_dir`` holding results is an error.
       quick: a short configuration for CPUs (the method table's ``quick`` settings, e.g. 5 + 5 epochs with the milestone at
         4 for Deep SVDD); explicit config overrides win.
-      max_models_per_chunk: runs per compiled program; default from ``estimate_run_bytes``.
-      devices: devices for the model-axis mesh (default: all; several → ``shard_map``).
-      progress: show progress bars (per chunk and epoch, with images·models/s).
+      max_runs_per_chunk: runs per compiled program; default from ``estimate_run_bytes``.
+      devices: devices for the run-axis mesh (default: all; several → ``shard_map``).
+      progress: show progress bars (per chunk and epoch, with images·runs/s).
       figures: write the PNG figures.
       checkpoint_every_s: seconds between checkpoints inside a chunk.
       **config: overrides for every run (as in ``ocnn_jax.fit``).
@@ -202,7 +202,7 @@ def sweep(
     seed_list = resolve_seeds(seeds)
     overrides = {**_dataset_defaults(ds.name, method), **(get_method(method).quick if quick else {}), **config}
     groups = _grid_groups(grid)
-    mesh = make_model_mesh(devices) if (devices is not None and len(devices) > 1) or (devices is None and jax.device_count() > 1) else None
+    mesh = make_run_mesh(devices) if (devices is not None and len(devices) > 1) or (devices is None and jax.device_count() > 1) else None
     n_dev = 1 if mesh is None else mesh.size
     if out_dir is not None:
         os.makedirs(out_dir, exist_ok=True)
@@ -216,7 +216,7 @@ def sweep(
     for static, traced in groups:
         group_cfg = {**overrides, **static, **traced}
         per_pair = max(1, len(traced.get("lam", [])))
-        limit = max_models_per_chunk or _auto_max_models(ds, method, {k: v for k, v in group_cfg.items() if k != "lam"}, n_dev)
+        limit = max_runs_per_chunk or _auto_max_runs(ds, method, {k: v for k, v in group_cfg.items() if k != "lam"}, n_dev)
         name = _group_name(static)
         for i, chunk in enumerate(plan_chunks(classes, seed_list, per_pair, limit, n_dev)):
             plan.append((f"{name}_{i:03d}", name, static, group_cfg, chunk))
@@ -249,7 +249,7 @@ def sweep(
         for j, run in enumerate(model.runs):
             row = {"group": name, "static": static, "normal_class": int(run["normal_class"]),
                    "class_name": ds.classes[int(run["normal_class"])], "seed": run["seed"],
-                   "auroc": float(aucs[j]), "train_time_s": model.wall_time / model.n_models}
+                   "auroc": float(aucs[j]), "train_time_s": model.wall_time / model.n_runs}
             if getattr(model, "run_lams", None) is not None:
                 row["lam"] = float(f"{float(model.run_lams[j]):.7g}")  # float32 back to the grid value
             rows.append(row)

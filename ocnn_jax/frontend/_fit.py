@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..core.batching import StackedData, chunked_apply, eval_chunking, model_map, stack_classes
+from ..core.batching import StackedData, chunked_apply, eval_chunking, run_map, stack_classes
 from ..core.config import active_pretrain, with_overrides
 from ..core.errors import HypersphereCollapseError
 from ..core.inputs import as_samples, check_labels, network_shape, resolve_seeds
@@ -24,7 +24,7 @@ from ..datasets.preprocess import Affine, apply_base, fit_identity, fit_minmax, 
 from ..engine._checkpoint import Checkpointer
 from ..engine._devices import to_host
 from ..engine._driver import execute
-from ..engine._runs import resolve_model_axis
+from ..engine._runs import resolve_run_axis
 from ..methods.registry import default_config, get_method
 from ..methods.shallow import fit_shallow
 from ..methods.train import Train, make_train
@@ -55,7 +55,7 @@ def fit(
     checkpoint: Checkpointer | None = None,
     **config: Any,
 ) -> Model:
-    """Train one-class detectors: every (normal class, seed[, λ]) run on a shared model axis.
+    """Train one-class detectors: every (normal class, seed[, λ]) run on a shared run axis.
 
     Args:
       x: (n, d) features or (n, H, W[, C]) images; uint8 images are scaled by 1/255. Without ``y``
@@ -79,20 +79,20 @@ def fit(
         "vmap", "map", or an int group width.
       progress: show a progress bar.
       check_collapse: raise ``HypersphereCollapseError`` when a run's training scores are constant.
-      mesh: optional ``jax.sharding.Mesh`` with one axis "models" (``ocnn_jax.sweep.make_model_mesh``):
+      mesh: optional ``jax.sharding.Mesh`` with one axis "runs" (``ocnn_jax.make_run_mesh``):
         the runs are sharded over its devices (padded with repeats to a multiple of its size).
       checkpoint: optional ``ocnn_jax.checkpoint.Checkpointer``: training state saved between
         compiled calls; an existing checkpoint is resumed.
       **config: overrides of the method config (see ``ocnn_jax.config.with_overrides``), e.g.
         ``epochs=50, pretrain_epochs=50, lr=1e-4, batch_size=128, nu=0.05``; OC-NN ``g``,
-        ``hidden_units``, ``features`` ("input" default, "encoder" = ALGORITHMS §2, "encoder_l2"),
+        ``hidden_units``, ``features`` ("input" default, "encoder" = docs/algorithms.md §2, "encoder_l2"),
         ``finetune_encoder``; RCAE ``lam`` (a number, or a sequence: a λ grid
         trained in the same program), ``penalty``, ``outer_iterations``, ``epochs_per_iteration``;
         shallow ``gammas``, ``bandwidths``, ``holdout_fraction``, ``n_estimators``.
 
     Returns:
       A ``Model`` (``ShallowModel`` for the shallow baselines) with
-      ``n_models = len(normal_classes) × [len(lam) ×] len(seeds)`` runs, class-major, then λ, then seed.
+      ``n_runs = len(normal_classes) × [len(lam) ×] len(seeds)`` runs, class-major, then λ, then seed.
 
     Raises:
       ValueError / TypeError: bad input, naming the argument.
@@ -123,7 +123,7 @@ def fit(
     cfg = with_overrides(default_config(backbone_spec["family"], method), **config)
     run_cls, run_seeds, run_lams = _run_grid(len(classes), seed_list, getattr(cfg, "lams", ()))
     per_device = len(run_cls) if mesh is None else -(-len(run_cls) // mesh.size)
-    width = resolve_model_axis(model_axis, backbone_spec["family"], per_device)
+    width = resolve_run_axis(model_axis, backbone_spec["family"], per_device)
     cfg = _clamp_batch_sizes(cfg, min(len(r) for r in class_rows))
 
     affines, class_data = _fit_preprocessing(x, class_rows, mode)
@@ -344,7 +344,7 @@ def _training_scores(train: Train, variables: Any, data: StackedData, run_cls: n
         v, cls = mapped
         return chunked_apply(lambda xb: train.score(v, xb), d.x, cls, n_chunks)
 
-    fn = jax.jit(model_map(one, width, len(run_cls)))
+    fn = jax.jit(run_map(one, width, len(run_cls)))
     scores = np.asarray(fn((variables, jnp.asarray(run_cls)), data))
     counts = np.asarray(data.n)
     return [scores[i, : counts[c]] for i, c in enumerate(run_cls)]

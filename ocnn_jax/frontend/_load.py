@@ -6,7 +6,7 @@ import os
 
 import flax.linen as nn
 
-from ..engine._runs import resolve_model_axis
+from ..engine._runs import resolve_run_axis
 from ..methods.registry import get_method
 from ..nn import Backbone, make_backbone
 from ._files import config_from_dict, read_model_file, variables_from_arrays
@@ -62,5 +62,5 @@ def load(path: str, *, encoder: nn.Module | None = None, decoder: nn.Module | No
         )
     variables.setdefault("batch_stats", {})  # empty collections are not stored as arrays
     return Model(
-        backbone=backbone, model_axis_width=resolve_model_axis("auto", spec["family"], n_runs), **fields
+        backbone=backbone, model_axis_width=resolve_run_axis("auto", spec["family"], n_runs), **fields
     )

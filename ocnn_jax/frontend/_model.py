@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from ..core.batching import model_map
+from ..core.batching import run_map
 from ..core.inputs import as_samples, check_labels, network_shape
 from ..nn import Backbone
 from ..datasets.preprocess import apply_base
@@ -40,7 +40,7 @@ class Preprocessing:
 
 @dataclasses.dataclass(eq=False)  # identity equality/hash: the compiled scorer is cached per object
 class Model:
-    """M trained runs of one method, stacked on a leading model axis.
+    """M trained runs of one method, stacked on a leading run axis.
 
     Run i has normal class ``classes[run_class_index[i]]`` and seed ``run_seeds[i]``. ``score`` returns
     one row per run; higher = more anomalous.
@@ -58,8 +58,8 @@ class Model:
       thresholds: (M,) decision thresholds on the score (``predict`` flags score > threshold).
       train_metrics: "<phase>/<name>" -> (M, epochs) per-epoch metrics.
       wall_time: seconds spent training (including compilation).
-      model_axis_width: how the model axis is mapped (None: vmap all).
-      run_lams: (M,) λ of each run for RCAE (a λ grid adds a model-axis level), else None.
+      model_axis_width: how the run axis is mapped (None: vmap all).
+      run_lams: (M,) λ of each run for RCAE (a λ grid adds a run-axis level), else None.
     """
 
     method: str
@@ -81,8 +81,13 @@ class Model:
 
     # ----------------------------------------------------------------------------------------------
     @property
-    def n_models(self) -> int:
+    def n_runs(self) -> int:
         return int(self.run_seeds.shape[0])
+
+    @property
+    def n_models(self) -> int:
+        """Former name of ``n_runs``."""
+        return self.n_runs
 
     @property
     def runs(self) -> list[dict[str, Any]]:
@@ -102,7 +107,7 @@ class Model:
           batch_size: samples per compiled call (memory only); default ``config.score_batch_size``.
 
         Returns:
-          (n_models, n) float32 scores.
+          (n_runs, n) float32 scores.
         """
         return self._score_base(self._base_inputs(x), batch_size)
 
@@ -117,12 +122,12 @@ class Model:
         return apply_base(self.preprocessing.base, x.reshape((x.shape[0],) + self.network_shape))
 
     def _score_base(self, base: np.ndarray, batch_size: int | None) -> np.ndarray:
-        """(n_models, n) scores of base-transformed inputs: the compiled, model-mapped scorer in chunks."""
+        """(n_runs, n) scores of base-transformed inputs: the compiled, model-mapped scorer in chunks."""
         n = base.shape[0]
         b = int(batch_size or getattr(self.config, "score_batch_size", 2048))
         b = min(b, n)
         fn = self._score_fn()
-        out = np.empty((self.n_models, n), np.float32)
+        out = np.empty((self.n_runs, n), np.float32)
         shift = jnp.asarray(self.preprocessing.shift)
         inv = jnp.asarray(self.preprocessing.inv_scale)
         cls = jnp.asarray(self.run_class_index, jnp.int32)
@@ -150,11 +155,11 @@ class Model:
         return ((base - self.preprocessing.shift[c]) * self.preprocessing.inv_scale[c]).astype(np.float32)
 
     def predict(self, x: Any) -> np.ndarray:
-        """(n_models, n) bool anomaly flags: score > the run's learned threshold."""
+        """(n_runs, n) bool anomaly flags: score > the run's learned threshold."""
         return self.score(x) > self.thresholds[:, None]  # sign_auroc_scores applies the same rule
 
     def anomaly_labels(self, y: Any) -> np.ndarray:
-        """(n_models, n) one-vs-rest ground truth from class labels y: 1 where y ≠ the run's normal class."""
+        """(n_runs, n) one-vs-rest ground truth from class labels y: 1 where y ≠ the run's normal class."""
         if self.classes == [None]:
             raise ValueError("this model was fit without class labels; pass y_is_anomaly to evaluate() directly")
         y = np.asarray(y)
@@ -166,54 +171,54 @@ class Model:
 
         Args:
           x: (n, *sample_shape) test samples.
-          y_is_anomaly: (n,) or (n_models, n) 0/1 (or bool) ground truth, 1 = anomaly.
+          y_is_anomaly: (n,) or (n_runs, n) 0/1 (or bool) ground truth, 1 = anomaly.
           y: alternatively, (n,) class labels; each run's anomalies are the other classes.
 
         Returns:
-          (n_models,) AUROC in [0, 1].
+          (n_runs,) AUROC in [0, 1].
         """
         return self.evaluate_scores(self.score(x), y_is_anomaly, y=y)
 
     def evaluate_scores(self, scores: np.ndarray, y_is_anomaly: Any = None, *, y: Any = None) -> np.ndarray:
-        """``evaluate`` on scores already computed by ``score`` (n_models, n), without scoring again.
+        """``evaluate`` on scores already computed by ``score`` (n_runs, n), without scoring again.
 
         Returns:
-          (n_models,) AUROC in [0, 1].
+          (n_runs,) AUROC in [0, 1].
         """
         scores = self._check_scores(scores)
         return _aurocs(self._ground_truth(y_is_anomaly, y, scores.shape), scores)
 
     def sign_auroc(self, x: Any, y_is_anomaly: Any = None, *, y: Any = None) -> np.ndarray:
-        """The **paper-comparable sign AUROC** (ALGORITHMS §8) of every run: the AUROC of ``predict``'s
+        """The **paper-comparable sign AUROC** (docs/algorithms.md §8) of every run: the AUROC of ``predict``'s
         hard 0/1 flags (score > threshold), i.e. (TPR + TNR) / 2 at the learned threshold.
 
         Only for comparing with the OC-NN paper's v1 tables, which computed AUROC from sign(score); it
         never replaces ``evaluate`` (AUROC on the continuous scores). Arguments as in ``evaluate``.
 
         Returns:
-          (n_models,) sign AUROC in [0, 1] (0.5 when a run flags all or none of x).
+          (n_runs,) sign AUROC in [0, 1] (0.5 when a run flags all or none of x).
         """
         return self.sign_auroc_scores(self.score(x), y_is_anomaly, y=y)
 
     def sign_auroc_scores(self, scores: np.ndarray, y_is_anomaly: Any = None, *, y: Any = None) -> np.ndarray:
-        """``sign_auroc`` on scores already computed by ``score`` (n_models, n), without scoring again.
+        """``sign_auroc`` on scores already computed by ``score`` (n_runs, n), without scoring again.
 
         Returns:
-          (n_models,) sign AUROC in [0, 1].
+          (n_runs,) sign AUROC in [0, 1].
         """
         scores = self._check_scores(scores)
         flags = scores > self.thresholds[:, None]  # predict's rule
         return _aurocs(self._ground_truth(y_is_anomaly, y, flags.shape), flags.astype(np.int8))
 
     def _check_scores(self, scores: np.ndarray) -> np.ndarray:
-        """scores as an array, checked to have score()'s shape (n_models, n)."""
+        """scores as an array, checked to have score()'s shape (n_runs, n)."""
         scores = np.asarray(scores)
-        if scores.ndim != 2 or scores.shape[0] != self.n_models:
-            raise ValueError(f"scores must have shape (n_models={self.n_models}, n) as score() returns, got {scores.shape}")
+        if scores.ndim != 2 or scores.shape[0] != self.n_runs:
+            raise ValueError(f"scores must have shape (n_models={self.n_runs}, n) as score() returns, got {scores.shape}")
         return scores
 
     def _ground_truth(self, y_is_anomaly: Any, y: Any, shape: tuple[int, int]) -> np.ndarray:
-        """(n_models, n) int8 0/1 ground truth from exactly one of y_is_anomaly or class labels y."""
+        """(n_runs, n) int8 0/1 ground truth from exactly one of y_is_anomaly or class labels y."""
         if (y_is_anomaly is None) == (y is None):
             raise TypeError("evaluate() needs exactly one of y_is_anomaly (0/1 per sample) or y (class labels)")
         n = shape[1]
@@ -255,7 +260,7 @@ class Model:
             variables, shift, inv = mapped
             return scorer(backbone, config, variables, (x - shift[None]) * inv[None])
 
-        mapped = model_map(one, self.model_axis_width, self.n_models)
+        mapped = run_map(one, self.model_axis_width, self.n_runs)
         # Each run's per-class constants are gathered once, then mapped with its variables.
         return jax.jit(lambda v, cls, shift, inv, x: mapped((v, shift[cls], inv[cls]), x))
 
@@ -279,7 +284,7 @@ class ShallowModel(Model):
         shift = self.preprocessing.shift.reshape(len(self.classes), -1)
         inv = self.preprocessing.inv_scale.reshape(len(self.classes), -1)
         b = max(1, min(int(batch_size or self.config.score_batch_size), n))
-        out = np.empty((self.n_models, n), np.float32)
+        out = np.empty((self.n_runs, n), np.float32)
         spec = get_method(self.method).estimator
         for i, (est, c) in enumerate(zip(self.estimators, self.run_class_index)):
             for start in range(0, n, b):
@@ -307,7 +312,7 @@ class ShallowModel(Model):
 
 
 def _aurocs(truth: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """(n_models,) scikit-learn AUROC of each row of values (n_models, n) against truth (n_models, n)."""
+    """(n_runs,) scikit-learn AUROC of each row of values (n_runs, n) against truth (n_runs, n)."""
     aucs = np.empty(truth.shape[0])
     for i in range(truth.shape[0]):
         t = truth[i]

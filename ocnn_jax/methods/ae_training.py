@@ -1,5 +1,5 @@
 """Autoencoder training as pure epoch functions: the pretraining phase, DCAE and RCAE's θ-step
-(ALGORITHMS §4, §6), and the "pretrain the AE, then start a method from its encoder" program shape.
+(docs/algorithms.md §4, §6), and the "pretrain the AE, then start a method from its encoder" program shape.
 
 Flax Linen modules are applied functionally on plain pytrees: ``apply(..., mutable=['batch_stats'])``
 returns the updated BatchNorm statistics, which travel in the state next to the parameters.
@@ -36,7 +36,7 @@ __all__ = [
 
 
 def ae_row(family: str) -> OptimConfig:
-    """AE pretraining / DCAE optimiser row of ALGORITHMS §6 (the MLP follows MNIST)."""
+    """AE pretraining / DCAE optimiser row of docs/algorithms.md §6 (the MLP follows MNIST)."""
     if family == "cifar_lenet":
         return OptimConfig(lr=1e-4, lr_milestone=250, weight_decay=5e-7, batch_size=200, epochs=350)
     return OptimConfig(lr=1e-4, lr_milestone=50, weight_decay=5e-4, batch_size=200, epochs=150)

@@ -1,4 +1,4 @@
-"""Deep SVDD, one-class and soft-boundary (Ruff et al. 2018; ALGORITHMS.md §3), as a ``Program``.
+"""Deep SVDD, one-class and soft-boundary (Ruff et al. 2018; docs/algorithms.md §3), as a ``Program``.
 
 One run: (optional) AE pretraining → encoder weights AND BatchNorm running statistics copied into the
 Deep SVDD network → centre c from one inference-mode pass over the run's whole training set with the
@@ -31,7 +31,7 @@ Objective = Literal["one-class", "soft-boundary"]
 
 @dataclass(frozen=True)
 class DeepSVDDConfig:
-    """Deep SVDD with AE pretraining (ALGORITHMS §3, §6).
+    """Deep SVDD with AE pretraining (docs/algorithms.md §3, §6).
 
     Attributes:
       objective: "one-class" or "soft-boundary".
@@ -63,7 +63,7 @@ class DeepSVDDConfig:
 
 
 def svdd_defaults(family: str, objective: Objective = "one-class") -> DeepSVDDConfig:
-    """Paper defaults for a backbone family: the Deep SVDD row of ALGORITHMS §6 (``OptimConfig``'s own
+    """Paper defaults for a backbone family: the Deep SVDD row of docs/algorithms.md §6 (``OptimConfig``'s own
     defaults) after AE pretraining with the family's AE row (``ae_row``)."""
     return DeepSVDDConfig(objective=objective, pretrain=ae_row(family))
 

@@ -1,4 +1,4 @@
-"""OC-NN with the paper's objective (Chalapathy, Menon & Chawla 2018; ALGORITHMS.md §2), as a ``Program``.
+"""OC-NN with the paper's objective (Chalapathy, Menon & Chawla 2018; docs/algorithms.md §2), as a ``Program``.
 
 One run: [AE pretraining → the pretrained encoder (weights and BN running statistics)] gives z →
 head ŷ = ⟨w, g(V z)⟩ (glorot-uniform, no biases) → r ← q_ν(ŷ over the whole training set) →
@@ -7,7 +7,7 @@ r ← q_ν(ŷ over the whole (unpadded) training set, inference mode), all insid
 
 What z is (``OCNNConfig.features``):
 
-- "input" (**default; a deviation from ALGORITHMS §2/§11**): the flattened preprocessed input, no
+- "input" (**default; a deviation from docs/algorithms.md §2/§11**): the flattened preprocessed input, no
   encoder and no pretraining. Digits 95.7 % mean AUROC, MNIST digit 0 98.9 %.
 - "encoder" (the exact §2 configuration): the frozen pretrained encoder's code. With the project's
   bias-free BN encoders the codes of anomalies lie radially outside the normal class and largely along
@@ -33,7 +33,7 @@ with coupled decay on its parameters only; the epoch-end pass runs it over the c
 mode, chunked. Two Adam chains (head without decay, encoder with) equal one Adam with a decay mask,
 since Adam acts per parameter. Score s(x) = r − ŷ(x): higher = more anomalous; ``predict`` flags
 s(x) > 0. For the OC-NN paper's v1 tables, ``Model.sign_auroc`` gives the paper-comparable sign
-AUROC of those flags (ALGORITHMS §8), never instead of the AUROC on the scores.
+AUROC of those flags (docs/algorithms.md §8), never instead of the AUROC on the scores.
 """
 
 from __future__ import annotations
@@ -58,15 +58,15 @@ __all__ = ["OCNNConfig", "OCNN_FEATURES", "ocnn_defaults", "OCNNState", "init_he
 
 
 #: What OC-NN's z is: the flattened preprocessed input (default), the (pretrained) encoder's code
-#: (ALGORITHMS §2), or that code on the unit sphere.
+#: (docs/algorithms.md §2), or that code on the unit sphere.
 OCNN_FEATURES: tuple[str, ...] = ("input", "encoder", "encoder_l2")
 
 
 @dataclass(frozen=True)
 class OCNNConfig:
-    """OC-NN, the paper objective (ALGORITHMS §2): ŷ = ⟨w, g(V z)⟩, hinge on r = q_ν(ŷ), score r − ŷ.
+    """OC-NN, the paper objective (docs/algorithms.md §2): ŷ = ⟨w, g(V z)⟩, hinge on r = q_ν(ŷ), score r − ŷ.
 
-    **Deviation from ALGORITHMS §2/§11:** the default z is the flattened preprocessed input
+    **Deviation from docs/algorithms.md §2/§11:** the default z is the flattened preprocessed input
     (``features="input"``), not the frozen pretrained encoder's code; ``features="encoder"`` is the
     exact §2 configuration. Reason (measured, ``benchmarks/results/issue3_*.md``): on the frozen codes
     of the project's bias-free BN encoders OC-NN ranks anomalies as *more* normal (AUROC 18.1 % on
@@ -80,7 +80,7 @@ class OCNNConfig:
       features: what z is, shape (p,) per sample:
         "input" (default, project deviation): the flattened preprocessed input (p = prod(input
         shape)); no encoder, no pretraining (``pretrain`` is kept but not used).
-        "encoder" (ALGORITHMS §2): the pretrained AE encoder's code (p = rep_dim).
+        "encoder" (docs/algorithms.md §2): the pretrained AE encoder's code (p = rep_dim).
         "encoder_l2": that code projected to the unit sphere, z / max(‖z‖, 1e-12) (p = rep_dim).
       finetune_encoder: False (default): the pretrained encoder is frozen in inference mode and z is
         computed once per run; True: the encoder trains too (BN in training mode) with coupled decay

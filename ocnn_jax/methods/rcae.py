@@ -1,4 +1,4 @@
-"""RCAE and DCAE (Chalapathy, Menon & Chawla 2017; ALGORITHMS.md §4) as ``Program``s.
+"""RCAE and DCAE (Chalapathy, Menon & Chawla 2017; docs/algorithms.md §4) as ``Program``s.
 
 RCAE minimises ``‖X − N − AE_θ(X)‖² + (μ/2)‖θ‖² + λ·Ω(N)`` by T alternations of
 * the θ-step: E epochs of minibatch Adam on the per-sample SSE with target x − n (input x, or x − n in
@@ -9,7 +9,7 @@ RCAE minimises ``‖X − N − AE_θ(X)‖² + (μ/2)‖θ‖² + λ·Ω(N)`` b
 
 Both live in one phase of T·E epochs whose epoch function runs the N-step after every E-th epoch
 (``lax.cond`` on the shared epoch counter, so it stays a branch under ``vmap``). λ comes from
-``RunSpec.lam``, so a λ grid is just more runs on the model axis. Padded rows of N are kept at 0.
+``RunSpec.lam``, so a λ grid is just more runs on the run axis. Padded rows of N are kept at 0.
 
 DCAE is the plain AE (N ≡ 0): exactly the AE pretraining epoch function, one phase.
 Both score s(x) = Σ_pixels (x − AE(x))² in inference mode.
@@ -42,18 +42,18 @@ RCAE_INPUTS: tuple[str, ...] = ("x", "x_minus_n")
 
 @dataclass(frozen=True)
 class RCAEConfig:
-    """RCAE (ALGORITHMS §4): T alternations of an E-epoch θ-step and the proximal N-step.
+    """RCAE (docs/algorithms.md §4): T alternations of an E-epoch θ-step and the proximal N-step.
 
     Attributes:
       lam: λ ≥ 0 of the noise penalty (``inf`` gives N ≡ 0, i.e. DCAE), or a tuple of λ values: a grid
-        trained side by side on the model axis (runs ordered class, then λ, then seed).
+        trained side by side on the run axis (runs ordered class, then λ, then seed).
       penalty: "l1" (elementwise soft-threshold at λ/2) or "l21" (per-sample shrinkage).
       theta_input: "x" (paper: input x, target x − n) or "x_minus_n" (robust deep AE: input x − n).
       outer_iterations: T.
       epochs_per_iteration: E; the θ-steps add up to ``train.epochs = T·E`` (derived; the LR
         milestone counts over all T·E epochs).
       nu: ν ∈ (0, 1], the ``predict`` threshold level: the (1−ν)-quantile of the training scores.
-      train: the AE optimiser (ALGORITHMS §6 AE row); its ``epochs`` must equal T·E.
+      train: the AE optimiser (docs/algorithms.md §6 AE row); its ``epochs`` must equal T·E.
       score_batch_size: samples per chunk in inference passes (N-step residual, scores); memory only.
     """
 
@@ -107,11 +107,11 @@ class RCAEConfig:
 
 @dataclass(frozen=True)
 class DCAEConfig:
-    """DCAE (ALGORITHMS §4): the plain autoencoder (N ≡ 0) scored by reconstruction error.
+    """DCAE (docs/algorithms.md §4): the plain autoencoder (N ≡ 0) scored by reconstruction error.
 
     Attributes:
       nu: ν ∈ (0, 1], the ``predict`` threshold level: the (1−ν)-quantile of the training scores.
-      train: the AE optimiser (ALGORITHMS §6 AE row), identical to AE pretraining.
+      train: the AE optimiser (docs/algorithms.md §6 AE row), identical to AE pretraining.
       score_batch_size: samples per chunk in inference passes; memory only.
     """
 

@@ -159,7 +159,7 @@ def get_method(method: Any) -> Method:
 def default_config(backbone: str | None, method: str = "deep_svdd") -> Any:
     """Paper defaults of ``method`` for a backbone family: "mnist_lenet", "cifar_lenet", "mlp" or "custom".
 
-    MNIST and the MLP use the MNIST rows of ALGORITHMS §6 and §4 (RCAE T = 5, E = 30); CIFAR-10
+    MNIST and the MLP use the MNIST rows of docs/algorithms.md §6 and §4 (RCAE T = 5, E = 30); CIFAR-10
     pretrains longer with a smaller decay (RCAE T = 10, E = 35) and gives OC-NN h = 128. The MLP row is
     the project's choice for small tabular data (same optimiser settings). The shallow baselines
     ignore ``backbone`` (None is accepted).

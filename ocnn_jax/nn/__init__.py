@@ -1,4 +1,4 @@
-"""Flax Linen backbones for one-class anomaly detection (ALGORITHMS.md §5).
+"""Flax Linen backbones for one-class anomaly detection (docs/algorithms.md §5).
 
 Bias-free LeNet-type encoders/decoders for MNIST (28x28x1) and CIFAR-10 (32x32x3), an MLP
 for flat/tabular data, an :class:`AutoEncoder` wrapper, and :func:`make_backbone`. Images

@@ -1,4 +1,4 @@
-"""Low-level layers shared by the backbones (ALGORITHMS.md §5, STYLE.md §5 "CPU speed").
+"""Low-level layers shared by the backbones (docs/algorithms.md §5), written for speed on CPU.
 
 Layout conventions: images are NHWC ``(B, H, W, C)``, conv kernels are HWIO
 ``(k, k, C_in, C_out)``; every layer is bias-free.

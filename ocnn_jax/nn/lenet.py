@@ -1,4 +1,4 @@
-"""Ruff et al.'s LeNet-type encoders/decoders for MNIST and CIFAR-10, NHWC (ALGORITHMS.md §5).
+"""Ruff et al.'s LeNet-type encoders/decoders for MNIST and CIFAR-10, NHWC (docs/algorithms.md §5).
 
 All layers are bias-free 5x5 stride-1 convs (:class:`~ocnn_jax.nn.layers.Conv`) and dense
 layers; BatchNorm has no scale/bias (eps 1e-4, momentum 0.9); leaky ReLU slope 0.01;

@@ -1,4 +1,4 @@
-"""Bias-free MLP encoder/decoder for tabular or flat data (ALGORITHMS.md §5, "MLP").
+"""Bias-free MLP encoder/decoder for tabular or flat data (docs/algorithms.md §5, "MLP").
 
 Encoder: flatten -> [dense h -> BN -> lrelu] for h in ``hidden`` -> dense ``rep_dim``.
 Decoder: [dense h -> BN -> lrelu] for h in reversed(``hidden``) -> dense prod(input_shape)

@@ -16,7 +16,7 @@ from ocnn_jax.methods.deep_svdd import make_deep_svdd
 from ocnn_jax.engine import execute
 from ocnn_jax.nn import make_backbone
 from ocnn_jax.core.program import RunSpec
-from ocnn_jax.engine import make_model_mesh
+from ocnn_jax.engine import make_run_mesh
 
 r = np.random.default_rng(0)
 data = stack_classes([r.random((30, 6)).astype(np.float32), r.random((22, 6)).astype(np.float32)], 16)
@@ -30,7 +30,7 @@ keys = jax.vmap(jax.random.key)(jnp.arange(M))
 runs = RunSpec(jnp.asarray(cls, jnp.int32), jnp.full((M,), 0.1, jnp.float32))
 info = [{"normal_class": int(c), "seed": i} for i, c in enumerate(cls)]
 kw = dict(run_info=info, images_per_epoch=[1, 1], progress=False, target_chunks=2)
-mesh = make_model_mesh()
+mesh = make_run_mesh()
 out = {"devices": jax.device_count()}
 ref, ref_m, _ = execute(prog, keys, runs, data, width=None, **kw)
 for name, width in (("vmap", None), ("map", 1)):
