@@ -398,10 +398,10 @@ def ocnn_jax_records(classes: Sequence[ClassData], seeds: Sequence[int], hyper: 
                      verbose: bool = True) -> list[RunRecord]:
     """Train the same (class, seed) runs with ``ocnn_jax.fit`` on the same preprocessed arrays.
 
-    One ``fit`` per class (its seeds on the model axis), ``preprocess="none"``, the same epochs, batch
+    One ``fit`` per class (its seeds on the model axis), ``preprocessing="none"``, the same epochs, batch
     size, milestones, decays and ν as ``hyper``; DCAE trains ``hyper.pretrain.epochs`` AE epochs.
     ``seconds`` is fit's ``wall_time`` (training incl. compilation) split evenly over the class's runs.
-    The LeNet encoder/decoder are passed as modules: ``fit(preprocess="none")`` would otherwise give
+    The LeNet encoder/decoder are passed as modules: ``fit(preprocessing="none")`` would otherwise give
     the built-in decoder a linear output (it cannot know the data lie in [0, 1]), whereas Ruff's AE
     and the references end in a sigmoid. Raises ValueError when this ocnn_jax has no such method.
     """
@@ -432,7 +432,7 @@ def ocnn_jax_records(classes: Sequence[ClassData], seeds: Sequence[int], hyper: 
         raise ValueError(f"unknown method {method!r}")
     records: list[RunRecord] = []
     for cd in classes:
-        model = ocnn_jax.fit(cd.x_train, method=method, seeds=list(seeds), preprocess="none", progress=False,
+        model = ocnn_jax.fit(cd.x_train, method=method, seeds=list(seeds), preprocessing="none", progress=False,
                              check_collapse=False, encoder=MnistLeNetEncoder(rep_dim=hyper.rep_dim),
                              decoder=MnistLeNetDecoder(rep_dim=hyper.rep_dim), **cfg)
         aucs = model.evaluate(cd.x_test, y_is_anomaly=cd.y_test)

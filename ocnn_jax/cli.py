@@ -93,6 +93,10 @@ def _build_parser() -> argparse.ArgumentParser:
                     help="config override for every run, e.g. epochs=20 (repeatable)")
     sw.add_argument("--max-runs", "--max-models", dest="max_runs", type=int, default=None,
                     help="runs per compiled program (default: memory estimate)")
+    sw.add_argument("--contamination", type=float, default=0.0, metavar="RHO",
+                    help="fraction of each training set drawn from the other classes (default 0)")
+    sw.add_argument("--preprocessing", default="auto",
+                    help="auto (default), gcn_minmax, minmax, standardize or none")
     sw.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     sw.add_argument("--no-progress", action="store_true", help="hide progress bars")
     sw.add_argument("--cpu-devices", default=None, metavar="N|auto",
@@ -201,6 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.dataset, args.method, normal_classes=classes, seeds=args.seeds, grid=grid or None,
             data_dir=args.data_dir, out_dir=args.out, resume=args.resume, quick=args.quick,
             max_runs_per_chunk=args.max_runs, progress=not args.no_progress, figures=not args.no_figures,
+            contamination=args.contamination, preprocessing=args.preprocessing,
             **overrides,
         )
         with open(f"{args.out}/results.md") as fh:

@@ -107,8 +107,8 @@ def test_unequal_class_sizes_match_single_class_fits():
     "method, extra",
     [
         ("ocnn", dict(features="encoder", pretrain_epochs=2, pretrain_batch_size=16, pretrain_lr=1e-3)),
-        ("rcae", dict(outer_iterations=2, epochs_per_iteration=2, lam=0.5, preprocess="minmax")),
-        ("dcae", dict(preprocess="minmax")),
+        ("rcae", dict(outer_iterations=2, epochs_per_iteration=2, lam=0.5, preprocessing="minmax")),
+        ("dcae", dict(preprocessing="minmax")),
     ],
 )
 def test_new_methods_unequal_class_sizes_match_single_class_fits(method, extra):
@@ -158,7 +158,7 @@ def test_estimator_pyod_style():
         (np.ones((10, 4)), {"nu": 0.0}, ValueError, r"nu must lie in \(0, 1\]"),
         (np.ones((10, 4)), {"nu": 1.5}, ValueError, r"nu must lie in \(0, 1\]"),
         (np.ones((10, 4)), {"method": "svm"}, ValueError, "method must be one of"),
-        (np.ones((10, 4)), {"preprocess": "zscore"}, ValueError, "preprocess must be one of"),
+        (np.ones((10, 4)), {"preprocessing": "zscore"}, ValueError, "preprocess must be one of"),
         (np.ones((10, 4)), {"seeds": 0}, ValueError, "seeds must be >= 1"),
         (np.ones((10, 4)), {"seeds": [1, 1]}, ValueError, "seeds contains duplicates"),
         (np.ones((10, 4)), {"epochs": -1}, ValueError, "epochs must be an int >= 0"),

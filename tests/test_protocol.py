@@ -206,3 +206,36 @@ def test_published_mnist_constants():
 def test_published_cifar10_constants():
     c = ds.load("cifar10", data_dir=_shared() / "cifar10")
     _check_table(minmax_table(c), PUBLISHED_CIFAR10, "CIFAR-10")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# fit shares the protocol's preprocessing and contamination path
+
+
+@pytest.mark.parametrize("rho, preprocessing", [(0.0, "auto"), (0.25, "gcn_minmax"), (0.25, "standardize")])
+def test_fit_uses_the_protocol_rows_and_transform(rho, preprocessing):
+    """fit(contamination=ρ) trains each class on exactly the rows and preprocessed values of
+    one_class_stack(contamination=ρ, key_or_seed=0) (float pixels, so both paths see the same input)."""
+    import ocnn_jax
+
+    r = np.random.default_rng(3)
+    x = r.random((60, 6, 6, 1)).astype(np.float32)
+    y = np.repeat(np.arange(3), 20)
+    data = from_arrays(x, y, x[:9], y[:9], name="toy")
+    stack = one_class_stack(data, [0, 2], contamination=rho, key_or_seed=0, preprocessing=preprocessing)
+    model = ocnn_jax.fit(x, y, method="isoforest", normal_classes=[0, 2], seeds=1, contamination=rho,
+                         preprocessing=preprocessing, progress=False)
+    for k in range(2):
+        n = int(stack.n[k])
+        np.testing.assert_array_equal(model.train_data[k], stack.x[k, :n].reshape(n, -1))
+        assert n == 20 + round(rho * 20 / (1 - rho))
+
+
+def test_fit_contamination_needs_labels_and_a_fraction():
+    import ocnn_jax
+
+    x = np.random.default_rng(0).random((20, 4)).astype(np.float32)
+    with pytest.raises(ValueError, match="contamination needs y"):
+        ocnn_jax.fit(x, method="isoforest", contamination=0.1, progress=False)
+    with pytest.raises(ValueError, match=r"contamination must be a fraction in \[0, 1\)"):
+        ocnn_jax.fit(x, np.repeat([0, 1], 10), method="isoforest", contamination=1.0, progress=False)

@@ -165,7 +165,7 @@ def lam_grid_fit():
     x[45:, :4] += 0.8  # class 1 differs from class 0 there
     y = np.repeat([0, 1], 45)
     lams = [0.02, 0.2, 1.0, float("inf")]
-    model = ocnn_jax.fit(x, y, method="rcae", normal_classes=[0, 1], seeds=2, preprocess="minmax", lam=lams,
+    model = ocnn_jax.fit(x, y, method="rcae", normal_classes=[0, 1], seeds=2, preprocessing="minmax", lam=lams,
                          outer_iterations=3, epochs_per_iteration=2, batch_size=16, lr=1e-3, progress=False)
     return model, x, y, lams
 
@@ -182,7 +182,7 @@ def test_lambda_grid_is_a_model_axis_and_nonzero_fraction_falls_with_lambda(lam_
     assert np.all(per_lam[:, 0] > 0.5) and np.all(per_lam[:, 2] < per_lam[:, 0]) and np.all(per_lam[:, 3] == 0)
     assert model.variables["noise_norms"].shape[:1] == (16,)
     # The grid runs equal the same runs fitted alone (λ is just another run on the model axis).
-    alone = ocnn_jax.fit(x[:45], method="rcae", seeds=[1], preprocess="minmax", lam=0.2, outer_iterations=3,
+    alone = ocnn_jax.fit(x[:45], method="rcae", seeds=[1], preprocessing="minmax", lam=0.2, outer_iterations=3,
                          epochs_per_iteration=2, batch_size=16, lr=1e-3, progress=False)
     np.testing.assert_allclose(alone.score(x)[0], model.score(x)[3], rtol=1e-4, atol=1e-5)
 

@@ -11,7 +11,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .errors import DatasetError
+
 __all__ = [
+    "PREPROCESSING",
+    "resolve_preprocessing",
     "gcn_l1",
     "minmax_constants",
     "Affine",
@@ -19,6 +23,27 @@ __all__ = [
     "fit_standardize",
     "fit_identity",
 ]
+
+
+#: Preprocessing modes of ``fit``, ``sweep`` and the protocol functions ("unit" is accepted as an alias
+#: of "none": the [0, 1] pixels or the raw features, unchanged).
+PREPROCESSING: tuple[str, ...] = ("auto", "gcn_minmax", "minmax", "standardize", "none")
+
+
+def resolve_preprocessing(preprocessing: str, *, image: bool) -> tuple[str, str]:
+    """(mode, base) of a preprocessing name: "auto" is "gcn_minmax" for images and "standardize" for
+    feature vectors; base is the per-sample transform before the per-class constants ("gcn_l1" for
+    "gcn_minmax", else "none").
+
+    Raises:
+      DatasetError (a ValueError): an unknown name.
+    """
+    mode = "none" if preprocessing == "unit" else preprocessing
+    if not isinstance(mode, str) or mode not in PREPROCESSING:
+        raise DatasetError(f"preprocessing={preprocessing!r}; preprocess must be one of {PREPROCESSING} ('unit' = 'none')")
+    if mode == "auto":
+        mode = "gcn_minmax" if image else "standardize"
+    return mode, ("gcn_l1" if mode == "gcn_minmax" else "none")
 
 
 def gcn_l1(x: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:

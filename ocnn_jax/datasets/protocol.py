@@ -34,10 +34,12 @@ import numpy as np
 
 from .base import Dataset, to_unit
 from .errors import DatasetError
-from .preprocess import Affine, fit_identity, fit_standardize, gcn_l1
+from .preprocess import PREPROCESSING, Affine, fit_identity, fit_standardize, gcn_l1, resolve_preprocessing
 
 __all__ = [
     "PREPROCESSING",
+    "contaminated_rows",
+    "preprocess_classes",
     "OneClassSplit",
     "OneClassStack",
     "one_class_split",
@@ -48,7 +50,6 @@ __all__ = [
     "base_transform",
 ]
 
-PREPROCESSING = ("auto", "gcn_minmax", "minmax", "standardize", "unit", "none")
 _CHUNK = 2048
 
 
@@ -229,15 +230,8 @@ def _draw(y: np.ndarray, c: int, rho: float, rng: np.random.Generator) -> np.nda
 
 
 def _resolve_mode(ds: Dataset, preprocessing: str) -> tuple[str, str]:
-    """(mode, base) for a preprocessing name."""
-    if preprocessing not in PREPROCESSING:
-        raise DatasetError(f"preprocessing={preprocessing!r}; expected one of {PREPROCESSING}")
-    mode = preprocessing
-    if mode == "auto":
-        mode = "gcn_minmax" if ds.kind == "image" else "standardize"
-    if mode == "none":
-        mode = "unit"
-    return mode, ("gcn_l1" if mode == "gcn_minmax" else "none")
+    """(mode, base) for a preprocessing name and a data set."""
+    return resolve_preprocessing(preprocessing, image=ds.kind == "image")
 
 
 def base_transform(
@@ -306,17 +300,67 @@ def _apply_inplace(x: np.ndarray, aff: Affine, chunk: int = _CHUNK) -> None:
 
 def _entry_rows(ds: Dataset, c: int, rho: float, seed: np.random.SeedSequence) -> tuple[np.ndarray, np.ndarray]:
     """(rows, is_anomaly) of one run's training set, in training order."""
-    normal = np.flatnonzero(ds.y_train == c)
-    if normal.size == 0:
+    if not np.any(ds.y_train == c):
         raise DatasetError(f"{ds.name}: class {c} ({ds.classes[c]!r}) has no training rows; cannot be the normal class")
-    if rho == 0:
+    return contaminated_rows(ds.y_train, c, rho, seed)
+
+
+def contaminated_rows(y_train: np.ndarray, normal_class: Any, contamination: float,
+                      key_or_seed: Any = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The training rows of one normal class with a fraction ρ of other-class rows mixed in (§7.3).
+
+    Args:
+      y_train: (n,) labels of the training data.
+      normal_class: the normal class's label.
+      contamination: ρ in [0, 1).
+      key_or_seed: int seed, JAX key or SeedSequence driving the draw and the mixed order.
+
+    Returns:
+      ``(rows, is_anomaly)``: (m,) int64 row indices in training order (the class's rows in their
+      order when ρ = 0, a seeded random order otherwise) and (m,) bool hidden labels.
+    """
+    _check_rho(contamination)
+    y = np.asarray(y_train)
+    normal = np.flatnonzero(y == normal_class)
+    if contamination == 0:
         return normal.astype(np.int64), np.zeros(normal.size, bool)
-    rng = np.random.default_rng(seed)
-    extra = _draw(ds.y_train, c, rho, rng)
+    rng = np.random.default_rng(_seed_sequence(key_or_seed))
+    extra = _draw(y, normal_class, contamination, rng)
     rows = np.concatenate([normal, extra]).astype(np.int64)
     anom = np.concatenate([np.zeros(normal.size, bool), np.ones(extra.size, bool)])
     perm = rng.permutation(rows.size)
     return rows[perm], anom[perm]
+
+
+def preprocess_classes(x: np.ndarray, class_rows: Sequence[np.ndarray], preprocessing: str = "auto", *,
+                       normal: Sequence[np.ndarray] | None = None) -> tuple[list[Affine], list[np.ndarray]]:
+    """Fit one transform per normal class on its rows of x and return the transformed per-class arrays.
+
+    The path of ``ocnn_jax.fit`` (and through it ``sweep`` and ``compare``): the same base transform,
+    constants and in-place application as :func:`one_class_split`, on the requested rows only (a chunk
+    of a sweep does not transform or copy the whole data set).
+
+    Args:
+      x: (N, ...) samples (uint8 pixels, or floats already in their working scale).
+      class_rows: per class, its training rows of x (in training order).
+      preprocessing: a mode of ``PREPROCESSING``; "auto" is "gcn_minmax" for images (rank > 2) and
+        "standardize" for feature vectors.
+      normal: optional per class, a bool mask over its rows: the constants are fitted on these rows
+        only (contaminated training sets); default all rows.
+
+    Returns:
+      (per-class ``Affine``, per-class (n_c, ...) float32 arrays).
+    """
+    mode, base = resolve_preprocessing(preprocessing, image=np.ndim(x) > 2)
+    affines, out = [], []
+    for i, rows in enumerate(class_rows):
+        xc, lo, hi = base_transform(x, base, rows=rows)
+        mask = np.ones(len(rows), bool) if normal is None else np.asarray(normal[i], bool)
+        aff = _fit(mode, base, xc, lo, hi, mask)
+        _apply_inplace(xc, aff)
+        affines.append(aff)
+        out.append(xc)
+    return affines, out
 
 
 # ---------------------------------------------------------------------------------------------------------------

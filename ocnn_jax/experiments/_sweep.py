@@ -164,6 +164,8 @@ def sweep(
     progress: bool = True,
     figures: bool = True,
     checkpoint_every_s: float = 60.0,
+    preprocessing: str = "auto",
+    contamination: float = 0.0,
     **config: Any,
 ) -> dict[str, Any]:
     """Train and evaluate every (normal class, seed, grid point) under the inductive protocol.
@@ -187,6 +189,7 @@ def sweep(
       progress: show progress bars (per chunk and epoch, with images·runs/s).
       figures: write the PNG figures.
       checkpoint_every_s: seconds between checkpoints inside a chunk.
+      preprocessing, contamination: as in ``ocnn_jax.fit`` (one seeded contamination draw per class).
       **config: overrides for every run (as in ``ocnn_jax.fit``).
 
     Returns:
@@ -240,7 +243,8 @@ def sweep(
             ckpt = Checkpointer(os.path.join(out_dir, "checkpoints", f"{tag}.npz"), every_s=checkpoint_every_s)
         model = fit(
             ds.x_train, ds.y_train, method=method, normal_classes=chunk_classes, seeds=chunk_seeds,
-            progress=progress, **({} if shallow else {"mesh": mesh, "checkpoint": ckpt}), **group_cfg,
+            progress=progress, preprocessing=preprocessing, contamination=contamination,
+            **({} if shallow else {"mesh": mesh, "checkpoint": ckpt}), **group_cfg,
         )
         train_time += model.wall_time
         scores = model.score(ds.x_test)
@@ -263,6 +267,10 @@ def sweep(
             if ckpt is not None:
                 ckpt.clear()
     results = _results(ds, method, classes, seed_list, grid, overrides, run_rows, time.perf_counter() - t0, n_dev)
+    if contamination:
+        results["protocol"] += f"; training sets contaminated with a fraction {contamination} of other-class rows"
+    if preprocessing != "auto":
+        results["protocol"] += f"; preprocessing={preprocessing!r}"
     results["train_time_s"] = train_time
     if writer:
         _write_extremes(out_dir, ds, run_rows, score_files)

@@ -29,7 +29,7 @@ class DeepSVDD(BaseEstimator):
       nu: ν of the objective (soft-boundary outlier fraction); default: ``contamination``.
       n_seeds: runs averaged into one score (an ensemble over seeds); 1 by default.
       random_state: first seed; runs use seeds random_state … random_state + n_seeds − 1.
-      encoder, preprocess: as in ``ocnn_jax.fit``.
+      encoder, preprocessing: as in ``ocnn_jax.fit``.
       epochs, pretrain_epochs, batch_size, lr: common overrides (None = paper defaults).
       config: any other ``ocnn_jax.fit`` config overrides, as a dict.
       verbose: show the progress bar.
@@ -43,7 +43,7 @@ class DeepSVDD(BaseEstimator):
         n_seeds: int = 1,
         random_state: int = 0,
         encoder: Any = "auto",
-        preprocess: str = "auto",
+        preprocessing: str = "auto",
         epochs: int | None = None,
         pretrain_epochs: int | None = None,
         batch_size: int | None = None,
@@ -57,7 +57,7 @@ class DeepSVDD(BaseEstimator):
         self.n_seeds = n_seeds
         self.random_state = random_state
         self.encoder = encoder
-        self.preprocess = preprocess
+        self.preprocessing = preprocessing
         self.epochs = epochs
         self.pretrain_epochs = pretrain_epochs
         self.batch_size = batch_size
@@ -85,7 +85,7 @@ class DeepSVDD(BaseEstimator):
             method=methods[self.objective],
             seeds=[int(self.random_state) + i for i in range(self.n_seeds)],
             encoder=self.encoder,
-            preprocess=self.preprocess,
+            preprocessing=self.preprocessing,
             progress=self.verbose,
             **overrides,
         )

@@ -20,7 +20,8 @@ from ..core.config import active_pretrain, with_overrides
 from ..core.errors import HypersphereCollapseError
 from ..core.inputs import as_samples, check_labels, network_shape, resolve_seeds
 from ..core.program import make_runs
-from ..datasets.preprocess import Affine, apply_base, fit_identity, fit_minmax, fit_standardize
+from ..datasets.preprocess import Affine, resolve_preprocessing
+from ..datasets.protocol import contaminated_rows, preprocess_classes
 from ..engine._checkpoint import Checkpointer
 from ..engine._devices import to_host
 from ..engine._driver import execute
@@ -31,9 +32,7 @@ from ..methods.train import Train, make_train
 from ..nn import Backbone, make_backbone
 from ._model import Model, Preprocessing, ShallowModel
 
-__all__ = ["fit", "PREPROCESS_MODES", "collapsed"]
-
-PREPROCESS_MODES = ("auto", "gcn_minmax", "minmax", "standardize", "none")
+__all__ = ["fit", "collapsed"]
 
 
 def fit(
@@ -47,7 +46,8 @@ def fit(
     decoder: nn.Module | None = None,
     rep_dim: int | None = None,
     hidden: Sequence[int] | None = None,
-    preprocess: str = "auto",
+    preprocessing: str = "auto",
+    contamination: float = 0.0,
     model_axis: str | int = "auto",
     progress: bool = True,
     check_collapse: bool = True,
@@ -72,9 +72,14 @@ def fit(
         or your own Flax Linen module ``__call__(x, train) -> (B, p)`` (bias-free recommended).
       decoder: the decoder for a custom encoder (needed for AE pretraining, RCAE and DCAE).
       rep_dim, hidden: representation size and MLP widths of the built-in backbones.
-      preprocess: "auto" (images: l1 GCN then min-max with the normal class's constants; features:
+      preprocessing: "auto" (images: l1 GCN then min-max with the normal class's constants; features:
         standardise with the normal class's mean/std), or one of "gcn_minmax", "minmax",
-        "standardize", "none". Shared by every method, shallow ones included.
+        "standardize", "none" (``ocnn_jax.datasets.preprocess.PREPROCESSING``). Shared by every
+        method, shallow ones included, and by ``ocnn_jax.one_class_split``.
+      contamination: ρ in [0, 1): mix round(ρ·n_c/(1−ρ)) rows of the other classes of y into each
+        normal class's training set (docs/algorithms.md §7.3; one seeded draw per class, the same as
+        ``one_class_stack(..., key_or_seed=0)``); the preprocessing constants are fitted on the normal
+        rows only. Needs y.
       model_axis: "auto" (vmap, except a one-model-at-a-time ``lax.map`` for conv nets on CPU),
         "vmap", "map", or an int group width.
       progress: show a progress bar.
@@ -105,14 +110,15 @@ def fit(
     net_shape = network_shape(sample_shape)
     seed_list = resolve_seeds(seeds)
     classes, class_rows = _split_classes(x, y, normal_classes)
-    mode = _resolve_mode(preprocess, sample_shape)
+    class_rows, normal_rows = _contaminate(y, classes, class_rows, contamination)
+    mode, _ = resolve_preprocessing(preprocessing, image=len(sample_shape) > 1)
     x = x.reshape((x.shape[0],) + net_shape)
     common = dict(sample_shape=sample_shape, classes=list(classes))
 
     if spec.kind == "shallow":
         _check_no_backbone(method, encoder, decoder, rep_dim, hidden)
         cfg = with_overrides(default_config(None, method), **config)
-        affines, class_data = _fit_preprocessing(x, class_rows, mode)
+        affines, class_data = preprocess_classes(x, class_rows, mode, normal=normal_rows)
         fitted = fit_shallow(spec.estimator, cfg, class_data, seed_list, progress=progress, description=method)
         return ShallowModel(
             method=method, config=cfg, backbone=None, backbone_spec={"family": "shallow"},
@@ -126,7 +132,7 @@ def fit(
     width = resolve_run_axis(model_axis, backbone_spec["family"], per_device)
     cfg = _clamp_batch_sizes(cfg, min(len(r) for r in class_rows))
 
-    affines, class_data = _fit_preprocessing(x, class_rows, mode)
+    affines, class_data = preprocess_classes(x, class_rows, mode, normal=normal_rows)
     data = stack_classes(class_data, cfg.score_batch_size)
     del class_data
     train = make_train(method, backbone, data, cfg)
@@ -159,11 +165,20 @@ def fit(
     return model
 
 
-def _resolve_mode(preprocess: str, sample_shape: tuple[int, ...]) -> str:
-    """The preprocessing mode: "auto" is "standardize" for feature vectors, "gcn_minmax" for images."""
-    if preprocess not in PREPROCESS_MODES:
-        raise ValueError(f"preprocess must be one of {PREPROCESS_MODES}, got {preprocess!r}")
-    return preprocess if preprocess != "auto" else ("standardize" if len(sample_shape) == 1 else "gcn_minmax")
+def _contaminate(y: Any, classes: list[Any], class_rows: list[np.ndarray],
+                 contamination: float) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+    """Each class's training rows with a fraction ρ of other-class rows of y mixed in (one seeded draw
+    per class), and per class the mask of its normal rows; unchanged rows and None when ρ = 0."""
+    if isinstance(contamination, bool) or not isinstance(contamination, (int, float)) or not 0 <= contamination < 1:
+        raise ValueError(f"contamination must be a fraction in [0, 1), got {contamination!r}")
+    if contamination == 0:
+        return class_rows, None
+    if y is None:
+        raise ValueError("contamination needs y (the class labels of x): the anomalies are drawn from the other classes")
+    y = np.asarray(y)
+    seeds = np.random.SeedSequence(0).spawn(len(classes))
+    drawn = [contaminated_rows(y, c, float(contamination), s) for c, s in zip(classes, seeds)]
+    return [rows for rows, _ in drawn], [~anomalous for _, anomalous in drawn]
 
 
 def _check_no_backbone(method: str, encoder: Any, decoder: Any, rep_dim: Any, hidden: Any) -> None:
@@ -260,26 +275,6 @@ def _split_classes(x: np.ndarray, y: Any, normal_classes: Any) -> tuple[list[Any
 def _py(v: Any) -> Any:
     """NumPy scalars to plain Python (for JSON and messages)."""
     return v.item() if isinstance(v, np.generic) else v
-
-
-def _fit_preprocessing(x: np.ndarray, class_rows: list[np.ndarray], mode: str) -> tuple[list[Affine], list[np.ndarray]]:
-    """Fit one Affine per class on that class's rows and return the transformed per-class arrays.
-
-    The per-sample base transform (GCN) runs on the requested classes' rows only, so a chunk of a
-    sweep does not transform (or copy) the whole dataset."""
-    base = "gcn_l1" if mode == "gcn_minmax" else "none"
-    affines, out = [], []
-    for rows in class_rows:
-        xc = apply_base(base, x[rows])
-        if mode in ("gcn_minmax", "minmax"):
-            aff = fit_minmax(xc, base)
-        elif mode == "standardize":
-            aff = fit_standardize(xc, base)
-        else:
-            aff = fit_identity(base)
-        affines.append(aff)
-        out.append(((xc - aff.shift) * aff.inv_scale).astype(np.float32))
-    return affines, out
 
 
 def _resolve_backbone(encoder, decoder, net_shape, rep_dim, hidden, mode) -> tuple[Backbone, dict[str, Any]]:
