@@ -3,7 +3,7 @@ docs/algorithms.md §6, the LR rule, AUROC, timing records and table formatting.
 
 Every framework (ocnn_jax, the Keras reference, the PyTorch reference) receives exactly the arrays made
 here: the inductive one-class split of docs/algorithms.md §7 (l1 GCN + min-max with the normal class's
-constants, computed by ``ocnn_jax.protocol.one_class_split`` on the class's *full* training set), NHWC
+constants, computed by ``ocnn_jax.one_class_split`` on the class's *full* training set), NHWC
 float32 ``(n, 28, 28, 1)``; PyTorch transposes them to NCHW itself. Optional subsampling takes the first
 ``n_train`` rows of the class (official order) and a fixed random subset of the test split shared by
 all classes, so no framework sees different data.

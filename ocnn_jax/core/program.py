@@ -3,7 +3,7 @@
 Every method (Deep SVDD, OC-NN, RCAE, DCAE) describes one run of itself as a ``Program`` of pure
 functions. ``run_program`` composes them into the single pure function ``train(key, run, data)``
 (nested ``lax.scan`` over epochs and minibatches) that ``jax.vmap`` turns into a sweep; the
-progress-reporting driver in ``ocnn_jax.driver`` runs the very same epoch functions a chunk of
+progress-reporting driver in ``ocnn_jax.engine`` runs the very same epoch functions a chunk of
 epochs at a time, so both paths compute the same numbers.
 """
 

@@ -2,7 +2,7 @@
 
 Entry point: :func:`load` (``load("mnist", data_dir=...)``). Every loader returns a frozen
 :class:`Dataset` with images NHWC, uint8 0..255 or float32 in [0, 1], and int32 labels. The one-class
-split and preprocessing of docs/algorithms.md §7 live in :mod:`ocnn_jax.protocol`.
+split and preprocessing of docs/algorithms.md §7 live in :mod:`ocnn_jax.datasets.protocol`.
 """
 
 from .base import ENV_DATA_DIR, Dataset, default_cache_dir, file_digest, to_unit

@@ -13,10 +13,11 @@
   ``"gcn_minmax"`` (default for images): l1 global contrast normalisation per sample, then min-max
   scaling with the constants (m_c, M_c) = (min, max) of the GCN'd class-``c`` training rows, applied
   to training and test data alike. ``"standardize"`` (default for tabular data): per-feature mean and
-  population std of the normal training rows. ``"minmax"``: min-max without GCN. ``"unit"`` (alias
-  ``"none"``): the [0, 1] pixels (or raw features) unchanged.
+  population std of the normal training rows. ``"minmax"``: min-max without GCN. ``"none"`` (alias
+  ``"unit"``): the [0, 1] pixels (or raw features) unchanged. ``ocnn_jax.fit`` uses the same code
+  (:func:`preprocess_classes`).
 
-The fitted transform is returned as a :class:`ocnn_jax.preprocess.Affine`, which maps data that has
+The fitted transform is returned as a :class:`ocnn_jax.datasets.preprocess.Affine`, which maps data that has
 already been through ``to_unit`` (``affine(to_unit(x))``).
 
 Memory: images are converted chunk by chunk straight into the one float32 output array of each
@@ -86,7 +87,7 @@ class OneClassStack(NamedTuple):
 
     Attributes:
       x: (K, n_max, *sample_shape) float32; entry k's preprocessed training rows first (``n[k]`` of
-        them), zero padding after. ``ocnn_jax.batching.StackedData(x, n)`` takes it as is.
+        them), zero padding after. ``ocnn_jax.core.StackedData(x, n)`` takes it as is.
       n: (K,) int32 valid rows per entry.
       normal_class: (K,) int32.
       shift, inv_scale: (K, *s) float32 per-entry constants; s = () for min-max and identity,
@@ -246,7 +247,7 @@ def base_transform(
 
     Args:
       x: (N, ...) uint8 or float source (read-only is fine).
-      base: "gcn_l1" (l1 GCN per sample, :func:`ocnn_jax.preprocess.gcn_l1`) or "none".
+      base: "gcn_l1" (l1 GCN per sample, :func:`ocnn_jax.datasets.preprocess.gcn_l1`) or "none".
       rows: optional (n,) row indices of ``x`` to convert, in this order (default: all rows).
       out: optional C-contiguous float32 (n, ...) destination.
       chunk: rows per chunk (bounds the temporaries).
@@ -383,7 +384,7 @@ def one_class_split(
       contamination: ρ in [0, 1); anomalies mixed into the training set only.
       key_or_seed: int seed or JAX key driving the contamination draw and the mixed order.
       preprocessing: "auto" (images "gcn_minmax", tabular "standardize"), "gcn_minmax", "minmax",
-        "standardize", "unit" / "none".
+        "standardize", "none" (alias "unit"); ``PREPROCESSING``.
 
     Returns:
       :class:`OneClassSplit` with float32 arrays.

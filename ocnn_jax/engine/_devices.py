@@ -1,11 +1,10 @@
 """Use a CPU's cores as separate JAX devices, so a sweep runs several models at once on one CPU.
 
 On CPU, ``model_axis="auto"`` trains conv nets one run at a time inside the compiled program, and one
-run of a small LeNet keeps two cores only about 60 % busy (XLA:CPU executes its many small ops one
-after another). Exposing the cores as N host devices (``jax_num_cpu_devices``) lets the sweep's mesh
-(``ocnn_jax.sweep.make_run_mesh``, ``fit(..., mesh=...)``) place runs on each device with
-``shard_map``; the devices execute in parallel. Measured on the 2-core development machine (MNIST
-LeNet Deep SVDD, issue 7): 0.575 -> 0.394 s per model with 2 devices, 0.418 with 4.
+run of a small LeNet keeps the cores only partly busy (XLA:CPU executes its many small ops one after
+another). Exposing the cores as N host devices (``jax_num_cpu_devices``) lets the sweep's mesh
+(``ocnn_jax.make_run_mesh``, ``fit(..., mesh=...)``) place runs on each device with ``shard_map``; the
+devices execute in parallel (timings: ``benchmarks/results/throughput_cpu.md``).
 
 It is a process-wide JAX setting: call it right after ``import jax``, before any JAX computation.
 It changes only the CPU platform, so it is harmless on a GPU/TPU machine.

@@ -1,7 +1,7 @@
 """``ocnn_jax.fit``: validate, preprocess per normal class, train every (class, seed[, λ]) run as one
 compiled program, then score the training data for thresholds and the collapse check. The shallow
 scikit-learn baselines share the validation and preprocessing, then fit on the host
-(``ocnn_jax.shallow``)."""
+(``ocnn_jax.methods.shallow``)."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def fit(
       method: deep methods, trained as one compiled program: "deep_svdd" (one-class),
         "soft_boundary", "ocnn" (the OC-NN paper objective), "rcae" (robust convolutional AE),
         "dcae" (plain AE); shallow scikit-learn baselines, one host fit per run: "ocsvm",
-        "isoforest", "kde" (see ``ocnn_jax.shallow`` for their hyperparameter selection).
+        "isoforest", "kde" (see ``ocnn_jax.methods.shallow`` for their hyperparameter selection).
       normal_classes: the classes to train as normal (a list, or "all" for every label in y).
       seeds: number of seeds (0 … k−1) or an explicit list; one PRNG key per seed drives init and
         shuffling (shallow baselines: the held-out split and IsolationForest's random_state).
@@ -86,9 +86,9 @@ def fit(
       check_collapse: raise ``HypersphereCollapseError`` when a run's training scores are constant.
       mesh: optional ``jax.sharding.Mesh`` with one axis "runs" (``ocnn_jax.make_run_mesh``):
         the runs are sharded over its devices (padded with repeats to a multiple of its size).
-      checkpoint: optional ``ocnn_jax.checkpoint.Checkpointer``: training state saved between
+      checkpoint: optional ``ocnn_jax.engine.Checkpointer``: training state saved between
         compiled calls; an existing checkpoint is resumed.
-      **config: overrides of the method config (see ``ocnn_jax.config.with_overrides``), e.g.
+      **config: overrides of the method config (see ``ocnn_jax.with_overrides``), e.g.
         ``epochs=50, pretrain_epochs=50, lr=1e-4, batch_size=128, nu=0.05``; OC-NN ``g``,
         ``hidden_units``, ``features`` ("input" default, "encoder" = docs/algorithms.md §2, "encoder_l2"),
         ``finetune_encoder``; RCAE ``lam`` (a number, or a sequence: a λ grid

@@ -47,7 +47,7 @@ class Model:
 
     Attributes:
       method: "deep_svdd", "soft_boundary", "ocnn", "rcae" or "dcae" (the shallow baselines use the
-        subclass ``ocnn_jax.shallow.ShallowModel``).
+        subclass ``ShallowModel``).
       config: the method's frozen config.
       backbone: the resolved ``Backbone``; ``backbone_spec`` is what rebuilds it on load.
       sample_shape: one sample's shape as passed to ``fit`` (``score`` requires the same).

@@ -5,26 +5,12 @@ head ŷ = ⟨w, g(V z)⟩ (glorot-uniform, no biases) → r ← q_ν(ŷ over the
 epochs of minibatch Adam on ``½‖w‖² + ½‖V‖² + (1/ν)·mean relu(sg(r) − ŷ)``, each followed by
 r ← q_ν(ŷ over the whole (unpadded) training set, inference mode), all inside the compiled scan.
 
-What z is (``OCNNConfig.features``):
-
-- "input" (**default; a deviation from docs/algorithms.md §2/§11**): the flattened preprocessed input, no
-  encoder and no pretraining. Digits 95.7 % mean AUROC, MNIST digit 0 98.9 %.
-- "encoder" (the exact §2 configuration): the frozen pretrained encoder's code. With the project's
-  bias-free BN encoders the codes of anomalies lie radially outside the normal class and largely along
-  its mean code (on digits the score −⟨μ, z⟩ has AUROC ≈ 0.03–0.2, ‖z − μ‖ ≈ 0.8–0.9), so a ŷ close to
-  linear in z ranks them as *more* normal: digits 18.1 %, MNIST digit 0 48.0 %.
-- "encoder_l2": those codes on the unit sphere, z / max(‖z‖, ε). Motivation: the ν-OC-SVM that OC-NN
-  generalises separates the data from the origin, which works for the RBF kernel because every RBF
-  feature vector has unit norm (k(x, x) = 1); with unnormalised codes, points far out along the data
-  direction look most normal. Measured: it removes the inversion but not the problem (digits 50.0 %,
-  MNIST digit 0 85.3 %), because with g linear the objective has no non-trivial minimiser on
-  unit-norm features: ½‖w‖² + ½‖V‖² ≥ ‖Vᵀw‖ (equality when balanced), so it is positively homogeneous
-  of degree 1 in (u = Vᵀw, r) jointly: minimised over r it is ‖u‖ − (mean of the lowest ν-fraction
-  of ⟨u, z_i⟩). Its infimum is therefore either 0 at u = 0 (on the sphere ⟨u, z⟩ ≤ ‖u‖ always) or
-  −∞ along a direction whose lower ν-tail of ⟨u, z⟩ exceeds ‖u‖ (possible only with norms > 1, as for
-  the unnormalised codes and the inputs). On the sphere the head shrinks towards 0 and its ranking is
-  what is left of its random init (g = sigmoid, not homogeneous, gives 52.6 % on digits). The
-  ν-OC-SVM's ½‖w‖² is of degree 2, hence its finite optimum.
+What z is (``OCNNConfig.features``): "input" (the default, a deviation from docs/algorithms.md §2/§11),
+the flattened preprocessed input with no encoder and no pretraining; "encoder" (the exact §2
+configuration), the frozen pretrained encoder's code; "encoder_l2", that code on the unit sphere,
+z / max(‖z‖, ε). Why the default deviates (measured AUROCs and the argument that the objective has
+only the trivial minimiser on unit-norm features): README "Deviation from the paper" and
+``benchmarks/results/issue3_*.md``.
 
 Frozen encoder (default with the encoder features): z is computed once per run over the padded class
 and kept in the state, so the head trains on an (n_max, p) matrix and the per-epoch quantile costs one
@@ -68,10 +54,7 @@ class OCNNConfig:
 
     **Deviation from docs/algorithms.md §2/§11:** the default z is the flattened preprocessed input
     (``features="input"``), not the frozen pretrained encoder's code; ``features="encoder"`` is the
-    exact §2 configuration. Reason (measured, ``benchmarks/results/issue3_*.md``): on the frozen codes
-    of the project's bias-free BN encoders OC-NN ranks anomalies as *more* normal (AUROC 18.1 % on
-    scikit-learn digits, 48.0 % on MNIST digit 0), on the inputs it reaches 95.7 % and 98.9 %. The
-    unit-sphere codes (``"encoder_l2"``) miss both targets (50.0 % and 85.3 %); see ``ocnn_jax.ocnn``.
+    exact §2 configuration (measurements: ``benchmarks/results/issue3_*.md``).
 
     Attributes:
       nu: ν ∈ (0, 1]; r is the ν-quantile of ŷ over the whole training set, refreshed every epoch.

@@ -1,9 +1,8 @@
 """Shallow baselines (OC-SVM, Isolation Forest, KDE from scikit-learn) behind the same ``fit`` API.
 
 They run on the host, one estimator per (normal class, seed), on exactly the inputs the deep methods
-see: ``ocnn_jax.fit`` fits the per-class preprocessing with the same code, and ``ShallowModel`` is a
-``Model`` whose scores come from the estimators instead of a compiled scorer (``score`` /
-``predict`` / ``evaluate`` / ``preprocess`` / ``save`` are inherited).
+see: ``ocnn_jax.fit`` fits the per-class preprocessing with the same code and wraps the fitted
+estimators in a ``ShallowModel`` (front end), whose scores come from them instead of a compiled scorer.
 
 Hyperparameter selection (Ruff et al. 2018's grids; selection without test data or anomaly labels):
 every run holds out ``cfg.holdout_fraction`` of its normal training rows (a split drawn with the
@@ -21,9 +20,8 @@ run's seed), picks the hyperparameter on that slice, then refits on all of its t
 
 The KDE is :class:`GaussianKDE`, an exact Gaussian kernel density with scikit-learn's
 ``KernelDensity`` interface and normalisation (it is the oracle in the tests), computed with blocked
-matrix products, the distances computed once for all candidate bandwidths: with scikit-learn's
-tree-based ``score_samples`` (minutes per call on 784-d MNIST rows) the quick MNIST table had not
-finished the first of its 30 runs after about 16 minutes.
+matrix products, the distances computed once for all candidate bandwidths (scikit-learn's tree-based
+``score_samples`` is far slower on 784-d image rows).
 
 Saving stores each class's preprocessed training rows and the selected hyperparameters (no pickles);
 loading refits the estimators with them, which is deterministic, so the scores are reproduced.

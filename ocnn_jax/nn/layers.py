@@ -128,12 +128,9 @@ def _weight_grad_fft(xp: jax.Array, g: jax.Array) -> jax.Array:
     return dw.transpose(2, 3, 0, 1).astype(xp.dtype)
 
 
-#: On CPU the FFT weight gradient is used when the padded input has at least this many rows and columns.
-#: Measured on XLA:CPU at batch 200 inside ``lax.scan`` (issue 7), ms per gradient, canonical conv -> FFT:
-#: MNIST LeNet conv2 8->4 at 18x18 7.4 -> 4.0, deconv2 4->8 at 18x18 8.8 -> 2.8, deconv3 8->1 at 32x32
-#: 46 -> 7.3, and conv1 1->8 at 32x32 11 -> 8 inside the training program (its conv form needs a transpose
-#: copy there); CIFAR-10 LeNet layers with 32-128 channels 190-580 -> 72-88. Below it (the 4x4 and 8x8
-#: code-side layers) the conv is as fast or faster, e.g. CIFAR's 4x4 deconv 8->128 2.2 vs 14.
+#: On CPU the FFT weight gradient is used when the padded input has at least this many rows and columns;
+#: below it (the 4x4 and 8x8 code-side layers) the conv is as fast or faster (timings:
+#: ``benchmarks/results/profile_cpu.md``).
 FFT_WGRAD_MIN_SIZE: int = 12
 
 
@@ -235,8 +232,7 @@ def _max_pool_even_fwd(x: jax.Array):
     # First maximal position as a second max-reduction over the window of (3 - code) where the element
     # equals the maximum (-1 elsewhere, so a NaN window marks no position). Being a reduction's output,
     # XLA:CPU materialises it; an elementwise where-chain on the four window slices was instead fused
-    # into the backward, which then recomputed BN and leaky ReLU for every slice (issue 7: 25 -> 13 ms
-    # per model and AE epoch at 28x28x8, 0.415 -> 0.397 s per model in throughput.py's M = 10 program).
+    # into the backward, which then recomputed BN and leaky ReLU for every slice (benchmarks/results).
     rank = 3.0 - _window_codes(x.dtype, win.ndim - 5)
     hit = win == y[..., :, None, :, None, :]
     first = 3.0 - jnp.where(hit, rank, jnp.asarray(-1.0, x.dtype)).max(axis=(-4, -2))
@@ -285,8 +281,7 @@ def upsample_conv2d(x: jax.Array, w: jax.Array, padding: int) -> jax.Array:
     the same source pixel (kd = 3 for k = 5). They run as ONE conv with ``4 * C_out`` output channels
     (kernel ``S_a w S_b^T``, built from ``w`` so gradients reach ``w``), followed by a depth-to-space
     interleave. Same function as the two-step form (only the float summation order differs), with
-    ~k²/kd² fewer multiply-adds and a 4x smaller conv input; issue 7 measured the MNIST decoder's last
-    layer (8 -> 1 channels at 28x28) as the costliest op of the CPU training step.
+    ~k²/kd² fewer multiply-adds and a 4x smaller conv input.
 
     Args:
       x: ``(B, H, W, C_in)`` map to be upsampled to ``(B, 2H, 2W, C_in)``.
