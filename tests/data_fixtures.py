@@ -168,3 +168,14 @@ def write_image_folder(root: Path, layout: dict[str, dict[str, int]], *, size: t
 
 def gzip_bytes(raw: bytes) -> bytes:
     return gzip.compress(raw)
+
+
+def regzip(path: Path, *, mtime: int = 1_234_567_890, member_name: str = "repacked", level: int = 6) -> bytes:
+    """Re-compress the gzip file ``path`` in place with another header (a stored member name and
+    mtime, as OS packages do) and level; the decompressed content is unchanged. Returns that content."""
+    raw = gzip.decompress(path.read_bytes())
+    buf = io.BytesIO()
+    with gzip.GzipFile(filename=member_name, mode="wb", fileobj=buf, mtime=mtime, compresslevel=level) as f:
+        f.write(raw)
+    path.write_bytes(buf.getvalue())
+    return raw

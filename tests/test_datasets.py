@@ -103,13 +103,15 @@ def test_mnist_checksum_mismatch_names_file(tmp_path):
         load("mnist", data_dir=tmp_path)
     msg = str(e.value)
     assert "train-images-idx3-ubyte.gz" in msg and "expected f68b3c2dcbeaaa9fbdd348bbdeb94873" in msg
-    assert "verify=False" in msg
+    assert "content check failed (md5 of the decompressed data is" in msg and "file check failed" in msg
+    assert "verify=False" in msg and "--no-verify" in msg
     assert load("mnist", data_dir=tmp_path, verify=False).x_train.shape == (30, 28, 28, 1)
 
 
 def test_uncompressed_mnist_checked_against_uncompressed_md5(tmp_path):
     write_idx_set(tmp_path, gz=False)
-    with pytest.raises(ChecksumError, match="train-images-idx3-ubyte: md5 .* expected 6bbc9ace898e44ae57da46a324031adb"):
+    with pytest.raises(ChecksumError, match="train-images-idx3-ubyte: content check failed "
+                                            r"\(md5 .* expected 6bbc9ace898e44ae57da46a324031adb"):
         load("mnist", data_dir=tmp_path)
 
 
@@ -245,7 +247,7 @@ def test_env_root_does_not_leak_other_sets(tmp_path, monkeypatch):
 @pytest.mark.parametrize("y_col", [False, True])
 def test_cifar_npz_roundtrip(tmp_path, y_col):
     a = write_cifar_npz(tmp_path / "cifar10", y_col=y_col)
-    got = load("CIFAR-10", data_dir=tmp_path)
+    got = load("CIFAR-10", data_dir=tmp_path, verify=False)  # random fixture images: not CIFAR-10's content
     for k in ("x_train", "y_train", "x_test", "y_test"):
         np.testing.assert_array_equal(getattr(got, k), a[k])
     assert got.classes[0] == "airplane" and got.image_shape == (32, 32, 3)
@@ -264,17 +266,26 @@ def test_cifar_python_dir_tar_and_binary(tmp_path):
             np.testing.assert_array_equal(getattr(got, k), a[k], err_msg=f"{form} {k}")
         assert got.x_train.shape == (30, 32, 32, 3)
     # pointing data_dir at the extracted folder itself works too
-    got = load("cifar10", data_dir=tmp_path / "a" / "cifar-10-batches-py")
+    got = load("cifar10", data_dir=tmp_path / "a" / "cifar-10-batches-py", verify=False)
     np.testing.assert_array_equal(got.x_test, cases["py_dir"]["x_test"])
 
 
 def test_cifar_archive_checksum(tmp_path):
     write_cifar_tar(tmp_path)
-    with pytest.raises(ChecksumError, match=r"cifar-10-python.tar.gz: md5 is .*expected c58f30108f718f92721af3b95e74349a"):
+    with pytest.raises(ChecksumError, match=r"cifar-10-python.tar.gz: content check failed \(sha256 of the decoded "
+                                            r"train arrays is .*file check failed \(md5 of the file is .*expected "
+                                            r"c58f30108f718f92721af3b95e74349a"):
         load("cifar10", data_dir=tmp_path)
     write_cifar_tar(tmp_path / "bin", binary=True)
-    with pytest.raises(ChecksumError, match="sha256 .*expected c4a38c50"):
+    with pytest.raises(ChecksumError, match="sha256 of the file is .*expected c4a38c50"):
         load("cifar10", data_dir=tmp_path / "bin")
+    write_cifar_bin_dir(tmp_path / "bd")  # no published file digests: the content check alone
+    with pytest.raises(ChecksumError, match=r"cifar-10-batches-bin: content check failed .*--no-verify") as e:
+        load("cifar10", data_dir=tmp_path / "bd")
+    assert "file check" not in str(e.value)
+    write_cifar_py_dir(tmp_path / "pd")  # the first extracted batch that differs from its published md5
+    with pytest.raises(ChecksumError, match=r"data_batch_1: content check .*expected c99cafc152244af753f735de768cd75f"):
+        load("cifar10", data_dir=tmp_path / "pd")
 
 
 def test_cifar_corrupt_tar_and_missing_member(tmp_path):

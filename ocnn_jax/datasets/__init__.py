@@ -6,12 +6,12 @@ split and preprocessing of docs/algorithms.md §7 live in :mod:`ocnn_jax.dataset
 """
 
 from .base import ENV_DATA_DIR, Dataset, default_cache_dir, file_digest, to_unit
-from .cifar import CIFAR10_CLASSES
+from .cifar import CIFAR10_CLASSES, cifar10_content_digest
 from .digits import DIGITS_SPLIT_SEED, load_digits
 from .errors import ChecksumError, DataFormatError, DatasetError, DatasetNotFoundError, TFDSUnavailableError
 from .folder import load_image_folder
 from .gtsrb import load_gtsrb
-from .idx import IDX_SPECS, read_idx, write_idx
+from .idx import IDX_SPECS, idx_content_digests, read_idx, write_idx
 from .registry import DATASETS, canonical_name, load
 from .tabular import from_arrays, load_csv
 from .tfds import load_tfds, tfds_available
@@ -32,6 +32,8 @@ __all__ = [
     "read_idx",
     "write_idx",
     "file_digest",
+    "idx_content_digests",
+    "cifar10_content_digest",
     "default_cache_dir",
     "ENV_DATA_DIR",
     "IDX_SPECS",

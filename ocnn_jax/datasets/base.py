@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +32,9 @@ __all__ = [
     "default_cache_dir",
     "search_roots",
     "file_digest",
-    "verify_checksum",
+    "digest_mismatches",
+    "verify_digests",
+    "VERIFY_HINT",
 ]
 
 #: Environment variable naming a directory of data files (STYLE.md §5). ``OCNN_DATA_DIR`` is
@@ -243,6 +245,21 @@ def describe_roots(roots: list[tuple[Path, bool]], subdirs: Sequence[str]) -> st
 
 # ---------------------------------------------------------------------------------------------------------------
 # Checksums
+#
+# Two checks, either of which accepts a file (README, "Data"):
+#
+# * the *content* check compares digests of the decoded payload (the decompressed IDX bytes, the decoded
+#   CIFAR-10 arrays) with known digests, so a genuine file that was re-compressed or re-packed (another
+#   gzip header, another archive) is accepted and a corrupt or modified one is refused;
+# * the *file* check compares the digests of the file's bytes with the published ones; it accepts the
+#   official release byte for byte, and is the only check for data sets whose content digests are not
+#   known.
+
+#: What to tell the user when a check fails (the CLI commands that load data take ``--no-verify``).
+VERIFY_HINT = (
+    "Replace it with the official file (delete it and load with download=True, CLI --download), or pass "
+    "verify=False (CLI --no-verify) to use it unchecked"
+)
 
 
 def file_digest(path: str | os.PathLike[str], algo: str = "sha256") -> str:
@@ -257,16 +274,62 @@ def file_digest(path: str | os.PathLike[str], algo: str = "sha256") -> str:
     return h.hexdigest()
 
 
-def verify_checksum(path: Path, expected: dict[str, str], what: str) -> None:
-    """Check ``path`` against every published digest in ``expected`` ({algo: hexdigest}).
+def digest_mismatches(got: Mapping[str, str], expected: Mapping[str, str], of: str) -> list[str]:
+    """One "<algo> of <of> is <got>, expected <want>" line per algorithm of ``expected`` that differs.
+
+    ``got`` must hold every algorithm of ``expected``.
+    """
+    return [
+        f"{algo} of {of} is {got[algo]}, expected {want}"
+        for algo, want in expected.items()
+        if got[algo] != want.lower()
+    ]
+
+
+def verify_digests(
+    path: Path,
+    what: str,
+    *,
+    content: Callable[[], list[str]] | None,
+    file_expected: Mapping[str, str] | None,
+) -> str:
+    """Accept ``path`` when its content or its bytes match known digests; otherwise raise.
+
+    Args:
+      path: the file (for the message, and for the file check).
+      what: what the file should be, e.g. "the official mnist file train-images-idx3-ubyte".
+      content: ``None`` when no content digest is known; else a callable that returns the content
+        mismatches (``[]`` when the content matches), e.g. from :func:`digest_mismatches`.
+      file_expected: published ``{algo: hexdigest}`` of the file's bytes, or ``None``/empty.
+
+    Returns:
+      ``"content"`` or ``"file"`` (the check that accepted the file), or ``"unchecked"`` when no
+      digest of either kind is known.
 
     Raises:
-      ChecksumError: naming the file, the algorithm, the found and the expected digest.
+      ChecksumError: naming the file, each check that failed (content and/or file) with the digest
+        found and the one expected, and how to proceed.
     """
-    for algo, want in expected.items():
-        got = file_digest(path, algo)
-        if got != want.lower():
-            raise ChecksumError(
-                f"{path}: {algo} is {got}, expected {want} (published for {what}). The file is corrupt or "
-                f"not the official release; replace it, or pass verify=False to load it anyway"
-            )
+    content_problems = content() if content is not None else None
+    if content_problems == []:
+        return "content"
+    file_problems = None
+    if file_expected:
+        file_problems = digest_mismatches({a: file_digest(path, a) for a in file_expected}, file_expected, "the file")
+        if not file_problems:
+            return "file"
+    if content_problems is None and file_problems is None:
+        return "unchecked"
+    parts = []
+    if content_problems is not None:
+        parts.append("content check failed (" + "; ".join(content_problems) + ")")
+    else:
+        parts.append("no content digest is known, so a re-compressed copy of the genuine data cannot be told "
+                     "from a corrupt one")
+    if file_problems is not None:
+        parts.append("file check failed (" + "; ".join(file_problems) + ")")
+    raise ChecksumError(
+        f"{path}: {'; '.join(parts)}; expected {what}. The file is corrupt, truncated or not the official "
+        f"data. {VERIFY_HINT}"
+    )
+

@@ -9,6 +9,12 @@ Accepted forms, probed in this order inside each searched directory:
 4. ``cifar-10-batches-bin/`` (the extracted binary version: ``data_batch_1..5.bin``, ``test_batch.bin``);
 5. ``cifar-10-binary.tar.gz`` (the official binary archive; sha256 of ALGORITHMS.md §7.4).
 
+Verification (``verify=True``, README "Data"): every form is decoded to the canonical arrays (x uint8
+NHWC, train in data_batch_1..5 order, y labels), whose sha256 (:func:`cifar10_content_digest`) must
+match :data:`CIFAR10_CONTENT` -- so a re-packed or converted genuine copy loads and a corrupt one is
+refused -- or, failing that, the file's bytes must match its published digest (the two archives, the
+extracted python batches).
+
 The python batches are unpickled with an allow-list that admits only NumPy array reconstruction, so a
 tampered archive cannot run code. Output is always uint8 NHWC, train in data_batch_1..5 order.
 Memory: each batch is decoded straight into one preallocated (N, 32, 32, 3) uint8 array.
@@ -16,6 +22,7 @@ Memory: each batch is decoded straight into one preallocated (N, 32, 32, 3) uint
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import io
 import os
@@ -27,15 +34,40 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Dataset, candidate_dirs, describe_roots, search_roots, verify_checksum
+from .base import (
+    Dataset,
+    candidate_dirs,
+    describe_roots,
+    digest_mismatches,
+    file_digest,
+    search_roots,
+    verify_digests,
+)
 from .errors import DataFormatError, DatasetNotFoundError
 
-__all__ = ["CIFAR10_CLASSES", "CIFAR10_CHECKSUMS", "find_cifar10", "load_cifar10_files", "read_cifar_npz"]
+__all__ = ["CIFAR10_CLASSES", "CIFAR10_CHECKSUMS", "CIFAR10_CONTENT", "cifar10_content_digest", "find_cifar10",
+           "load_cifar10_files", "read_cifar_npz"]
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+#: File check: ``{file name: {algo: hexdigest}}`` of the official files' bytes (the archives as published on
+#: the CIFAR page; the extracted python batches as listed by torchvision). The extracted binary batches have
+#: no published digests, so they are checked by content only.
 CIFAR10_CHECKSUMS = {
     "cifar-10-python.tar.gz": {"md5": "c58f30108f718f92721af3b95e74349a"},
     "cifar-10-binary.tar.gz": {"sha256": "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd"},
+    "data_batch_1": {"md5": "c99cafc152244af753f735de768cd75f"},
+    "data_batch_2": {"md5": "d4bba439e000b95fd0a9bffe97cbabec"},
+    "data_batch_3": {"md5": "54ebc095f3ab1f0389bbae665268c751"},
+    "data_batch_4": {"md5": "634d18415352ddfa80567beed471001a"},
+    "data_batch_5": {"md5": "482c414d41f54cd18b22e5b47cb7c3cb"},
+    "test_batch": {"md5": "40351d587109b95175f43aff81a1287e"},
+}
+#: Content check: ``{split: {"sha256": cifar10_content_digest(x, y)}}`` of the canonical decoded arrays
+#: (50000 train images in data_batch_1..5 order, 10000 test images), computed from a copy whose labels,
+#: order and per-channel statistics match the published ones.
+CIFAR10_CONTENT = {
+    "train": {"sha256": "f912919bdea371136f1aa4feed6beeca728015a5f08b1899a29c932a7e30be2b"},
+    "test": {"sha256": "8193b3fbce55bec361cd1b8fd4880cb1649832dc4d6de6da1e7a21847a4843aa"},
 }
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCHES = ("test_batch",)
@@ -127,6 +159,56 @@ def _assemble(parts: dict[str, tuple[np.ndarray, np.ndarray]], names: tuple[str,
         y[i : i + len(yb)] = yb
         i += len(xb)
     return x, y
+
+
+def cifar10_content_digest(x: np.ndarray, y: np.ndarray, algo: str = "sha256") -> str:
+    """Digest of one decoded split: the bytes of ``x`` ((n, 32, 32, 3) uint8, C order, NHWC) followed by
+    the labels ``y`` ((n,) or (n, 1), values 0..9) as uint8 bytes.
+
+    Every supported form of the same images decodes to the same ``x`` and ``y``, so this digest does not
+    depend on how the files were packed.
+    """
+    h = hashlib.new(algo)
+    h.update(memoryview(np.ascontiguousarray(x, dtype=np.uint8)).cast("B"))
+    h.update(np.asarray(y).reshape(-1).astype(np.uint8).tobytes())
+    return h.hexdigest()
+
+
+def _file_check_digests(form: str, path: Path) -> tuple[Path, dict[str, str] | None]:
+    """The file and published digests that the file check of ``form`` compares (None when unpublished).
+
+    For an extracted python folder this is the first batch whose digest differs from the published one
+    (the folder is official only if all six are), or the first batch when all match.
+    """
+    if form == "npz":
+        return path, None
+    if form.endswith("tar"):
+        return path, CIFAR10_CHECKSUMS.get(path.name)
+    if form == "py_dir":
+        for name in TRAIN_BATCHES + TEST_BATCHES:
+            want = CIFAR10_CHECKSUMS[name]
+            if any(file_digest(path / name, a) != w for a, w in want.items()):
+                return path / name, want
+        return path / TRAIN_BATCHES[0], CIFAR10_CHECKSUMS[TRAIN_BATCHES[0]]
+    return path, None
+
+
+def _verify(form: str, path: Path, arrays: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    """Content check of the decoded ``arrays``, then (only if it fails) the file check of ``form``."""
+    problems: list[str] = []
+    for split, (x, y) in arrays.items():
+        want = CIFAR10_CONTENT.get(split, {})
+        got = {a: cifar10_content_digest(x, y, a) for a in want}
+        problems += digest_mismatches(got, want, f"the decoded {split} arrays")
+    if CIFAR10_CONTENT and not problems:
+        return
+    file_path, file_expected = _file_check_digests(form, path)
+    verify_digests(
+        file_path,
+        "the official CIFAR-10 images and labels",
+        content=(lambda: problems) if CIFAR10_CONTENT else None,
+        file_expected=file_expected,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -230,20 +312,21 @@ def load_cifar10_files(form: str, path: Path, *, verify: bool = True) -> Dataset
     """Read CIFAR-10 in the given ``form`` (see :func:`find_cifar10`) into a uint8 NHWC :class:`Dataset`.
 
     Raises:
-      ChecksumError: an official archive does not match its published digest (when ``verify``).
+      ChecksumError: when ``verify``, the decoded arrays do not match :data:`CIFAR10_CONTENT` and the
+        files do not match their published digests either (the message says which checks failed).
       DataFormatError: a file is corrupt or has the wrong shape/keys; labels outside 0..9.
     """
     if form == "npz":
         x_tr, y_tr = read_cifar_npz(path / "train.npz")
         x_te, y_te = read_cifar_npz(path / "test.npz")
     else:
-        if form.endswith("tar") and verify and path.name in CIFAR10_CHECKSUMS:
-            verify_checksum(path, CIFAR10_CHECKSUMS[path.name], f"the official {path.name}")
         binary = form.startswith("bin")
         parts = _read_tar(path, binary) if form.endswith("tar") else _read_batches_dir(path, binary)
         x_tr, y_tr = _assemble(parts, TRAIN_BATCHES)
         x_te, y_te = _assemble(parts, TEST_BATCHES)
         del parts
+    if verify:
+        _verify(form, path, {"train": (x_tr, y_tr), "test": (x_te, y_te)})
     for split, y in (("train", y_tr), ("test", y_te)):
         if y.size and (y.min() < 0 or y.max() > 9):
             raise DataFormatError(f"cifar10 ({path}, {split}): labels span {y.min()}..{y.max()}; expected 0..9")

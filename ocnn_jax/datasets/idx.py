@@ -5,16 +5,21 @@ IDX layout (big-endian): two zero bytes, a type code (0x08 = uint8, ...), the nu
 with magic 2051 (0x00000803: uint8, 3 dims) and its label files with 2049 (0x00000801: uint8, 1 dim).
 Files may be gzip-compressed (detected from the gzip magic bytes, whatever the name) or plain.
 
-Published checksums are verified when the data set has them (MNIST: md5 and sha256 of the ``.gz``
-files and md5 of the uncompressed files, /work/shared/data/README.md and ALGORITHMS.md §7.4;
-Fashion-MNIST and KMNIST: md5 of the ``.gz`` files from their official READMEs). EMNIST publishes a
-checksum only for its whole zip archive, so its member files are not verified.
+Verification (``verify=True``, README "Data"): a file is accepted when the digests of its *content*
+(the decompressed IDX bytes, header included) match the known ones, so a genuine file re-compressed
+with another gzip header loads, or when the file's bytes match the published digests of the official
+``.gz``. Content digests: MNIST (md5 published with the data set, sha256 computed from the official
+files). Fashion-MNIST and KMNIST: only the published md5 of the ``.gz`` files is known here (their
+content digests could not be computed from an official copy), so a re-compressed copy of those is
+refused like a corrupt one. EMNIST publishes a checksum only for its whole zip archive, so its member
+files are not verified.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import gzip
+import hashlib
 import math
 import os
 import struct
@@ -23,10 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Dataset, candidate_dirs, describe_roots, search_roots, verify_checksum
+from .base import Dataset, candidate_dirs, describe_roots, digest_mismatches, search_roots, verify_digests
 from .errors import DataFormatError, DatasetNotFoundError
 
-__all__ = ["IdxSpec", "IDX_SPECS", "read_idx", "write_idx", "find_idx_dir", "load_idx"]
+__all__ = ["IdxSpec", "IDX_SPECS", "read_idx", "idx_content_digests", "write_idx", "find_idx_dir", "load_idx",
+           "check_idx_file"]
 
 _IDX_TYPES: dict[int, np.dtype] = {
     0x08: np.dtype(np.uint8),
@@ -53,7 +59,10 @@ class IdxSpec:
         test_labels.
       classes: class names, or ``None`` to name them "0".."max label".
       subdirs: subdirectories of a search root that may hold the files.
-      checksums: ``{file name as found: {algo: hexdigest}}`` of published digests.
+      checksums: ``{file name as published: {algo: hexdigest}}``: digests of the official files' bytes
+        (the file check).
+      content: ``{role: {algo: hexdigest}}``: digests of each file's decompressed IDX bytes, header
+        included (the content check; any compression, or none, is accepted).
       transpose: images are stored column-major (EMNIST) and must be transposed to row-major.
       tfds_name: the TFDS builder name, for ``source="tfds"``.
     """
@@ -63,6 +72,7 @@ class IdxSpec:
     classes: tuple[str, ...] | None
     subdirs: tuple[str, ...]
     checksums: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+    content: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
     transpose: bool = False
     tfds_name: str | None = None
 
@@ -78,17 +88,18 @@ _MNIST_NAMES = {
 }
 
 
-def _md5s(gz: tuple[str, str, str, str], raw: tuple[str, str, str, str] | None = None,
-          sha: tuple[str, str, str, str] | None = None) -> dict[str, dict[str, str]]:
+def _gz_digests(md5: tuple[str, str, str, str],
+                sha: tuple[str, str, str, str] | None = None) -> dict[str, dict[str, str]]:
+    """File digests of the four official ``.gz`` files, in role order."""
     out: dict[str, dict[str, str]] = {}
     for i, role in enumerate(_ROLES):
-        fn = _MNIST_NAMES[role]
-        out[fn + ".gz"] = {"md5": gz[i]}
-        if sha is not None:
-            out[fn + ".gz"]["sha256"] = sha[i]
-        if raw is not None:
-            out[fn] = {"md5": raw[i]}
+        out[_MNIST_NAMES[role] + ".gz"] = {"md5": md5[i]} | ({"sha256": sha[i]} if sha else {})
     return out
+
+
+def _by_role(**digests: tuple[str, str, str, str]) -> dict[str, dict[str, str]]:
+    """``{role: {algo: digest}}`` from one 4-tuple per algorithm, in role order."""
+    return {role: {algo: d[i] for algo, d in digests.items()} for i, role in enumerate(_ROLES)}
 
 
 IDX_SPECS: dict[str, IdxSpec] = {
@@ -97,15 +108,23 @@ IDX_SPECS: dict[str, IdxSpec] = {
         dict(_MNIST_NAMES),
         tuple(str(d) for d in range(10)),
         ("mnist", "MNIST", "mnist/raw", "MNIST/raw"),
-        _md5s(
+        _gz_digests(
             ("f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
              "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c"),
-            raw=("6bbc9ace898e44ae57da46a324031adb", "a25bea736e30d166cdddb491f175f624",
-                 "2646ac647ad5339dbf082846283269ea", "27ae3e4e09519cfbb04c329615203637"),
             sha=("440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
                  "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
                  "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
                  "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"),
+        ),
+        # md5: published with MNIST for the uncompressed files; sha256: of the same bytes, computed from
+        # the official files (whose .gz digests above match).
+        _by_role(
+            md5=("6bbc9ace898e44ae57da46a324031adb", "a25bea736e30d166cdddb491f175f624",
+                 "2646ac647ad5339dbf082846283269ea", "27ae3e4e09519cfbb04c329615203637"),
+            sha256=("ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+                    "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+                    "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+                    "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
         ),
         tfds_name="mnist",
     ),
@@ -114,8 +133,9 @@ IDX_SPECS: dict[str, IdxSpec] = {
         dict(_MNIST_NAMES),
         ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
         ("fashion_mnist", "fashion-mnist", "FashionMNIST", "FashionMNIST/raw", "fashion"),
-        _md5s(("8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
-               "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310")),
+        # File digests only: no official copy was at hand to compute content digests from.
+        _gz_digests(("8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
+                     "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310")),
         tfds_name="fashion_mnist",
     ),
     "kmnist": IdxSpec(
@@ -123,8 +143,9 @@ IDX_SPECS: dict[str, IdxSpec] = {
         dict(_MNIST_NAMES),
         ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
         ("kmnist", "KMNIST", "KMNIST/raw"),
-        _md5s(("bdb82020997e1d708af4cf47b453dcf7", "e144d726b3acfaa3e44228e80efcd344",
-               "5c965bf0a639b31b8f53240b1b52f4d7", "7320c461ea6c1c855c0b718fb2a4b134")),
+        # File digests only: no official copy was at hand to compute content digests from.
+        _gz_digests(("bdb82020997e1d708af4cf47b453dcf7", "e144d726b3acfaa3e44228e80efcd344",
+                     "5c965bf0a639b31b8f53240b1b52f4d7", "7320c461ea6c1c855c0b718fb2a4b134")),
         tfds_name="kmnist",
     ),
     "emnist_digits": IdxSpec(
@@ -137,6 +158,7 @@ IDX_SPECS: dict[str, IdxSpec] = {
         },
         tuple(str(d) for d in range(10)),
         ("emnist", "EMNIST", "EMNIST/raw", "emnist/gzip", "gzip"),
+        # EMNIST publishes one checksum for its whole zip archive only: no file or content check.
         transpose=True,
         tfds_name="emnist/digits",
     ),
@@ -175,7 +197,27 @@ def read_idx(path: str | os.PathLike[str], *, expected_magic: int | None = None)
       DataFormatError: bad magic number, truncated header or data, trailing bytes, corrupt gzip; the
         message names the file, what was found and what was expected.
     """
+    return _read_idx(path, expected_magic, ())[0]
+
+
+def idx_content_digests(path: str | os.PathLike[str], algos: tuple[str, ...] = ("md5", "sha256")) -> dict[str, str]:
+    """``{algo: hexdigest}`` of an IDX file's content: its decompressed bytes, header included.
+
+    The same for a ``.gz`` file, any re-compression of it and the uncompressed file, so these are the
+    digests to put in :attr:`IdxSpec.content`.
+
+    Raises:
+      DataFormatError: the file is not a readable IDX file (see :func:`read_idx`).
+    """
+    return _read_idx(path, None, algos)[1]
+
+
+def _read_idx(path: str | os.PathLike[str], expected_magic: int | None,
+              algos) -> tuple[np.ndarray, dict[str, str]]:
+    """Read one IDX file; returns the array (see :func:`read_idx`) and ``{algo: hexdigest}`` of the
+    decompressed bytes for each of ``algos`` (hashed as they are read, no second pass)."""
     path = Path(path)
+    hashers = {a: hashlib.new(a) for a in algos}
     if not path.is_file():
         raise DatasetNotFoundError(f"IDX file '{path}' does not exist")
     try:
@@ -228,13 +270,17 @@ def read_idx(path: str | os.PathLike[str], *, expected_magic: int | None = None)
                 raise DataFormatError(
                     f"{path}: IDX file has trailing bytes after the {nbytes} data bytes expected for shape {dims}"
                 )
+            for h in hashers.values():  # the file's bytes: header, then the data as stored (big-endian)
+                h.update(head)
+                h.update(dims_raw)
+                h.update(memoryview(arr).cast("B"))
     except (OSError, EOFError, zlib.error) as e:
         raise DataFormatError(f"{path}: cannot read as gzip or IDX ({type(e).__name__}: {e}); the file is corrupt, "
                               f"expected an intact .gz or uncompressed IDX file") from e
     arr = arr.reshape(dims)
     if dtype.byteorder == ">":
         arr = arr.astype(dtype.newbyteorder("="))
-    return arr
+    return arr, {a: h.hexdigest() for a, h in hashers.items()}
 
 
 def write_idx(path: str | os.PathLike[str], x: np.ndarray, *, compress: bool | None = None) -> None:
@@ -289,21 +335,46 @@ def not_found_message(spec: IdxSpec, data_dir) -> str:
     return f"{spec.name}: no directory holds {spec.expected()}; {describe_roots(roots, spec.subdirs)}"
 
 
+def check_idx_file(spec: IdxSpec, role: str, path: Path, *, verify: bool = True,
+                   expected_magic: int | None = None) -> np.ndarray:
+    """Read the ``role`` file of ``spec`` (e.g. "train_images") and, when ``verify``, check it.
+
+    The file is accepted when its content (decompressed bytes) matches ``spec.content[role]`` or its
+    bytes match the published digest of the file of that name (``spec.checksums[path.name]``).
+
+    Returns:
+      The array, as :func:`read_idx`.
+
+    Raises:
+      ChecksumError: neither check accepts it (the message names both checks and how to proceed).
+      DataFormatError: the file is not a readable IDX file.
+    """
+    content = spec.content.get(role, {}) if verify else {}
+    arr, got = _read_idx(path, expected_magic, tuple(content))
+    if verify:
+        verify_digests(
+            path,
+            f"the official {spec.name} file {spec.files[role]}",
+            content=(lambda: digest_mismatches(got, content, "the decompressed data")) if content else None,
+            file_expected=spec.checksums.get(path.name),
+        )
+    return arr
+
+
 def load_idx(spec: IdxSpec, paths: dict[str, Path], *, verify: bool = True) -> Dataset:
     """Read the four IDX files of ``spec`` into a :class:`Dataset` (uint8 images, NHWC with C = 1).
 
     Raises:
-      ChecksumError: ``verify`` and a file with a published digest does not match it.
+      ChecksumError: ``verify`` and a file matches neither its content digest nor its published file
+        digest (see :func:`check_idx_file`).
       DataFormatError: any file is malformed, images are not 3-d, or image and label counts differ.
     """
-    if verify:
-        for p in paths.values():
-            if p.name in spec.checksums:
-                verify_checksum(p, spec.checksums[p.name], f"the official {spec.name} file {p.name}")
     arrays = {}
     for split in ("train", "test"):
-        xi = read_idx(paths[f"{split}_images"], expected_magic=MAGIC_IMAGES)
-        yi = read_idx(paths[f"{split}_labels"], expected_magic=MAGIC_LABELS)
+        xi = check_idx_file(spec, f"{split}_images", paths[f"{split}_images"], verify=verify,
+                            expected_magic=MAGIC_IMAGES)
+        yi = check_idx_file(spec, f"{split}_labels", paths[f"{split}_labels"], verify=verify,
+                            expected_magic=MAGIC_LABELS)
         if xi.shape[0] != yi.shape[0]:
             raise DataFormatError(
                 f"{spec.name}: '{paths[f'{split}_images']}' holds {xi.shape[0]} images but "

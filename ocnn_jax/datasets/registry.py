@@ -40,12 +40,12 @@ _ALIASES = {
 
 #: Names :func:`load` accepts (aliases aside), with a one-line description.
 DATASETS = {
-    "mnist": "MNIST, official IDX files (md5/sha256 verified)",
-    "fashion_mnist": "Fashion-MNIST, official IDX files (md5 verified)",
-    "kmnist": "Kuzushiji-MNIST, official IDX files (md5 verified)",
+    "mnist": "MNIST, official IDX files (content or file digests verified)",
+    "fashion_mnist": "Fashion-MNIST, official IDX files (file md5 verified)",
+    "kmnist": "Kuzushiji-MNIST, official IDX files (file md5 verified)",
     "emnist_digits": "EMNIST digits, official emnist-digits-* IDX files (transposed to row-major)",
     "idx": "any four IDX files with MNIST's names (no checksum; classes from the labels)",
-    "cifar10": "CIFAR-10: train/test.npz, python or binary batches or archives",
+    "cifar10": "CIFAR-10: train/test.npz, python or binary batches or archives (content verified)",
     "gtsrb": "GTSRB stop signs + adversarial examples (user-provided .npy files)",
     "digits": "scikit-learn's bundled 8x8 digits (embedded; fixed stratified split)",
     "image_folder": "a folder of images (needs image_shape=(H, W, C))",
@@ -83,7 +83,9 @@ def load(
       data_dir: directory holding the files (for "image_folder": the folder itself; for "csv" the
         file may be given as ``path=``); default: ``$OCNN_JAX_DATA_DIR`` then the cache directory.
       source: "auto" (local files, else TFDS if installed), "local" or "tfds".
-      verify: check published checksums of official files (MNIST family, CIFAR archives).
+      verify: check the files against known digests: the decoded content (MNIST, CIFAR-10 in every
+        form), else the official files' bytes (Fashion-MNIST, KMNIST, the CIFAR-10 archives); a file
+        that matches neither raises :class:`ChecksumError`. ``False`` skips the checks.
       download: let TFDS download and prepare (only with TFDS; the local loaders never use the network).
       **options: per-loader options: ``image_shape``/``normal_name`` (image_folder); ``path``,
         ``label_column``, ``test_path``, ``delimiter``, ``header``, ``test_size``, ``seed`` (csv);
