@@ -1,6 +1,7 @@
 """Data sets for one-class anomaly detection: standard files first, TFDS when asked for.
 
-Entry point: :func:`load` (``load("mnist", data_dir=...)``). Every loader returns a frozen
+Entry point: :func:`load` (``load("mnist", data_dir=...)``; ``download=True`` fetches the official
+files of MNIST, Fashion-MNIST, KMNIST and CIFAR-10 into the cache directory when they are missing). Every loader returns a frozen
 :class:`Dataset` with images NHWC, uint8 0..255 or float32 in [0, 1], and int32 labels. The one-class
 split and preprocessing of docs/algorithms.md §7 live in :mod:`ocnn_jax.datasets.protocol`.
 """
@@ -8,7 +9,15 @@ split and preprocessing of docs/algorithms.md §7 live in :mod:`ocnn_jax.dataset
 from .base import ENV_DATA_DIR, Dataset, default_cache_dir, file_digest, to_unit
 from .cifar import CIFAR10_CLASSES, cifar10_content_digest
 from .digits import DIGITS_SPLIT_SEED, load_digits
-from .errors import ChecksumError, DataFormatError, DatasetError, DatasetNotFoundError, TFDSUnavailableError
+from .download import ENV_MIRROR, MIRRORS, download_dir, fetch
+from .errors import (
+    ChecksumError,
+    DataFormatError,
+    DatasetError,
+    DatasetNotFoundError,
+    DownloadError,
+    TFDSUnavailableError,
+)
 from .folder import load_image_folder
 from .gtsrb import load_gtsrb
 from .idx import IDX_SPECS, idx_content_digests, read_idx, write_idx
@@ -43,5 +52,10 @@ __all__ = [
     "DatasetNotFoundError",
     "DataFormatError",
     "ChecksumError",
+    "DownloadError",
     "TFDSUnavailableError",
+    "fetch",
+    "download_dir",
+    "MIRRORS",
+    "ENV_MIRROR",
 ]

@@ -3,8 +3,8 @@
 Every message names the file or argument concerned, what was found and what was expected, so that a
 bad download is never mistaken for a partial load.
 
-``DatasetError`` derives from ``ValueError``; ``DatasetNotFoundError`` is also a ``FileNotFoundError``
-and ``TFDSUnavailableError`` also an ``ImportError``, so ``except FileNotFoundError`` /
+``DatasetError`` derives from ``ValueError``; ``DatasetNotFoundError`` is also a ``FileNotFoundError``,
+``DownloadError`` an ``OSError``, and ``TFDSUnavailableError`` also an ``ImportError``, so ``except FileNotFoundError`` /
 ``except ImportError`` keep working in caller code.
 """
 
@@ -15,6 +15,7 @@ __all__ = [
     "DatasetNotFoundError",
     "DataFormatError",
     "ChecksumError",
+    "DownloadError",
     "TFDSUnavailableError",
 ]
 
@@ -33,7 +34,11 @@ class DataFormatError(DatasetError):
 
 
 class ChecksumError(DatasetError):
-    """A file whose official checksum is published does not match it."""
+    """A file matches neither the known digests of its content nor the published digests of its bytes."""
+
+
+class DownloadError(DatasetError, OSError):
+    """``download=True`` could not fetch a file from any mirror (network, HTTP error, cut transfer)."""
 
 
 class TFDSUnavailableError(DatasetError, ImportError):

@@ -3,9 +3,10 @@
 Source resolution for the file-based sets (MNIST family, CIFAR-10): ``source="local"`` reads the
 standard files found by the search order (explicit ``data_dir``, else ``$OCNN_JAX_DATA_DIR`` /
 ``$OCNN_DATA_DIR``, then the per-user cache directory); ``source="tfds"`` goes to TFDS;
-``source="auto"`` (default) reads local files when found and otherwise TFDS when it is installed,
-else raises an error that lists the expected files and the places searched. Files that are found but
-broken always raise; nothing falls back silently past a bad file.
+``source="auto"`` (default) reads local files when found, otherwise downloads the official files when
+``download=True`` (MNIST, Fashion-MNIST, KMNIST, CIFAR-10: :mod:`ocnn_jax.datasets.download`), otherwise
+uses TFDS when it is installed, else raises an error that lists the expected files and the places
+searched. Files that are found but broken always raise; nothing falls back silently past a bad file.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import os
 from typing import Any
 
 from . import cifar, idx
+from .download import FILES as DOWNLOADABLE
+from .download import download_dir, fetch
 from .base import Dataset
 from .digits import load_digits
 from .errors import DatasetError, DatasetNotFoundError
@@ -74,6 +77,7 @@ def load(
     *,
     verify: bool = True,
     download: bool = False,
+    mirror: str | None = None,
     **options: Any,
 ) -> Dataset:
     """Load a data set by name. See :data:`DATASETS` for the names.
@@ -86,7 +90,13 @@ def load(
       verify: check the files against known digests: the decoded content (MNIST, CIFAR-10 in every
         form), else the official files' bytes (Fashion-MNIST, KMNIST, the CIFAR-10 archives); a file
         that matches neither raises :class:`ChecksumError`. ``False`` skips the checks.
-      download: let TFDS download and prepare (only with TFDS; the local loaders never use the network).
+      download: when no local copy is found, fetch the official files of MNIST, Fashion-MNIST, KMNIST or
+        CIFAR-10 into ``<data_dir>/<name>/`` (default root: :func:`default_cache_dir`), checked before they
+        are kept (see ``verify``), and finish an interrupted download there; with ``source="tfds"`` (or for
+        other TFDS data sets under "auto"), let TFDS download and prepare. Without it nothing touches the
+        network.
+      mirror: base URL to download from instead of the official ones (default ``$OCNN_JAX_MIRROR``;
+        ``{name}`` in it becomes the data set's name, the file name is appended).
       **options: per-loader options: ``image_shape``/``normal_name`` (image_folder); ``path``,
         ``label_column``, ``test_path``, ``delimiter``, ``header``, ``test_size``, ``seed`` (csv);
         ``n_test_normal``, ``seed`` (gtsrb); ``test_size``, ``seed`` (digits); ``tfds_data_dir``.
@@ -96,7 +106,9 @@ def load(
 
     Raises:
       DatasetNotFoundError: no files found (names the files expected and the directories searched).
-      DataFormatError, ChecksumError: a file is broken or not the official one.
+      DataFormatError, ChecksumError: a file (or a download, which is then deleted) is broken or not
+        the official one.
+      DownloadError: ``download=True`` and no mirror could serve a file.
       TFDSUnavailableError: TFDS was needed but is missing or could not provide the data.
     """
     key = canonical_name(name)
@@ -124,11 +136,23 @@ def load(
         return load_gtsrb(data_dir, **options)
 
     _reject(options, key)
+    downloadable = download and source != "tfds" and key in DOWNLOADABLE
+
+    def fetched():
+        return fetch(key, data_dir, mirror=mirror, verify=verify)
+
+    if downloadable:
+        if data_dir is not None:
+            os.makedirs(os.path.expanduser(data_dir), exist_ok=True)
+        if any((download_dir(key, data_dir) / f).is_file() for f in DOWNLOADABLE[key]):
+            fetched()  # finish an interrupted download before the search finds a partial set
     if key in idx.IDX_SPECS:
         spec = idx.IDX_SPECS[key]
         classes = spec.classes
         if source != "tfds":
             paths = idx.find_idx_dir(spec, data_dir)
+            if paths is None and downloadable:
+                paths = idx.find_idx_dir(spec, fetched())
             if paths is not None:
                 return idx.load_idx(spec, paths, verify=verify)
             message = idx.not_found_message(spec, data_dir)
@@ -136,6 +160,8 @@ def load(
         classes = cifar.CIFAR10_CLASSES
         if source != "tfds":
             found = cifar.find_cifar10(data_dir)
+            if found is None and downloadable:
+                found = cifar.find_cifar10(fetched())
             if found is not None:
                 return cifar.load_cifar10_files(*found, verify=verify)
             message = cifar.not_found_message(data_dir)
@@ -144,4 +170,6 @@ def load(
         assert classes is not None
         return load_tfds(key, classes, data_dir=tfds_data_dir, download=download)
     hint = " (or install tensorflow-datasets and use source='tfds')" if key in TFDS_NAMES else ""
+    if key in DOWNLOADABLE and not download:
+        hint += f"; pass download=True (CLI --download) to fetch the official files into '{download_dir(key, data_dir)}'"
     raise DatasetNotFoundError(message + hint)
