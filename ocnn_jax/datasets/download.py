@@ -158,9 +158,7 @@ def _fetch_one(name: str, fn: str, dest_dir: Path, bases: list[str], *, verify: 
 
 def _stream(url: str, path: Path, *, progress: bool | None, timeout: float) -> None:
     """Write the body of ``url`` to ``path``, with a progress bar; checks the announced length."""
-    from .. import __version__
-
-    req = urllib.request.Request(url, headers={"User-Agent": f"ocnn_jax/{__version__}"})
+    req = urllib.request.Request(url, headers={"User-Agent": "ocnn_jax"})
     with urllib.request.urlopen(req, timeout=timeout) as r, open(path, "wb") as f:
         length = r.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
