@@ -1,4 +1,4 @@
-"""Content and file checksums of the loaders (offline, on small fixtures; no /work/shared needed).
+"""Content and file checksums of the loaders (offline, on small fixtures written to tmp_path).
 
 The fixtures are random images, so their digests are injected into the loaders' digest tables
 (``IDX_SPECS[...]``, ``cifar.CIFAR10_CONTENT`` / ``CIFAR10_CHECKSUMS``) the way the real ones sit there.

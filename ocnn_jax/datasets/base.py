@@ -37,7 +37,7 @@ __all__ = [
     "VERIFY_HINT",
 ]
 
-#: Environment variable naming a directory of data files (STYLE.md §5). ``OCNN_DATA_DIR`` is
+#: Environment variable naming a directory of data files. ``OCNN_DATA_DIR`` is
 #: accepted as well; when both are set, ``OCNN_JAX_DATA_DIR`` is searched first.
 ENV_DATA_DIR = "OCNN_JAX_DATA_DIR"
 ENV_DATA_DIR_ALIASES = ("OCNN_JAX_DATA_DIR", "OCNN_DATA_DIR")

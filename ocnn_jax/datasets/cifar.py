@@ -1,13 +1,13 @@
-"""CIFAR-10 from its standard files, with no network and no TensorFlow (ALGORITHMS.md §7.4).
+"""CIFAR-10 from its standard files, with no TensorFlow (docs/algorithms.md §7.4).
 
 Accepted forms, probed in this order inside each searched directory:
 
 1. ``train.npz`` + ``test.npz``, each with ``x`` (N, 32, 32, 3) uint8 RGB (NHWC) and ``y`` (N,) or
-   (N, 1) labels 0..9 (the form of /work/shared/data/cifar10 and of ``keras.datasets.cifar10``);
+   (N, 1) labels 0..9 (the layout of ``keras.datasets.cifar10``);
 2. ``cifar-10-batches-py/`` (the extracted python version: pickled ``data_batch_1..5`` and ``test_batch``);
 3. ``cifar-10-python.tar.gz`` (the official python archive; md5 c58f30108f718f92721af3b95e74349a);
 4. ``cifar-10-batches-bin/`` (the extracted binary version: ``data_batch_1..5.bin``, ``test_batch.bin``);
-5. ``cifar-10-binary.tar.gz`` (the official binary archive; sha256 of ALGORITHMS.md §7.4).
+5. ``cifar-10-binary.tar.gz`` (the official binary archive; sha256 c4a38c50...).
 
 Verification (``verify=True``, README "Data"): every form is decoded to the canonical arrays (x uint8
 NHWC, train in data_batch_1..5 order, y labels), whose sha256 (:func:`cifar10_content_digest`) must
