@@ -52,6 +52,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     cmp.add_argument("--dataset", default="digits", help="digits (embedded, default) or a dataset name, e.g. mnist")
     cmp.add_argument("--data-dir", default=None, help="folder with the dataset's files (e.g. the MNIST IDX files)")
+    _add_data_flags(cmp)
     cmp.add_argument("--methods", default="all", help="comma-separated method names, or 'all' (default)")
     cmp.add_argument("--classes", default="all", help="comma-separated normal classes, or 'all' (default)")
     cmp.add_argument("--seeds", type=int, default=3, help="seeds per class (default 3)")
@@ -84,6 +85,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--classes", default="all", help="'all' (default) or comma-separated class indices/names")
     sw.add_argument("--seeds", type=int, default=3, help="seeds per class (default 3; the paper tables use 10)")
     sw.add_argument("--data-dir", default=None, help="folder with the dataset's files (default: $OCNN_JAX_DATA_DIR, ~/.cache/ocnn_jax)")
+    _add_data_flags(sw)
     sw.add_argument("--out", required=True, help="output folder (tables, figures, checkpoints)")
     sw.add_argument("--resume", action="store_true", help="continue an interrupted sweep in --out")
     sw.add_argument("--quick", action="store_true", help="a few epochs per method, sized for a CPU")
@@ -107,6 +109,15 @@ def _build_parser() -> argparse.ArgumentParser:
     rep.add_argument("out", help="the sweep's output folder")
     rep.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     return parser
+
+
+def _add_data_flags(p: argparse.ArgumentParser) -> None:
+    """--download and --no-verify for a command that loads a data set (``ocnn_jax.datasets.load``)."""
+    p.add_argument("--download", action="store_true",
+                   help="fetch the official files (mnist, fashion_mnist, kmnist, cifar10) when none are found, into "
+                        "--data-dir/<name> or ~/.cache/ocnn_jax/<name>; $OCNN_JAX_MIRROR replaces the official URLs")
+    p.add_argument("--no-verify", action="store_true",
+                   help="skip the checksum checks (content and file digests) of the data set's files")
 
 
 def _literal(raw: str) -> Any:
@@ -154,6 +165,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    from .datasets.errors import DatasetError
+
+    try:
+        return _run(parser, args)
+    except DatasetError as err:  # a missing, corrupt or unofficial data file: the message says what to do
+        print(f"ocnn-jax {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "demo":
         from .experiments._demo import run_demo
 
@@ -182,6 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(str(err))
         run_comparison(
             methods, dataset=args.dataset, classes=classes, seeds=args.seeds, data_dir=args.data_dir,
+            verify=not args.no_verify, download=args.download,
             overrides=overrides, progress=not args.no_progress, json_path=args.json,
         )
         return 0
@@ -203,7 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         classes = _parse_classes(args.classes)
         results = sweep(
             args.dataset, args.method, normal_classes=classes, seeds=args.seeds, grid=grid or None,
-            data_dir=args.data_dir, out_dir=args.out, resume=args.resume, quick=args.quick,
+            data_dir=args.data_dir, verify=not args.no_verify, download=args.download,
+            out_dir=args.out, resume=args.resume, quick=args.quick,
             max_runs_per_chunk=args.max_runs, progress=not args.no_progress, figures=not args.no_figures,
             contamination=args.contamination, preprocessing=args.preprocessing,
             **overrides,

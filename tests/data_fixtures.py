@@ -5,11 +5,16 @@ Every writer returns the arrays it wrote so a test can check that loading gives 
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import gzip
+import http.server
 import io
 import os
 import pickle
 import tarfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -179,3 +184,33 @@ def regzip(path: Path, *, mtime: int = 1_234_567_890, member_name: str = "repack
         f.write(raw)
     path.write_bytes(buf.getvalue())
     return raw
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    requests: list[str]
+
+    def log_message(self, *args):  # keep the test output clean
+        pass
+
+    def do_GET(self):
+        self.requests.append(self.path)
+        super().do_GET()
+
+
+@contextlib.contextmanager
+def http_server(root: Path) -> Iterator[tuple[str, list[str]]]:
+    """Serve the folder ``root`` over HTTP on 127.0.0.1 (ephemeral port), in a thread.
+
+    Yields ``(base URL ending in "/", list of the paths requested so far)``.
+    """
+    requests: list[str] = []
+    handler = functools.partial(type("Handler", (_QuietHandler,), {"requests": requests}), directory=str(root))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/", requests
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)

@@ -9,10 +9,7 @@ injected into the loaders' digest tables, where the official ones sit.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import gzip
-import http.server
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -22,18 +19,7 @@ import ocnn_jax.datasets as ds
 from ocnn_jax.datasets import ChecksumError, DataFormatError, DatasetNotFoundError, DownloadError, cifar, download, registry
 from ocnn_jax.datasets import file_digest, load
 
-from data_fixtures import MNIST_NAMES, write_cifar_tar, write_idx_set
-
-
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    requests: list[str]
-
-    def log_message(self, *args):  # keep the test output clean
-        pass
-
-    def do_GET(self):
-        self.requests.append(self.path)
-        super().do_GET()
+from data_fixtures import MNIST_NAMES, http_server, write_cifar_tar, write_idx_set
 
 
 @pytest.fixture
@@ -41,17 +27,8 @@ def server(tmp_path):
     """(served folder, base URL, list of requested paths) of a server on 127.0.0.1, ephemeral port."""
     root = tmp_path / "served"
     root.mkdir()
-    requests: list[str] = []
-    handler = functools.partial(type("H", (_Handler,), {"requests": requests}), directory=str(root))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield root, f"http://127.0.0.1:{httpd.server_address[1]}/", requests
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
+    with http_server(root) as (url, requests):
+        yield root, url, requests
 
 
 @pytest.fixture(autouse=True)
@@ -69,13 +46,18 @@ def _serve_idx(monkeypatch, served: Path, name: str = "mnist", seed: int = 0) ->
     """Write a fixture IDX set under ``served/<name>/`` and make it the official one (file + content digests)."""
     d = served / name
     a = write_idx_set(d, seed=seed)
+    make_official(monkeypatch, name, d)
+    return a
+
+
+def make_official(monkeypatch, name: str, d: Path) -> None:
+    """Inject the digests of the IDX .gz files in ``d`` as ``name``'s file and content digests."""
     spec = ds.IDX_SPECS[name]
     monkeypatch.setitem(ds.IDX_SPECS, name, dataclasses.replace(
         spec,
         checksums={n + ".gz": {"sha256": file_digest(d / (n + ".gz"))} for n in spec.files.values()},
         content={r: ds.idx_content_digests(d / (n + ".gz")) for r, n in spec.files.items()},
     ))
-    return a
 
 
 def _leftovers(d: Path) -> list[str]:
@@ -192,3 +174,34 @@ def test_no_download_for_emnist_and_plain_progress_lines(server, monkeypatch, ca
     ds.fetch("mnist", mirror=url + "mnist/", progress=None)  # pytest's stderr is not a terminal
     err = capsys.readouterr().err
     assert f"ocnn_jax: downloading {url}mnist/train-images-idx3-ubyte.gz" in err and "\r" not in err
+
+
+def test_cli_download_and_no_verify(server, monkeypatch, tmp_path, capsys):
+    """compare/sweep --download fetch from the mirror; a bad file is a clean error naming --no-verify,
+    and --no-verify loads it."""
+    from ocnn_jax.cli import main
+
+    served, url, requests = server
+    write_idx_set(served / "mnist", n_train=60, n_test=40, size=8, seed=5)
+    make_official(monkeypatch, "mnist", served / "mnist")
+    monkeypatch.setenv(download.ENV_MIRROR, url + "{name}/")
+    compare = ["compare", "--dataset", "mnist", "--methods", "ocsvm", "--classes", "0", "--seeds", "1", "--no-progress"]
+    assert main(compare) == 2
+    err = capsys.readouterr().err
+    assert "ocnn-jax compare: error: mnist: no directory holds" in err and "--download" in err
+    assert "Traceback" not in err and requests == []
+    assert main(compare + ["--download"]) == 0
+    assert "OC-SVM" in capsys.readouterr().out and len(requests) == 4
+    cached = ds.default_cache_dir() / "mnist" / "t10k-images-idx3-ubyte.gz"
+    raw = bytearray(gzip.decompress(cached.read_bytes()))
+    raw[-1] ^= 0xFF  # one pixel of the last test image
+    cached.write_bytes(gzip.compress(bytes(raw)))
+    sweep = ["sweep", "--dataset", "mnist", "--method", "ocsvm", "--classes", "0", "--seeds", "1", "--no-progress",
+             "--no-figures", "--out", str(tmp_path / "sweep")]
+    for cmd in (compare, sweep):
+        assert main(cmd) == 2
+        err = capsys.readouterr().err
+        assert f"ocnn-jax {cmd[0]}: error: {cached}: content check failed" in err and "--no-verify" in err
+    assert main(compare + ["--no-verify"]) == 0
+    assert main(sweep + ["--no-verify"]) == 0
+    assert "mean AUROC" in capsys.readouterr().out and len(requests) == 4  # nothing fetched again

@@ -73,10 +73,10 @@ def method_settings(name: str, dataset: str = "digits") -> tuple[str, dict[str, 
     return method, {**base, **extra}
 
 
-def _load(dataset: str, data_dir: str | None) -> Dataset:
+def _load(dataset: str, data_dir: str | None, *, verify: bool = True, download: bool = False) -> Dataset:
     if dataset == "digits":
         return load_digits()
-    return load(dataset, data_dir=data_dir)
+    return load(dataset, data_dir=data_dir, verify=verify, download=download)
 
 
 def _evaluate(name: str, ds: Dataset, classes: Any, seeds: int | Sequence[int], progress: bool,
@@ -164,6 +164,8 @@ def run_comparison(
     classes: Any = "all",
     seeds: int | Sequence[int] = 3,
     data_dir: str | None = None,
+    verify: bool = True,
+    download: bool = False,
     overrides: dict[str, dict[str, Any]] | None = None,
     progress: bool = True,
     json_path: str | None = None,
@@ -176,6 +178,7 @@ def run_comparison(
       classes: the normal classes ("all" or a list of labels).
       seeds: number of seeds or a list; every method uses the same seeds.
       data_dir: where the dataset's files are (file-based datasets).
+      verify, download: as in ``ocnn_jax.datasets.load`` (checksum checks; fetch missing official files).
       overrides: per method/variant name, extra ``fit`` config overrides (e.g. reduced epochs).
       progress: show progress bars.
       json_path: also write the result as JSON.
@@ -185,7 +188,7 @@ def run_comparison(
       OC-NN entries also hold "sign_auroc": {"per_class", "mean"}, the paper-comparable sign AUROC
       (``Model.sign_auroc``), shown as its own column next to the method's.
     """
-    ds = _load(dataset, data_dir)
+    ds = _load(dataset, data_dir, verify=verify, download=download)
     overrides = overrides or {}
     unknown = set(overrides) - set(methods)
     if unknown:

@@ -156,6 +156,8 @@ def sweep(
     grid: dict[str, Sequence[Any]] | None = None,
     *,
     data_dir: str | None = None,
+    verify: bool = True,
+    download: bool = False,
     out_dir: str | None = None,
     resume: bool = False,
     quick: bool = False,
@@ -179,6 +181,7 @@ def sweep(
       grid: hyperparameter lists, e.g. ``{"lam": [0.05, 0.1, 1.0]}`` (traced: one program) or
         ``{"nu": [0.01, 0.1]}`` / ``{"lr": [...]}`` / ``{"epochs": [...]}`` (one program per value).
       data_dir: where the dataset files are (see ``ocnn_jax.datasets.load``).
+      verify, download: as in ``ocnn_jax.datasets.load`` (checksum checks; fetch missing official files).
       out_dir: output directory (tables, figures, checkpoints); None keeps results in memory only.
       resume: continue a sweep in ``out_dir``: finished chunks are skipped, the chunk in progress
         restarts from its last checkpoint. Without it an ``out_dir`` holding results is an error.
@@ -196,7 +199,7 @@ def sweep(
       The results dictionary also written to ``results.json``.
     """
     t0 = time.perf_counter()
-    ds = load(dataset, data_dir=data_dir) if isinstance(dataset, str) else dataset
+    ds = load(dataset, data_dir=data_dir, verify=verify, download=download) if isinstance(dataset, str) else dataset
     if not isinstance(ds, Dataset):
         raise TypeError(f"dataset must be a registry name or an ocnn_jax.datasets.Dataset, got {type(dataset).__name__}")
     if len(ds.x_test) == 0:
