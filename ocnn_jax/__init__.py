@@ -17,7 +17,7 @@ from .core.program import RunSpec, make_runs
 from .datasets.protocol import OneClassSplit, OneClassStack, one_class_split, one_class_stack
 from .engine import make_run_mesh, set_cpu_devices
 from .experiments import sweep
-from .frontend import DeepSVDD, Model, ShallowModel, fit, load
+from .frontend import DCAE, KDE, OCNN, OCSVM, RCAE, DeepSVDD, IForest, Model, ShallowModel, fit, load
 from .methods import (
     METHODS,
     DCAEConfig,
@@ -46,6 +46,12 @@ __all__ = [
     "ShallowModel",
     "METHODS",
     "DeepSVDD",
+    "OCNN",
+    "RCAE",
+    "DCAE",
+    "OCSVM",
+    "IForest",
+    "KDE",
     "DeepSVDDConfig",
     "OCNNConfig",
     "RCAEConfig",

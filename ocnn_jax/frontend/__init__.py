@@ -1,9 +1,14 @@
 """Layer 6, the user-facing front end: ``fit``, the fitted ``Model`` (``ShallowModel`` for the
-scikit-learn baselines), model files (``Model.save`` / ``load``) and the ``DeepSVDD`` estimator."""
+scikit-learn baselines), model files (``Model.save`` / ``load``) and the PyOD-style estimators
+(``DeepSVDD``, ``OCNN``, ``RCAE``, ``DCAE``, ``OCSVM``, ``IForest``, ``KDE``)."""
 
-from ._estimator import DeepSVDD
+from ._estimator import DCAE, ESTIMATORS, KDE, OCNN, OCSVM, RCAE, BaseDetector, DeepSVDD, IForest
 from ._fit import collapsed, fit
 from ._load import load
 from ._model import Model, Preprocessing, ShallowModel
+from .pyod_adapter import register_if_imported as _register_pyod
 
-__all__ = ["fit", "Model", "ShallowModel", "Preprocessing", "load", "DeepSVDD", "collapsed"]
+_register_pyod()
+
+__all__ = ["fit", "Model", "ShallowModel", "Preprocessing", "load", "BaseDetector", "DeepSVDD", "OCNN", "RCAE",
+           "DCAE", "OCSVM", "IForest", "KDE", "ESTIMATORS", "collapsed"]
