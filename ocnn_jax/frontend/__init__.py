@@ -2,6 +2,7 @@
 scikit-learn baselines), model files (``Model.save`` / ``load``) and the PyOD-style estimators
 (``DeepSVDD``, ``OCNN``, ``RCAE``, ``DCAE``, ``OCSVM``, ``IForest``, ``KDE``)."""
 
+from ._explain import reconstruction_parts
 from ._estimator import DCAE, ESTIMATORS, KDE, OCNN, OCSVM, RCAE, BaseDetector, DeepSVDD, IForest
 from ._fit import collapsed, fit
 from ._load import load
@@ -11,4 +12,4 @@ from .pyod_adapter import register_if_imported as _register_pyod
 _register_pyod()
 
 __all__ = ["fit", "Model", "ShallowModel", "Preprocessing", "load", "BaseDetector", "DeepSVDD", "OCNN", "RCAE",
-           "DCAE", "OCSVM", "IForest", "KDE", "ESTIMATORS", "collapsed"]
+           "DCAE", "OCSVM", "IForest", "KDE", "ESTIMATORS", "reconstruction_parts", "collapsed"]
