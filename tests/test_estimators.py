@@ -128,7 +128,7 @@ def test_a_deep_estimator_in_a_pipeline_and_cloned():
     train, test, truth = _data()
     est = ocnn_jax.OCNN(contamination=0.1, n_seeds=2, epochs=20, batch_size=30, lr=1e-2, verbose=False)
     pipe = make_pipeline(StandardScaler(), est).fit(train)
-    assert pipe[-1].model_.n_models == 2 and [r["seed"] for r in pipe[-1].model_.runs] == [0, 1]
+    assert pipe[-1].model_.n_runs == 2 and [r["seed"] for r in pipe[-1].model_.runs] == [0, 1]
     scores = pipe.decision_function(test)
     np.testing.assert_allclose(scores, pipe[-1].model_.score(pipe[0].transform(test)).mean(axis=0), rtol=1e-6)
     assert roc_auc_score(truth, scores) > 0.9
@@ -197,3 +197,28 @@ def test_pyod_registration_and_pyod_own_formulas():
     for method in ("linear", "unify"):
         np.testing.assert_allclose(det.predict_proba(test, method=method), ref.predict_proba(test, method=method))
     np.testing.assert_allclose(det.predict_confidence(test), ref.predict_confidence(test))
+
+
+# ---------------------------------------------------------------------------------------------------
+def test_evaluate_returns_auroc_by_default_and_aupr_on_request():
+    from sklearn.metrics import average_precision_score
+
+    train, test, truth = _data()
+    y = np.r_[np.zeros(120, int), np.ones(5, int)]
+    x = np.concatenate([train, test[-5:]])
+    model = ocnn_jax.fit(x, y, method="kde", normal_classes=[0, 1], seeds=[0, 1], progress=False)
+    scores = model.score(test)
+    labels = np.r_[np.zeros(40, int), np.ones(20, int)]
+    auroc = model.evaluate(test, y=labels)
+    assert auroc.shape == (4,)
+    gt = model.anomaly_labels(labels)
+    np.testing.assert_allclose(auroc, [roc_auc_score(gt[i], scores[i]) for i in range(4)])
+    aupr = model.evaluate(test, y=labels, metric="aupr")
+    np.testing.assert_allclose(aupr, [average_precision_score(gt[i], scores[i]) for i in range(4)])
+    both = model.evaluate_scores(scores, truth, metrics=("auroc", "aupr"))
+    assert list(both) == ["auroc", "aupr"]
+    np.testing.assert_allclose(both["aupr"], [average_precision_score(truth, s) for s in scores])
+    with pytest.raises(ValueError, match="metric must be among"):
+        model.evaluate(test, truth, metric="f1")
+    with pytest.raises(ValueError, match="metrics must be among"):
+        model.evaluate(test, truth, metrics=())

@@ -23,7 +23,7 @@ def test_recomputed_noise_is_the_trained_noise(rcae):
     for i, run in enumerate(model.runs):
         rows = ds.x_train[ds.y_train == run["normal_class"]]
         parts = reconstruction_parts(model, rows)
-        assert parts["noise"].shape == (model.n_models, len(rows), 8, 8, 1)
+        assert parts["noise"].shape == (model.n_runs, len(rows), 8, 8, 1)
         norms = np.sqrt(np.sum(parts["noise"][i].reshape(len(rows), -1) ** 2, axis=1))
         # the model keeps ‖N_i‖ of every training row from the last N-step of training
         np.testing.assert_allclose(norms, model.variables["noise_norms"][i][: len(rows)], rtol=1e-5, atol=1e-5)

@@ -250,8 +250,13 @@ def test_compare_shows_the_sign_auroc_as_a_separate_ocnn_column(tmp_path):
     res = run_comparison(["ocnn", "ocsvm"], classes=[0, 1], seeds=1, overrides={"ocnn": {"epochs": 5}},
                          progress=False, json_path=str(tmp_path / "cmp.json"))
     header = res["table"].splitlines()[0]
-    assert [c.strip() for c in header.strip("|").split("|")] == ["class", "ocnn", f"ocnn: {SIGN_AUROC_LABEL}",
+    assert [c.strip() for c in header.strip("|").split("|")] == ["AUROC % / class", "ocnn", f"ocnn: {SIGN_AUROC_LABEL}",
                                                                  "OC-SVM (RBF)"]
+    # AUPR: its own table, no sign column; every printed line fits 120 characters
+    assert [c.strip() for c in res["aupr_table"].splitlines()[0].strip("|").split("|")] == ["AUPR % / class", "ocnn",
+                                                                                           "OC-SVM (RBF)"]
+    assert 0 < res["methods"]["ocsvm"]["aupr"]["mean"] <= 1 and len(res["methods"]["ocnn"]["aupr"]["per_class"]) == 2
+    assert max(len(line) for t in (res["table"], res["aupr_table"]) for line in t.splitlines()) <= 120
     assert f"ocnn: {SIGN_AUROC_LABEL}" in header and header.count(SIGN_AUROC_LABEL) == 1  # not for ocsvm
     sign = res["methods"]["ocnn"]["sign_auroc"]
     assert len(sign["per_class"]) == 2 and 0 <= sign["mean"] <= 1

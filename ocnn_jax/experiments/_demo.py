@@ -53,8 +53,10 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "ocnn_encoder_l2": ("ocnn", {"features": "encoder_l2"}),
 }
 
-#: What ``--methods all`` compares.
-ALL_METHODS: tuple[str, ...] = ("deep_svdd", "ocnn", "ocnn_encoder", "rcae", "dcae", "ocsvm", "isoforest", "kde")
+#: What ``--methods all`` compares: every method of the method table. Variants are compared only when named;
+#: "ocnn_encoder" (docs/algorithms.md §2 exactly) is known to rank anomalies as more normal on the
+#: project's encoders (benchmarks/results/issue3_*.md), so it is never part of "all".
+ALL_METHODS: tuple[str, ...] = METHODS
 
 #: Methods whose comparison columns are followed by the paper-comparable sign AUROC (docs/algorithms.md §8).
 SIGN_AUROC_METHODS: tuple[str, ...] = ("ocnn",)
@@ -80,14 +82,14 @@ def _load(dataset: str, data_dir: str | None, *, verify: bool = True, download: 
 
 
 def _evaluate(name: str, ds: Dataset, classes: Any, seeds: int | Sequence[int], progress: bool,
-              overrides: dict[str, Any]) -> tuple[Model, np.ndarray, np.ndarray, dict[str, Any]]:
+              overrides: dict[str, Any]) -> tuple[Model, np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
     """Fit one method or variant on every requested class × seed; (model, (M, n_test) test scores,
-    (M,) test AUROCs, settings). The test set is scored once."""
+    {"auroc", "aupr"}: (M,) test values, settings). The test set is scored once."""
     method, cfg = method_settings(name, ds.name)
     cfg = {**cfg, **overrides}
     model = fit(ds.x_train, ds.y_train, method=method, normal_classes=classes, seeds=seeds, progress=progress, **cfg)
     scores = model.score(ds.x_test)
-    return model, scores, model.evaluate_scores(scores, y=ds.y_test), cfg
+    return model, scores, model.evaluate_scores(scores, y=ds.y_test, metrics=("auroc", "aupr")), cfg
 
 
 def _summary(model: Model, aucs: np.ndarray, rows: np.ndarray | None = None) -> list[dict[str, Any]]:
@@ -110,12 +112,12 @@ def run_demo(
     """
     t0 = time.perf_counter()
     ds = load_digits()
-    model, _, aucs, cfg = _evaluate(method, ds, "all", seeds, progress, overrides)
-    summary = _summary(model, aucs)
+    model, _, values, cfg = _evaluate(method, ds, "all", seeds, progress, overrides)
+    summary = _summary(model, values["auroc"])
     svm: dict[Any, float] = {}
     if baseline:
-        svm_model, _, svm_aucs, _ = _evaluate("ocsvm", ds, "all", seeds, False, {})
-        svm = {row["normal_class"]: row["mean"] for row in _summary(svm_model, svm_aucs)}
+        svm_model, _, svm_values, _ = _evaluate("ocsvm", ds, "all", seeds, False, {})
+        svm = {row["normal_class"]: row["mean"] for row in _summary(svm_model, svm_values["auroc"])}
     wall = time.perf_counter() - t0
 
     header = ["digit", f"{method} AUROC % (mean ± std, {len(model.runs) // len(summary)} seeds)"]
@@ -170,10 +172,12 @@ def run_comparison(
     progress: bool = True,
     json_path: str | None = None,
 ) -> dict[str, Any]:
-    """AUROC % mean ± std (population, over seeds) per normal class for several methods side by side.
+    """AUROC % and AUPR % mean ± std (population, over seeds) per normal class for several methods side
+    by side: one table per metric, split into column blocks that fit 120 characters.
 
     Args:
-      methods: method names (``ocnn_jax.METHODS``) or variants (``VARIANTS``, e.g. "ocnn_input").
+      methods: method names (``ocnn_jax.METHODS``; default all of them) or variants (``VARIANTS``, e.g.
+        "ocnn_encoder", compared only when named).
       dataset: "digits" (embedded) or a ``ocnn_jax.datasets.load`` name such as "mnist".
       classes: the normal classes ("all" or a list of labels).
       seeds: number of seeds or a list; every method uses the same seeds.
@@ -184,7 +188,8 @@ def run_comparison(
       json_path: also write the result as JSON.
 
     Returns:
-      {"table": markdown, "methods": {name: {"per_class", "mean", "wall_time_s", "config", ...}}, ...};
+      {"table": AUROC markdown, "aupr_table": AUPR markdown, "methods": {name: {"per_class", "mean",
+      "aupr": {"per_class", "mean"}, "wall_time_s", "config", ...}}, ...};
       OC-NN entries also hold "sign_auroc": {"per_class", "mean"}, the paper-comparable sign AUROC
       (``Model.sign_auroc``), shown as its own column next to the method's.
     """
@@ -197,7 +202,7 @@ def run_comparison(
     seed_list: list[int] = []
     for name in methods:
         t0 = time.perf_counter()
-        model, scores, aucs, cfg = _evaluate(name, ds, classes, seeds, progress, overrides.get(name, {}))
+        model, scores, values, cfg = _evaluate(name, ds, classes, seeds, progress, overrides.get(name, {}))
         wall = time.perf_counter() - t0
         seed_list = sorted(set(model.run_seeds.tolist()))
         frac = None
@@ -209,10 +214,12 @@ def run_comparison(
         for lam in lams:  # a λ grid becomes one column per λ
             idx = np.arange(model.n_runs) if lam is None else np.nonzero(model.run_lams == lam)[0]
             label = name if len(lams) == 1 else f"{name} λ={lam:g}"
-            summary = _summary(model, aucs, idx)
+            summary = _summary(model, values["auroc"], idx)
+            aupr = _summary(model, values["aupr"], idx)
             entry: dict[str, Any] = {
                 "per_class": summary,
                 "mean": float(np.mean([r["mean"] for r in summary])),
+                "aupr": {"per_class": aupr, "mean": float(np.mean([r["mean"] for r in aupr]))},
                 "wall_time_s": wall,
                 "config": {k: _jsonable(v) for k, v in cfg.items()},
             }
@@ -224,28 +231,17 @@ def run_comparison(
                 entry["noise_nonzero_per_iteration"] = frac[idx].mean(axis=0).tolist()
             results[label] = entry
             if progress:
-                print(f"{label}: mean AUROC {100 * entry['mean']:.2f} % ({wall:.0f} s)", flush=True)
+                print(f"{label}: mean AUROC {100 * entry['mean']:.2f} %, AUPR {100 * entry['aupr']['mean']:.2f} % "
+                      f"({wall:.0f} s)", flush=True)
 
     labels = list(results)
     class_names = [row["normal_class"] for row in results[labels[0]]["per_class"]]
-    # Columns: (header, per-class rows, mean, wall cell); a sign-AUROC column follows its method's.
-    columns: list[tuple[str, list[dict[str, Any]], float, str]] = []
-    for m in labels:
-        res = results[m]
-        columns.append((_LABELS.get(m, m), res["per_class"], res["mean"], f"{res['wall_time_s']:.0f}"))
-        if "sign_auroc" in res:
-            columns.append((f"{_LABELS.get(m, m)}: {SIGN_AUROC_LABEL}", res["sign_auroc"]["per_class"],
-                            res["sign_auroc"]["mean"], ""))
-    header = ["class"] + [col[0] for col in columns]
-    rows = []
-    for i, c in enumerate(class_names):
-        rows.append([c] + [f"{100 * col[1][i]['mean']:.2f} ± {100 * col[1][i]['std']:.2f}" for col in columns])
-    rows.append(["mean"] + [f"{100 * col[2]:.2f}" for col in columns])
-    rows.append(["wall s"] + [col[3] for col in columns])
-    table = format_table(header, rows)
+    table = _metric_table(results, class_names, "AUROC", lambda res: res)
+    aupr_table = _metric_table(results, class_names, "AUPR", lambda res: res["aupr"])
     notes = [
         f"{dataset}, inductive one-vs-rest ({ds.split_note or 'official train/test split'}); "
-        f"AUROC % mean ± population std over seeds {seed_list}",
+        f"AUROC % and AUPR % (average precision; chance level = share of anomalies) mean ± population std "
+        f"over seeds {seed_list}",
         f"{jax.default_backend()} ({jax.devices()[0].device_kind}), {platform.platform()}",
     ]
     if any("sign_auroc" in results[m] for m in labels):
@@ -257,11 +253,32 @@ def run_comparison(
             notes.append(f"{m}: non-zero N entries after each outer iteration (% of training entries, mean over runs): {fr}")
     print()
     print(table)
+    print()
+    print(aupr_table)
     print("\n".join(notes))
-    result = {"dataset": dataset, "classes": class_names, "seeds": seed_list, "table": table, "notes": notes,
-              "methods": results}
+    result = {"dataset": dataset, "classes": class_names, "seeds": seed_list, "table": table, "aupr_table": aupr_table,
+              "notes": notes, "methods": results}
     _write_json(json_path, result)
     return result
+
+
+def _metric_table(results: dict[str, dict[str, Any]], class_names: list[Any], metric: str,
+                  pick: Any) -> str:
+    """One metric's table: a row per class (mean ± std %), then the mean and wall time; a column per
+    method (AUROC: the OC-NN sign-AUROC column follows its method's)."""
+    columns: list[tuple[str, list[dict[str, Any]], float, str]] = []
+    for m, res in results.items():
+        part = pick(res)
+        columns.append((_LABELS.get(m, m), part["per_class"], part["mean"], f"{res['wall_time_s']:.0f}"))
+        if metric == "AUROC" and "sign_auroc" in res:
+            columns.append((f"{_LABELS.get(m, m)}: {SIGN_AUROC_LABEL}", res["sign_auroc"]["per_class"],
+                            res["sign_auroc"]["mean"], ""))
+    header = [f"{metric} % / class"] + [col[0] for col in columns]
+    rows = [[c] + [f"{100 * col[1][i]['mean']:.2f} ± {100 * col[1][i]['std']:.2f}" for col in columns]
+            for i, c in enumerate(class_names)]
+    rows.append(["mean"] + [f"{100 * col[2]:.2f}" for col in columns])
+    rows.append(["wall s"] + [col[3] for col in columns])
+    return format_table(header, rows)
 
 
 def _jsonable(v: Any) -> Any:

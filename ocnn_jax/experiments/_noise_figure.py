@@ -41,8 +41,8 @@ def noise_figure(model: Model, x: Any, path: str, *, run: int = 0, top: int = 8,
     Returns:
       (top,) indices into x of the drawn samples, most anomalous first.
     """
-    if not 0 <= run < model.n_models:
-        raise ValueError(f"run must be in [0, {model.n_models}), got {run!r}")
+    if not 0 <= run < model.n_runs:
+        raise ValueError(f"run must be in [0, {model.n_runs}), got {run!r}")
     scores = model.score(x)[run]
     order = np.argsort(-scores, kind="stable")[: max(1, int(top))]
     parts = reconstruction_parts(model, np.asarray(x)[order])

@@ -42,7 +42,7 @@ from ..frontend._fit import fit
 from ..methods.registry import default_config, get_method
 from ..nn import make_backbone
 from ._reference import REFERENCE_SOURCE, reference_for
-from ._report import format_table
+from ._report import class_label, format_table
 
 __all__ = ["sweep", "plan_chunks", "per_class_table", "within_reference", "estimate_run_bytes", "write_report", "RESULTS_SCHEMA_VERSION"]
 
@@ -251,12 +251,13 @@ def sweep(
         )
         train_time += model.wall_time
         scores = model.score(ds.x_test)
-        aucs = model.evaluate_scores(scores, y=ds.y_test)  # the test set is scored once
+        values = model.evaluate_scores(scores, y=ds.y_test, metrics=("auroc", "aupr"))  # the test set is scored once
         rows = []
         for j, run in enumerate(model.runs):
             row = {"group": name, "static": static, "normal_class": int(run["normal_class"]),
                    "class_name": ds.classes[int(run["normal_class"])], "seed": run["seed"],
-                   "auroc": float(aucs[j]), "train_time_s": model.wall_time / model.n_runs}
+                   "auroc": float(values["auroc"][j]), "aupr": float(values["aupr"][j]),
+                   "train_time_s": model.wall_time / model.n_runs}
             if getattr(model, "run_lams", None) is not None:
                 row["lam"] = float(f"{float(model.run_lams[j]):.7g}")  # float32 back to the grid value
             rows.append(row)
@@ -282,19 +283,29 @@ def sweep(
 
 
 def _results(ds, method, classes, seeds, grid, overrides, rows, wall, n_dev) -> dict[str, Any]:
-    """The results.json dictionary: per (group, λ, class) the per-seed AUROCs, mean and population std."""
+    """The results.json dictionary: per (group, λ, class) the per-seed AUROCs, mean and population std
+    (and the same for AUPR, ``aupr_mean`` / ``aupr_std``, when the runs have it: sweeps written before
+    AUPR was recorded have AUROC only)."""
     keyf = lambda r: (r["group"], r.get("lam"))  # noqa: E731
     settings = []
     for key in sorted({keyf(r) for r in rows}, key=lambda k: (k[0], -1 if k[1] is None else k[1])):
         sel = [r for r in rows if keyf(r) == key]
         per_class = []
         for c in classes:
-            vals = [r["auroc"] for r in sorted(sel, key=lambda r: r["seed"]) if r["normal_class"] == c]
-            if vals:
-                per_class.append({"normal_class": int(c), "class_name": ds.classes[c], "seeds": sorted(r["seed"] for r in sel if r["normal_class"] == c),
-                                  "aurocs": vals, "mean": float(np.mean(vals)), "std": float(np.std(vals, ddof=0))})
-        settings.append({"group": key[0], "static": sel[0]["static"], "lam": key[1], "per_class": per_class,
-                         "mean": float(np.mean([p["mean"] for p in per_class]))})
+            runs = [r for r in sorted(sel, key=lambda r: r["seed"]) if r["normal_class"] == c]
+            if runs:
+                vals = [r["auroc"] for r in runs]
+                entry = {"normal_class": int(c), "class_name": ds.classes[c], "seeds": [r["seed"] for r in runs],
+                         "aurocs": vals, "mean": float(np.mean(vals)), "std": float(np.std(vals, ddof=0))}
+                if all("aupr" in r for r in runs):
+                    aps = [r["aupr"] for r in runs]
+                    entry.update(auprs=aps, aupr_mean=float(np.mean(aps)), aupr_std=float(np.std(aps, ddof=0)))
+                per_class.append(entry)
+        setting = {"group": key[0], "static": sel[0]["static"], "lam": key[1], "per_class": per_class,
+                   "mean": float(np.mean([p["mean"] for p in per_class]))}
+        if all("aupr_mean" in p for p in per_class):
+            setting["aupr_mean"] = float(np.mean([p["aupr_mean"] for p in per_class]))
+        settings.append(setting)
     return {
         "schema_version": RESULTS_SCHEMA_VERSION,
         "dataset": ds.name,
@@ -361,31 +372,37 @@ def within_reference(per_class: list[dict[str, Any]], ref: list[tuple[float, flo
 
 def per_class_table(per_class: list[dict[str, Any]], ref: list[tuple[float, float]] | None) -> str:
     """Markdown table of a setting's per-class AUROC % (mean ± std) and a mean row; with ``ref``, the
-    published value, the difference and whether ours lies within one published std."""
-    header = ["class", "ours"] + (["reference", "difference", "within 1 ref. std"] if ref else [])
+    published AUROC, the difference and whether ours lies within one published std; then AUPR % when
+    the runs recorded it (no published AUPR exists for these tables)."""
+    aupr = all("aupr_mean" in p for p in per_class)
+    header = ["class", "AUROC"] + (["reference", "difference", "within 1 ref. std"] if ref else []) + (["AUPR"] if aupr else [])
     within = within_reference(per_class, ref) if ref else []
     rows = []
     for i, p in enumerate(per_class):
-        row = [f"{p['normal_class']} ({p['class_name']})", f"{100 * p['mean']:.2f} ± {100 * p['std']:.2f}"]
+        row = [class_label(p["normal_class"], p["class_name"]), f"{100 * p['mean']:.2f} ± {100 * p['std']:.2f}"]
         if ref:
             rm, rs = ref[p["normal_class"]]
             row += [f"{rm:.1f} ± {rs:.1f}", f"{100 * p['mean'] - rm:+.2f}", "yes" if within[i] else "no"]
+        if aupr:
+            row.append(f"{100 * p['aupr_mean']:.2f} ± {100 * p['aupr_std']:.2f}")
         rows.append(row)
     mean = float(np.mean([p["mean"] for p in per_class]))
     mean_row = ["mean", f"{100 * mean:.2f}"]
     if ref:
         rmean = float(np.mean([ref[p["normal_class"]][0] for p in per_class]))
         mean_row += [f"{rmean:.2f}", f"{100 * mean - rmean:+.2f}", f"{sum(within)}/{len(within)}"]
+    if aupr:
+        mean_row.append(f"{100 * float(np.mean([p['aupr_mean'] for p in per_class])):.2f}")
     return format_table(header, rows + [mean_row])
 
 
 def _csv(results: dict[str, Any]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["dataset", "method", "group", "lam", "normal_class", "class_name", "seed", "auroc"])
+    w.writerow(["dataset", "method", "group", "lam", "normal_class", "class_name", "seed", "auroc", "aupr"])
     for r in results["runs"]:
         w.writerow([results["dataset"], results["method"], r["group"], r.get("lam", ""), r["normal_class"],
-                    r["class_name"], r["seed"], f"{r['auroc']:.6f}"])
+                    r["class_name"], r["seed"], f"{r['auroc']:.6f}", f"{r['aupr']:.6f}" if "aupr" in r else ""])
     return buf.getvalue()
 
 
@@ -394,7 +411,8 @@ def _markdown(results: dict[str, Any]) -> str:
     lines = [
         f"# {results['method']} on {results['dataset']}",
         "",
-        f"Protocol: {results['protocol']}. AUROC % on continuous scores, mean ± population std over seeds "
+        f"Protocol: {results['protocol']}. AUROC % and AUPR % (average precision) on continuous scores, "
+        f"mean ± population std over seeds "
         f"{results['seeds']}. Device: {results['device']['backend']} ({results['device']['kind']} × "
         f"{results['device']['count']}); training {results.get('train_time_s', float('nan')):.0f} s over all "
         f"calls (a resumed sweep counts the chunks of earlier calls), wall time of the last call "

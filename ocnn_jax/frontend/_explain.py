@@ -17,7 +17,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from ..core.batching import model_map
+from ..core.batching import run_map
 from ..core.prox import rcae_noise
 from ..methods.ae_training import apply_eval, autoencoder_of
 from ._model import Model
@@ -34,7 +34,7 @@ def reconstruction_parts(model: Model, x: Any) -> dict[str, np.ndarray]:
         samples' worth of float32, so pass the few samples you want to look at.
 
     Returns:
-      {"input", "reconstruction", "noise"}: (n_models, n, *network_shape) float32 arrays in the runs'
+      {"input", "reconstruction", "noise"}: (n_runs, n, *network_shape) float32 arrays in the runs'
       preprocessed space (what each run's autoencoder sees); "noise" is RCAE's N (zeros for DCAE),
       with input − noise − reconstruction the residual the θ-step fits.
     """
@@ -46,9 +46,9 @@ def reconstruction_parts(model: Model, x: Any) -> dict[str, np.ndarray]:
     ae = autoencoder_of(model.backbone)
     rcae = model.method == "rcae"
     if rcae:
-        lams = model.run_lams if model.run_lams is not None else np.full(model.n_models, model.config.lams[0], np.float32)
+        lams = model.run_lams if model.run_lams is not None else np.full(model.n_runs, model.config.lams[0], np.float32)
     else:
-        lams = np.full(model.n_models, np.inf, np.float32)  # λ = ∞: N ≡ 0
+        lams = np.full(model.n_runs, np.inf, np.float32)  # λ = ∞: N ≡ 0
     penalty = model.config.penalty if rcae else "l1"
 
     def one(mapped, xb):
@@ -57,7 +57,7 @@ def reconstruction_parts(model: Model, x: Any) -> dict[str, np.ndarray]:
         recon = apply_eval(ae, variables["params"], variables["batch_stats"], xin)
         return xin, recon, rcae_noise(xin - recon, lam, penalty)
 
-    mapped_fn = model_map(one, model.model_axis_width, model.n_models)
+    mapped_fn = run_map(one, model.model_axis_width, model.n_runs)
     fn = jax.jit(lambda v, cls, shift, inv, lam, xb: mapped_fn((v, shift[cls], inv[cls], lam), xb))
     variables = {k: model.variables[k] for k in ("params", "batch_stats")}
     xin, recon, noise = fn(variables, np.asarray(model.run_class_index, np.int32), model.preprocessing.shift,

@@ -32,7 +32,7 @@ def check_metrics(metrics: str | Sequence[str], name: str = "metrics") -> tuple[
 
 
 def per_run_metric(metric: str, truth: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """(n_models,) ``metric`` of each row of values (n_models, n) against truth (n_models, n) 0/1."""
+    """(n_runs,) ``metric`` of each row of values (n_runs, n) against truth (n_runs, n) 0/1."""
     fn = METRICS[check_metrics(metric, "metric")[0]]
     out = np.empty(truth.shape[0])
     for i in range(truth.shape[0]):

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
 from ..core.batching import run_map
 from ..core.inputs import as_samples, check_labels, network_shape
@@ -18,6 +17,7 @@ from ..datasets.preprocess import apply_base
 from ..methods.registry import get_method
 from ..methods.shallow import fit_estimator
 from ._files import save_model
+from ._metrics import check_metrics, per_run_metric
 
 __all__ = ["Model", "ShallowModel", "Preprocessing"]
 
@@ -166,27 +166,34 @@ class Model:
         normal = np.array([self.classes[int(c)] for c in self.run_class_index], dtype=object)
         return (y[None, :] != normal[:, None]).astype(np.int8)
 
-    def evaluate(self, x: Any, y_is_anomaly: Any = None, *, y: Any = None) -> np.ndarray:
-        """AUROC of every run on continuous scores (scikit-learn), anomaly = positive class.
+    def evaluate(self, x: Any, y_is_anomaly: Any = None, *, y: Any = None, metric: str = "auroc",
+                 metrics: Sequence[str] | None = None) -> np.ndarray | dict[str, np.ndarray]:
+        """AUROC (or AUPR) of every run on continuous scores (scikit-learn), anomaly = positive class.
 
         Args:
           x: (n, *sample_shape) test samples.
           y_is_anomaly: (n,) or (n_runs, n) 0/1 (or bool) ground truth, 1 = anomaly.
           y: alternatively, (n,) class labels; each run's anomalies are the other classes.
+          metric: "auroc" (default) or "aupr" (average precision; chance level = share of anomalies).
+          metrics: several metric names, e.g. ("auroc", "aupr"): then a dict is returned.
 
         Returns:
-          (n_runs,) AUROC in [0, 1].
+          (n_runs,) values in [0, 1]; with ``metrics``, {name: (n_runs,) values}.
         """
-        return self.evaluate_scores(self.score(x), y_is_anomaly, y=y)
+        return self.evaluate_scores(self.score(x), y_is_anomaly, y=y, metric=metric, metrics=metrics)
 
-    def evaluate_scores(self, scores: np.ndarray, y_is_anomaly: Any = None, *, y: Any = None) -> np.ndarray:
+    def evaluate_scores(self, scores: np.ndarray, y_is_anomaly: Any = None, *, y: Any = None, metric: str = "auroc",
+                        metrics: Sequence[str] | None = None) -> np.ndarray | dict[str, np.ndarray]:
         """``evaluate`` on scores already computed by ``score`` (n_runs, n), without scoring again.
 
         Returns:
-          (n_runs,) AUROC in [0, 1].
+          (n_runs,) values of ``metric``; with ``metrics``, {name: (n_runs,) values}.
         """
+        names = check_metrics(metric, "metric") if metrics is None else check_metrics(metrics)
         scores = self._check_scores(scores)
-        return _aurocs(self._ground_truth(y_is_anomaly, y, scores.shape), scores)
+        truth = self._ground_truth(y_is_anomaly, y, scores.shape)
+        values = {m: per_run_metric(m, truth, scores) for m in names}
+        return values[names[0]] if metrics is None else values
 
     def sign_auroc(self, x: Any, y_is_anomaly: Any = None, *, y: Any = None) -> np.ndarray:
         """The **paper-comparable sign AUROC** (docs/algorithms.md §8) of every run: the AUROC of ``predict``'s
@@ -208,7 +215,7 @@ class Model:
         """
         scores = self._check_scores(scores)
         flags = scores > self.thresholds[:, None]  # predict's rule
-        return _aurocs(self._ground_truth(y_is_anomaly, y, flags.shape), flags.astype(np.int8))
+        return per_run_metric("auroc", self._ground_truth(y_is_anomaly, y, flags.shape), flags.astype(np.int8))
 
     def _check_scores(self, scores: np.ndarray) -> np.ndarray:
         """scores as an array, checked to have score()'s shape (n_runs, n)."""
@@ -308,18 +315,3 @@ class ShallowModel(Model):
             for i, (c, seed) in enumerate(zip(self.run_class_index, self.run_seeds))
         ]
         return self
-
-
-
-def _aurocs(truth: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """(n_runs,) scikit-learn AUROC of each row of values (n_runs, n) against truth (n_runs, n)."""
-    aucs = np.empty(truth.shape[0])
-    for i in range(truth.shape[0]):
-        t = truth[i]
-        if t.min() == t.max():
-            raise ValueError(
-                f"evaluate(): the ground truth of model {i} has only {'anomalies' if t[0] else 'normals'}; "
-                "AUROC needs both"
-            )
-        aucs[i] = roc_auc_score(t, values[i])
-    return aucs
