@@ -83,3 +83,36 @@ def test_tensorboard_logger_writes_one_run_folder_per_training_run(tmp_path):
     events = _read_events(next((tmp_path / "class_0_seed_0").iterdir()), Event)
     values = [(e.step, v.simple_value) for e in events for v in e.summary.value if v.tag == "pretrain/loss"]
     assert values == [(0, 3.0), (1, 2.0), (2, 1.0)]
+
+
+def test_fit_reports_every_epoch_of_every_run_to_the_callbacks(tmp_path, capsys):
+    import ocnn_jax
+    from ocnn_jax.engine import EpochMetrics
+
+    r = np.random.default_rng(0)
+    x = np.concatenate([r.normal(0, 1, (40, 6)), r.normal(3, 1, (40, 6))]).astype(np.float32)
+    y = np.r_[np.zeros(40, int), np.ones(40, int)]
+    events: list[EpochMetrics] = []
+    path = tmp_path / "log.csv"
+    model = ocnn_jax.fit(x, y, method="deep_svdd", seeds=2, epochs=4, pretrain_epochs=2, batch_size=16,
+                         pretrain_batch_size=16, callbacks=[events.append, CSVLogger(path)], progress=True)
+    assert [(e.phase, e.epoch, e.step) for e in events] == [("pretrain", 0, 0), ("pretrain", 1, 1)] + [
+        ("train", i, 2 + i) for i in range(4)]
+    assert events[0].runs == model.runs
+    for name, per_run in model.train_metrics.items():  # (M, epochs) == what the callbacks saw
+        phase, metric = name.split("/")
+        seen = np.stack([e.metrics[metric] for e in events if e.phase == phase], axis=1)
+        np.testing.assert_array_equal(seen, per_run)
+    rows = list(csv.DictReader(open(path)))
+    assert len(rows) == sum(v.size for v in model.train_metrics.values())
+    # piped output (pytest captures stderr): plain progress lines, no carriage returns
+    err = capsys.readouterr().err
+    assert "\r" not in err and "train: 6/6 epoch" in err
+
+
+def test_first_runs_drops_the_padding_runs():
+    from ocnn_jax.engine._callbacks import first_runs
+
+    seen = []
+    report_chunk([first_runs(seen.append, 1)], "train", 0, 1, 0, {"loss": np.array([[1.0], [1.0]])}, RUNS)
+    assert seen[0].runs == RUNS[:1] and seen[0].metrics["loss"].shape == (1,)

@@ -1,6 +1,7 @@
 """Layer 5, running programs on devices: CPU devices, the run axis and its mesh, the chunked driver
-(progress, NaN checks) and checkpoints."""
+(progress, NaN checks, training callbacks and loggers) and checkpoints."""
 
+from ._callbacks import Callback, CSVLogger, EpochMetrics, TensorBoardLogger
 from ._checkpoint import Checkpointer, Position, atomic_savez, atomic_write_bytes
 from ._devices import parse_cpu_devices, set_cpu_devices, to_host, usable_cores
 from ._driver import chunk_size, execute
@@ -8,6 +9,10 @@ from ._runs import RUN_AXIS, make_run_mesh, run_mapper, resolve_run_axis
 
 __all__ = [
     "execute",
+    "EpochMetrics",
+    "Callback",
+    "CSVLogger",
+    "TensorBoardLogger",
     "chunk_size",
     "Checkpointer",
     "Position",

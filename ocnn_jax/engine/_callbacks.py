@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["EpochMetrics", "Callback", "CSVLogger", "TensorBoardLogger", "run_label"]
+__all__ = ["EpochMetrics", "Callback", "CSVLogger", "TensorBoardLogger", "run_label", "first_runs", "report_chunk"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,6 +128,18 @@ class TensorBoardLogger:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def first_runs(callback: Callback, n: int) -> Callback:
+    """``callback`` seeing only the first ``n`` runs (``fit`` pads the run axis to the device count)."""
+
+    def trimmed(event: EpochMetrics) -> None:
+        if len(event.runs) == n:
+            callback(event)
+        else:
+            callback(dataclasses.replace(event, metrics={k: v[:n] for k, v in event.metrics.items()}, runs=event.runs[:n]))
+
+    return trimmed
 
 
 def report_chunk(callbacks: Sequence[Callback], phase: str, first_epoch: int, phase_epochs: int, first_step: int,

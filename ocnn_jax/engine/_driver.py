@@ -23,13 +23,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
-from tqdm.auto import tqdm
 
 from ..core.batching import StackedData
 from ._checkpoint import Checkpointer, Position
+from ._callbacks import Callback, report_chunk
 from ._devices import to_host
 from ._runs import run_mapper
 from ..core.errors import TrainingDivergedError
+from ..core.progress import progress as progress_display
 from ..core.program import Program, RunSpec, run_phase_epochs
 
 __all__ = ["execute", "chunk_size"]
@@ -44,6 +45,8 @@ class _Display:
     run_info: Sequence[dict[str, Any]]
     images_per_epoch: Sequence[int]
     description: str = ""
+    callbacks: Sequence[Callback] = ()
+    done_epochs: int = 0  # epochs finished over all phases (the callbacks' ``step``)
 
 
 def chunk_size(epochs: int, target_chunks: int = 10) -> int:
@@ -67,6 +70,7 @@ def execute(
     mesh: Mesh | None = None,
     checkpoint: Checkpointer | None = None,
     description: str = "",
+    callbacks: Sequence[Callback] = (),
 ) -> tuple[Any, dict[str, np.ndarray], float]:
     """Train every run on the run axis.
 
@@ -78,12 +82,16 @@ def execute(
       width: run-axis map width per device (None: vmap all; k: lax.map over groups of k).
       run_info: per run, a dict with "normal_class" and "seed" (for error messages).
       images_per_epoch: per phase, images·runs processed per epoch (for the throughput figure).
-      progress: show a tqdm bar.
+      progress: show progress (``ocnn_jax.core.progress``: a bar in a terminal or notebook, plain lines
+        otherwise) with the mean loss and the training rate, which excludes compilation (each phase's
+        compiled call is built ahead of time, before its first epoch).
       target_chunks: about how many compiled calls per phase.
       mesh: optional device mesh with one axis "runs"; M must be a multiple of its size.
       checkpoint: optional ``Checkpointer``: the state is saved after every compiled call and, if a
         checkpoint exists, training resumes from it (nothing finished is recomputed).
       description: prefix of the progress bar.
+      callbacks: called with an ``EpochMetrics`` for every finished epoch (``engine._callbacks``), after
+        each compiled call, where the progress display updates.
 
     Returns:
       (final state with (M, ...) leaves, metrics "<phase>/<name>" -> (M, epochs) arrays, wall seconds).
@@ -109,9 +117,9 @@ def execute(
         state = init((keys, runs), data)
 
     done_epochs = sum(p.epochs for p in program.phases[: start.phase]) + start.epoch
-    bar = tqdm(total=total, initial=done_epochs, desc=description or "training", unit="epoch",
-               disable=not progress, leave=True)
-    display = _Display(bar, run_info, images_per_epoch, description)
+    bar = progress_display(total=total, initial=done_epochs, desc=description or "training", unit="epoch",
+                           enabled=progress)
+    display = _Display(bar, run_info, images_per_epoch, description, tuple(callbacks), done_epochs)
     try:
         for phase_idx in range(start.phase, len(program.phases)):
             phase = program.phases[phase_idx]
@@ -162,12 +170,16 @@ def _run_phase(phase_idx: int, program: Program, first: int, state: Any, runs: R
         return run_phase_epochs(phase, state_runs[0], state_runs[1], d, start, k)
 
     mapped_chunk = mapped(chunk)
-    call = jax.jit(lambda s, r, shared: mapped_chunk((s, r), shared), donate_argnums=(0,))
+    jitted = jax.jit(lambda s, r, shared: mapped_chunk((s, r), shared), donate_argnums=(0,))
     bar.set_description(f"{description} {phase.name}".strip())
+    bar.set_postfix_str("compiling")
+    # Compiled ahead of time, so that the first chunk's rate is a training rate, not compilation.
+    call = jitted.lower(state, runs, (data, jnp.asarray(first, jnp.int32))).compile()
     for start in range(first, phase.epochs, k):
         t = time.perf_counter()
         state, m = call(state, runs, (data, jnp.asarray(start, jnp.int32)))
         m = to_host(m)
+        dt = max(time.perf_counter() - t, 1e-9)
         loss = np.asarray(m["loss"])  # (M, k)
         bad = ~np.isfinite(loss)
         if bad.any():
@@ -178,7 +190,9 @@ def _run_phase(phase_idx: int, program: Program, first: int, state: Any, runs: R
             metrics.setdefault(f"{phase.name}/{name}", []).append(np.asarray(value))
         if checkpoint is not None:
             checkpoint.maybe_save(Position(phase_idx, start + k), state, _joined(metrics))
-        dt = max(time.perf_counter() - t, 1e-9)
+        report_chunk(display.callbacks, phase.name, start, phase.epochs, display.done_epochs,
+                     {name: np.asarray(v) for name, v in m.items()}, run_info)
+        display.done_epochs += k
         bar.update(k)
         bar.set_postfix(loss=f"{float(np.mean(loss[:, -1])):.4g}", rate=f"{images_per_epoch * k / dt:,.0f} img·runs/s")
     return state

@@ -31,9 +31,9 @@ from typing import Any
 
 import jax
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..core.config import with_overrides
+from ..core.progress import progress as progress_display
 from ..core.inputs import network_shape, resolve_seeds
 from ..datasets import Dataset, load
 from ..engine._checkpoint import Checkpointer, atomic_savez, atomic_write_bytes
@@ -168,6 +168,7 @@ def sweep(
     checkpoint_every_s: float = 60.0,
     preprocessing: str = "auto",
     contamination: float = 0.0,
+    callbacks: Sequence[Any] = (),
     **config: Any,
 ) -> dict[str, Any]:
     """Train and evaluate every (normal class, seed, grid point) under the inductive protocol.
@@ -193,6 +194,8 @@ def sweep(
       figures: write the PNG figures.
       checkpoint_every_s: seconds between checkpoints inside a chunk.
       preprocessing, contamination: as in ``ocnn_jax.fit`` (one seeded contamination draw per class).
+      callbacks: training callbacks for every chunk's ``fit`` (``ocnn_jax.engine.CSVLogger`` ...; deep
+        methods only).
       **config: overrides for every run (as in ``ocnn_jax.fit``).
 
     Returns:
@@ -230,7 +233,7 @@ def sweep(
     run_rows: list[dict[str, Any]] = []
     score_files: list[str] = []
     train_time = 0.0  # training seconds of every chunk, also those finished by an earlier (resumed) call
-    chunk_bar = tqdm(plan, desc="chunks", unit="chunk", disable=not progress or len(plan) < 2, position=0)
+    chunk_bar = progress_display(plan, desc="chunks", unit="chunk", enabled=progress and len(plan) >= 2, position=0)
     for tag, name, static, group_cfg, (chunk_classes, chunk_seeds) in chunk_bar:
         chunk_bar.set_postfix_str(f"{tag}: classes {chunk_classes}, seeds {chunk_seeds}")
         done = None if out_dir is None else os.path.join(out_dir, "chunks", f"{tag}.json")
@@ -247,7 +250,7 @@ def sweep(
         model = fit(
             ds.x_train, ds.y_train, method=method, normal_classes=chunk_classes, seeds=chunk_seeds,
             progress=progress, preprocessing=preprocessing, contamination=contamination,
-            **({} if shallow else {"mesh": mesh, "checkpoint": ckpt}), **group_cfg,
+            **({} if shallow else {"mesh": mesh, "checkpoint": ckpt, "callbacks": callbacks}), **group_cfg,
         )
         train_time += model.wall_time
         scores = model.score(ds.x_test)

@@ -22,6 +22,7 @@ from ..core.inputs import as_samples, check_labels, network_shape, resolve_seeds
 from ..core.program import make_runs
 from ..datasets.preprocess import Affine, resolve_preprocessing
 from ..datasets.protocol import contaminated_rows, preprocess_classes
+from ..engine._callbacks import Callback, first_runs
 from ..engine._checkpoint import Checkpointer
 from ..engine._devices import to_host
 from ..engine._driver import execute
@@ -53,6 +54,7 @@ def fit(
     check_collapse: bool = True,
     mesh: Any = None,
     checkpoint: Checkpointer | None = None,
+    callbacks: Sequence[Callback] = (),
     **config: Any,
 ) -> Model:
     """Train one-class detectors: every (normal class, seed[, λ]) run on a shared run axis.
@@ -82,12 +84,16 @@ def fit(
         rows only. Needs y.
       model_axis: "auto" (vmap, except a one-model-at-a-time ``lax.map`` for conv nets on CPU),
         "vmap", "map", or an int group width.
-      progress: show a progress bar.
+      progress: show progress: a bar in a terminal or notebook, plain log lines otherwise (the rate
+        shown excludes compilation).
       check_collapse: raise ``HypersphereCollapseError`` when a run's training scores are constant.
       mesh: optional ``jax.sharding.Mesh`` with one axis "runs" (``ocnn_jax.make_run_mesh``):
         the runs are sharded over its devices (padded with repeats to a multiple of its size).
       checkpoint: optional ``ocnn_jax.engine.Checkpointer``: training state saved between
         compiled calls; an existing checkpoint is resumed.
+      callbacks: functions called with an ``ocnn_jax.engine.EpochMetrics`` (phase, epoch, per-run
+        metrics, run descriptions) after every epoch, e.g. ``ocnn_jax.engine.CSVLogger(path)`` or
+        ``TensorBoardLogger(logdir)``; deep methods only (the shallow baselines have no epochs).
       **config: overrides of the method config (see ``ocnn_jax.with_overrides``), e.g.
         ``epochs=50, pretrain_epochs=50, lr=1e-4, batch_size=128, nu=0.05``; OC-NN ``g``,
         ``hidden_units``, ``features`` ("input" default, "encoder" = docs/algorithms.md §2, "encoder_l2"),
@@ -137,8 +143,11 @@ def fit(
     del class_data
     train = make_train(method, backbone, data, cfg)
     run_info = [{"normal_class": classes[c], "seed": int(s)} for c, s in zip(run_cls, run_seeds)]
+    if run_lams is not None:  # a λ grid: runs differing only in λ
+        for info, lam in zip(run_info, run_lams):
+            info["lam"] = float(lam)
     variables, metrics, wall = _train_runs(train, data, run_cls, run_seeds, run_lams, run_info, width=width,
-                                           mesh=mesh, checkpoint=checkpoint, progress=progress)
+                                           mesh=mesh, checkpoint=checkpoint, progress=progress, callbacks=callbacks)
 
     train_scores = _training_scores(train, variables, data, run_cls, width)
     thresholds = np.array([spec.threshold(s, cfg) for s in train_scores], np.float32)
@@ -202,7 +211,8 @@ def _run_grid(n_classes: int, seeds: list[int], lams: Sequence[float]) -> tuple[
 
 def _train_runs(train: Train, data: StackedData, run_cls: np.ndarray, run_seeds: np.ndarray,
                 run_lams: np.ndarray | None, run_info: list[dict[str, Any]], *, width: int | None, mesh: Any,
-                checkpoint: Checkpointer | None, progress: bool) -> tuple[Any, dict[str, np.ndarray], float]:
+                checkpoint: Checkpointer | None, progress: bool,
+                callbacks: Sequence[Callback] = ()) -> tuple[Any, dict[str, np.ndarray], float]:
     """Every run through the chunked driver: (exported variables on the host, metrics, wall seconds).
 
     With a mesh the runs are padded with repeats of the last run to a multiple of its size; the
@@ -217,6 +227,7 @@ def _train_runs(train: Train, data: StackedData, run_cls: np.ndarray, run_seeds:
         run_info = run_info + [run_info[-1]] * pad
     state, metrics, wall = execute(
         train.program, keys, runs, data, width=width, run_info=run_info, images_per_epoch=images, progress=progress,
+        callbacks=[first_runs(cb, n_runs) for cb in callbacks],
         mesh=mesh, checkpoint=checkpoint,
     )
     variables = jax.tree.map(lambda a: np.asarray(a)[:n_runs], to_host(train.variables(state)))

@@ -38,9 +38,9 @@ import numpy as np
 from sklearn.ensemble import IsolationForest
 from scipy.special import logsumexp
 from sklearn.svm import OneClassSVM
-from tqdm.auto import tqdm
 
 from ..core.config import check_int, check_positive, validate_nu
+from ..core.progress import progress as progress_display
 
 __all__ = ["ShallowConfig", "Estimator", "OCSVM", "KDE", "ISOFOREST", "ShallowFit", "fit_shallow", "fit_estimator",
            "GaussianKDE", "gaussian_kde_log_density", "holdout_split"]
@@ -287,7 +287,7 @@ def fit_shallow(
     run_cls = np.repeat(np.arange(len(train)), len(seeds)).astype(np.int32)
     run_seeds = np.tile(np.asarray(seeds, np.int64), len(train))
     estimators, hypers, thresholds = [], [], []
-    for c, seed in tqdm(list(zip(run_cls, run_seeds)), desc=description, unit="run", disable=not progress):
+    for c, seed in progress_display(list(zip(run_cls, run_seeds)), desc=description, unit="run", enabled=progress):
         est, hyper, threshold = fit_estimator(spec, train[c], cfg, int(seed))
         estimators.append(est)
         hypers.append(hyper)
