@@ -1,6 +1,9 @@
 """Command line: ``ocnn-jax demo`` (one method on the embedded digits), ``ocnn-jax compare`` (several
 methods side by side), ``ocnn-jax sweep`` (a dataset's classes × seeds × grid, resumable, with tables
-and figures) and ``ocnn-jax report`` (rebuild a sweep's tables and figures)."""
+and figures) and ``ocnn-jax report`` (rebuild a sweep's tables and figures).
+
+Only the standard library is imported until a command runs, so ``--help`` and ``--version`` answer
+without loading JAX (``benchmarks/cli_startup.py`` measures it)."""
 
 from __future__ import annotations
 
@@ -11,9 +14,46 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .methods.registry import METHODS
+__all__ = ["main", "METHOD_NAMES"]
 
-__all__ = ["main"]
+#: The method names of ``ocnn_jax.METHODS``, spelled out so that ``--help`` needs no JAX import (a test
+#: checks that the two agree).
+METHOD_NAMES: tuple[str, ...] = ("deep_svdd", "soft_boundary", "ocnn", "rcae", "dcae", "ocsvm", "isoforest", "kde")
+METHODS = METHOD_NAMES
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ocnn_jax")
+    except PackageNotFoundError:
+        return "unknown (source tree, not installed)"
+
+
+def _add_loggers(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--log-csv", default=None, metavar="PATH",
+                   help="append every epoch's per-run training metrics to a CSV file (long format)")
+    p.add_argument("--log-tensorboard", default=None, metavar="DIR",
+                   help="write TensorBoard scalars, one run folder per training run (needs tensorboardX: "
+                        "pip install 'ocnn_jax[tensorboard]')")
+
+
+def _loggers(args: argparse.Namespace) -> list[Any]:
+    from .engine import CSVLogger, TensorBoardLogger
+
+    out: list[Any] = []
+    if args.log_csv:
+        out.append(CSVLogger(args.log_csv))
+    if args.log_tensorboard:
+        out.append(TensorBoardLogger(args.log_tensorboard))
+    return out
+
+
+def _close(loggers: list[Any]) -> None:
+    for log in loggers:
+        if hasattr(log, "close"):
+            log.close()
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -21,6 +61,7 @@ def _build_parser() -> argparse.ArgumentParser:
         prog="ocnn-jax",
         description="Deep one-class anomaly detection in JAX (OC-NN, RCAE/DCAE, Deep SVDD).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = sub.add_parser(
         "demo",
@@ -38,6 +79,7 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-baseline", action="store_true", help="skip the OC-SVM column")
     demo.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     demo.add_argument("--json", default=None, metavar="PATH", help="also write the results as JSON")
+    _add_loggers(demo)
 
     cmp = sub.add_parser(
         "compare",
@@ -53,7 +95,9 @@ def _build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--dataset", default="digits", help="digits (embedded, default) or a dataset name, e.g. mnist")
     cmp.add_argument("--data-dir", default=None, help="folder with the dataset's files (e.g. the MNIST IDX files)")
     _add_data_flags(cmp)
-    cmp.add_argument("--methods", default="all", help="comma-separated method names, or 'all' (default)")
+    cmp.add_argument("--methods", default="all",
+                     help="comma-separated method or variant names, or 'all' (default): every method, "
+                          "variants only when named")
     cmp.add_argument("--classes", default="all", help="comma-separated normal classes, or 'all' (default)")
     cmp.add_argument("--seeds", type=int, default=3, help="seeds per class (default 3)")
     cmp.add_argument(
@@ -62,6 +106,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     cmp.add_argument("--no-progress", action="store_true", help="hide progress bars")
     cmp.add_argument("--json", default=None, metavar="PATH", help="also write the results as JSON")
+    _add_loggers(cmp)
 
     sw = sub.add_parser(
         "sweep",
@@ -104,6 +149,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--cpu-devices", default=None, metavar="N|auto",
                     help="on a CPU, expose N host devices ('auto': one per core) so the sweep trains N runs "
                          "at once, one per device (ocnn_jax.set_cpu_devices); default: JAX's own setting")
+    _add_loggers(sw)
 
     rep = sub.add_parser("report", help="rebuild results.md/.csv and figures of a sweep from its results.json")
     rep.add_argument("out", help="the sweep's output folder")
@@ -183,14 +229,19 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             overrides["epochs"] = args.epochs
         if args.pretrain_epochs is not None:
             overrides["pretrain_epochs"] = args.pretrain_epochs
-        run_demo(
-            method=args.method,
-            seeds=args.seeds,
-            progress=not args.no_progress,
-            baseline=not args.no_baseline,
-            json_path=args.json,
-            **overrides,
-        )
+        loggers = _loggers(args)
+        try:
+            run_demo(
+                method=args.method,
+                seeds=args.seeds,
+                progress=not args.no_progress,
+                baseline=not args.no_baseline,
+                json_path=args.json,
+                callbacks=loggers,
+                **overrides,
+            )
+        finally:
+            _close(loggers)
         return 0
     if args.command == "compare":
         from .experiments._demo import ALL_METHODS, run_comparison
@@ -201,11 +252,15 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             overrides = _parse_sets(args.set)
         except ValueError as err:
             parser.error(str(err))
-        run_comparison(
-            methods, dataset=args.dataset, classes=classes, seeds=args.seeds, data_dir=args.data_dir,
-            verify=not args.no_verify, download=args.download,
-            overrides=overrides, progress=not args.no_progress, json_path=args.json,
-        )
+        loggers = _loggers(args)
+        try:
+            run_comparison(
+                methods, dataset=args.dataset, classes=classes, seeds=args.seeds, data_dir=args.data_dir,
+                verify=not args.no_verify, download=args.download,
+                overrides=overrides, progress=not args.no_progress, json_path=args.json, callbacks=loggers,
+            )
+        finally:
+            _close(loggers)
         return 0
     if args.command == "sweep":
         from .engine._devices import parse_cpu_devices, set_cpu_devices
@@ -223,14 +278,18 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         except ValueError as err:
             parser.error(str(err))
         classes = _parse_classes(args.classes)
-        results = sweep(
-            args.dataset, args.method, normal_classes=classes, seeds=args.seeds, grid=grid or None,
-            data_dir=args.data_dir, verify=not args.no_verify, download=args.download,
-            out_dir=args.out, resume=args.resume, quick=args.quick,
-            max_runs_per_chunk=args.max_runs, progress=not args.no_progress, figures=not args.no_figures,
-            contamination=args.contamination, preprocessing=args.preprocessing,
-            **overrides,
-        )
+        loggers = _loggers(args)
+        try:
+            results = sweep(
+                args.dataset, args.method, normal_classes=classes, seeds=args.seeds, grid=grid or None,
+                data_dir=args.data_dir, verify=not args.no_verify, download=args.download,
+                out_dir=args.out, resume=args.resume, quick=args.quick,
+                max_runs_per_chunk=args.max_runs, progress=not args.no_progress, figures=not args.no_figures,
+                contamination=args.contamination, preprocessing=args.preprocessing,
+                callbacks=loggers, **overrides,
+            )
+        finally:
+            _close(loggers)
         with open(f"{args.out}/results.md") as fh:
             print(fh.read())
         print(f"mean AUROC {100 * results['overall_mean']:.2f}; wall time {results['wall_time_s']:.1f} s; "

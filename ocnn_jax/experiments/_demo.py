@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import platform
+import textwrap
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -23,7 +24,7 @@ from ..datasets import Dataset, load, load_digits
 from ..frontend._model import Model
 from ..methods.rcae import noise_nonzero_per_iteration
 from ..methods.registry import METHODS, get_method
-from ._report import format_table, per_class_summary
+from ._report import TABLE_WIDTH, format_table, per_class_summary
 
 __all__ = ["run_demo", "run_comparison", "method_settings", "DEMO_CONFIG", "DIGITS_CONFIG", "VARIANTS", "ALL_METHODS"]
 
@@ -82,12 +83,15 @@ def _load(dataset: str, data_dir: str | None, *, verify: bool = True, download: 
 
 
 def _evaluate(name: str, ds: Dataset, classes: Any, seeds: int | Sequence[int], progress: bool,
-              overrides: dict[str, Any]) -> tuple[Model, np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
+              overrides: dict[str, Any], callbacks: Sequence[Any] = ()
+              ) -> tuple[Model, np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
     """Fit one method or variant on every requested class × seed; (model, (M, n_test) test scores,
     {"auroc", "aupr"}: (M,) test values, settings). The test set is scored once."""
     method, cfg = method_settings(name, ds.name)
     cfg = {**cfg, **overrides}
-    model = fit(ds.x_train, ds.y_train, method=method, normal_classes=classes, seeds=seeds, progress=progress, **cfg)
+    extra = {"callbacks": callbacks} if callbacks and get_method(method).kind == "deep" else {}
+    model = fit(ds.x_train, ds.y_train, method=method, normal_classes=classes, seeds=seeds, progress=progress,
+                **extra, **cfg)
     scores = model.score(ds.x_test)
     return model, scores, model.evaluate_scores(scores, y=ds.y_test, metrics=("auroc", "aupr")), cfg
 
@@ -104,6 +108,7 @@ def run_demo(
     progress: bool = True,
     baseline: bool = True,
     json_path: str | None = None,
+    callbacks: Sequence[Any] = (),
     **overrides: Any,
 ) -> dict[str, Any]:
     """Train and evaluate every digit × seed of one method (one program); print and return the table.
@@ -112,7 +117,7 @@ def run_demo(
     """
     t0 = time.perf_counter()
     ds = load_digits()
-    model, _, values, cfg = _evaluate(method, ds, "all", seeds, progress, overrides)
+    model, _, values, cfg = _evaluate(method, ds, "all", seeds, progress, overrides, callbacks)
     summary = _summary(model, values["auroc"])
     svm: dict[Any, float] = {}
     if baseline:
@@ -171,6 +176,7 @@ def run_comparison(
     overrides: dict[str, dict[str, Any]] | None = None,
     progress: bool = True,
     json_path: str | None = None,
+    callbacks: Sequence[Any] = (),
 ) -> dict[str, Any]:
     """AUROC % and AUPR % mean ± std (population, over seeds) per normal class for several methods side
     by side: one table per metric, split into column blocks that fit 120 characters.
@@ -186,6 +192,7 @@ def run_comparison(
       overrides: per method/variant name, extra ``fit`` config overrides (e.g. reduced epochs).
       progress: show progress bars.
       json_path: also write the result as JSON.
+      callbacks: training callbacks (``ocnn_jax.engine.CSVLogger`` ...) for the deep methods' fits.
 
     Returns:
       {"table": AUROC markdown, "aupr_table": AUPR markdown, "methods": {name: {"per_class", "mean",
@@ -202,7 +209,7 @@ def run_comparison(
     seed_list: list[int] = []
     for name in methods:
         t0 = time.perf_counter()
-        model, scores, values, cfg = _evaluate(name, ds, classes, seeds, progress, overrides.get(name, {}))
+        model, scores, values, cfg = _evaluate(name, ds, classes, seeds, progress, overrides.get(name, {}), callbacks)
         wall = time.perf_counter() - t0
         seed_list = sorted(set(model.run_seeds.tolist()))
         frac = None
@@ -255,7 +262,7 @@ def run_comparison(
     print(table)
     print()
     print(aupr_table)
-    print("\n".join(notes))
+    print("\n".join(textwrap.fill(note, TABLE_WIDTH, subsequent_indent="  ") for note in notes))
     result = {"dataset": dataset, "classes": class_names, "seeds": seed_list, "table": table, "aupr_table": aupr_table,
               "notes": notes, "methods": results}
     _write_json(json_path, result)

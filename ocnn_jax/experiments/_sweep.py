@@ -25,6 +25,7 @@ import itertools
 import json
 import os
 import platform
+import textwrap
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -42,7 +43,7 @@ from ..frontend._fit import fit
 from ..methods.registry import default_config, get_method
 from ..nn import make_backbone
 from ._reference import REFERENCE_SOURCE, reference_for
-from ._report import class_label, format_table
+from ._report import TABLE_WIDTH, class_label, format_table
 
 __all__ = ["sweep", "plan_chunks", "per_class_table", "within_reference", "estimate_run_bytes", "write_report", "RESULTS_SCHEMA_VERSION"]
 
@@ -414,12 +415,12 @@ def _markdown(results: dict[str, Any]) -> str:
     lines = [
         f"# {results['method']} on {results['dataset']}",
         "",
-        f"Protocol: {results['protocol']}. AUROC % and AUPR % (average precision) on continuous scores, "
+        *textwrap.wrap(f"Protocol: {results['protocol']}. AUROC % and AUPR % (average precision) on continuous scores, "
         f"mean ± population std over seeds "
         f"{results['seeds']}. Device: {results['device']['backend']} ({results['device']['kind']} × "
         f"{results['device']['count']}); training {results.get('train_time_s', float('nan')):.0f} s over all "
         f"calls (a resumed sweep counts the chunks of earlier calls), wall time of the last call "
-        f"{results['wall_time_s']:.1f} s; {results['date']}.",
+        f"{results['wall_time_s']:.1f} s; {results['date']}.", TABLE_WIDTH),
         f"Config overrides: `{json.dumps(results['config'])}`.",
         "",
     ]
