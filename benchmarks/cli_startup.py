@@ -6,7 +6,7 @@ cache and is reported separately); the table shows the median and minimum wall t
 and whether JAX was imported (checked in a separate run). Prints a Markdown table and writes JSON.
 
     python benchmarks/cli_startup.py --json benchmarks/results/cli_startup.json \
-        --md benchmarks/results/cli_startup.md
+        --md benchmarks/results/cli_startup.md [--before /path/to/older/checkout]
 """
 
 from __future__ import annotations
@@ -38,9 +38,10 @@ _JAX_CHECK = (
 )
 
 
-def _time(args: list[str]) -> float:
+def _time(args: list[str], pythonpath: str | None = None) -> float:
+    env = None if pythonpath is None else {**os.environ, "PYTHONPATH": pythonpath}
     t = time.perf_counter()
-    subprocess.run([sys.executable, *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run([sys.executable, *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     return time.perf_counter() - t
 
 
@@ -57,14 +58,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=6, help="runs per command (the first is reported apart)")
     parser.add_argument("--json", default=None, help="write the results as JSON")
     parser.add_argument("--md", default=None, help="write the table as Markdown")
+    parser.add_argument("--before", default=None, metavar="PATH",
+                        help="also time `ocnn-jax --help` of another source tree (PYTHONPATH=PATH), e.g. a checkout "
+                             "from before a change")
     args = parser.parse_args(argv)
 
+    commands = [(name, cmd, None) for name, cmd in COMMANDS.items()]
+    if args.before:
+        commands.insert(0, (f"ocnn-jax --help of {args.before}", COMMANDS["ocnn-jax --help"], args.before))
     rows = []
-    for name, cmd in COMMANDS.items():
-        times = [_time(cmd) for _ in range(max(2, args.repeats))]
+    for name, cmd, path in commands:
+        times = [_time(cmd, path) for _ in range(max(2, args.repeats))]
         rest = times[1:]
         rows.append({"command": name, "first_s": times[0], "median_s": statistics.median(rest), "min_s": min(rest),
-                     "repeats": len(rest), "imports_jax": _loads_jax(cmd)})
+                     "repeats": len(rest), "imports_jax": None if path else _loads_jax(cmd)})
     header = "| command | median s | min s | first run s | imports JAX |\n|---|---:|---:|---:|---|"
     lines = [header] + [
         f"| `{r['command']}` | {r['median_s']:.3f} | {r['min_s']:.3f} | {r['first_s']:.3f} | "
