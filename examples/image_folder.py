@@ -26,7 +26,8 @@ def write_synthetic_folder(root: str, n_train: int = 60, n_test: int = 20, size:
     yy, xx = np.mgrid[:size, :size]
 
     def disc(scratch: bool) -> np.ndarray:
-        cy, cx, r = rng.uniform(0.35, 0.65, 2) * size + 0, rng.uniform(0.2, 0.3) * size
+        cy, cx = rng.uniform(0.35, 0.65, 2) * size
+        r = rng.uniform(0.2, 0.3) * size
         img = 200.0 * (((yy - cy) ** 2 + (xx - cx) ** 2) < r * r) + rng.normal(0, 12, (size, size))
         if scratch:
             row = int(cy + rng.uniform(-r / 2, r / 2))

@@ -44,6 +44,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--classes", default="0,1,2,3", help="comma-separated digits")
     p.add_argument("--seeds", type=int, default=2)
+    p.add_argument("--method", default="deep_svdd", choices=["deep_svdd", "soft_boundary", "dcae"])
     p.add_argument("--epochs", type=int, default=10, help="epochs of each phase (Deep SVDD: pretraining, training)")
     p.add_argument("--out", default=None, help="output folder (default: a temporary one, removed at the end)")
     args = p.parse_args(argv)
@@ -52,17 +53,20 @@ def main(argv=None):
     classes = [int(c) for c in args.classes.split(",")]
     runs_per_chunk = max(1, len(classes) // 2) * args.seeds  # two chunks
     kw = dict(normal_classes=classes, seeds=args.seeds, out_dir=out, max_runs_per_chunk=runs_per_chunk,
-              checkpoint_every_s=0, epochs=args.epochs, pretrain_epochs=args.epochs, lr_milestone=None,
-              pretrain_lr_milestone=None, figures=False)
-    per_chunk = 2 * args.epochs  # pretraining + training epochs of one chunk
-    stop = StopAfter(per_chunk + args.epochs + args.epochs // 2)  # half-way through chunk 2's training
+              checkpoint_every_s=0, epochs=args.epochs, lr_milestone=None, figures=False)
+    phases = 1
+    if ocnn_jax.methods.get_method(args.method).has_pretrain:
+        kw.update(pretrain_epochs=args.epochs, pretrain_lr_milestone=None)
+        phases = 2
+    per_chunk = phases * args.epochs  # (pretraining +) training epochs of one chunk
+    stop = StopAfter(per_chunk + per_chunk // 2 + 1)  # part-way through chunk 2
     try:
-        ocnn_jax.sweep("digits", "deep_svdd", callbacks=[stop], **kw)
+        ocnn_jax.sweep("digits", args.method, callbacks=[stop], **kw)
         raise RuntimeError("the sweep was expected to be interrupted")
     except KeyboardInterrupt as err:
         print(f"interrupted: {err} ({stop.seen} of {2 * per_chunk} epochs done)")
     count = CountEpochs()
-    results = ocnn_jax.sweep("digits", "deep_svdd", resume=True, callbacks=[count], **kw)
+    results = ocnn_jax.sweep("digits", args.method, resume=True, callbacks=[count], **kw)
     print(f"resumed: trained the remaining {count.seen} epochs (chunk 1 skipped, chunk 2 from its checkpoint)")
     print(f"mean AUROC {100 * results['overall_mean']:.2f} % over classes {classes} x {args.seeds} seeds")
     if args.out is None:

@@ -32,8 +32,8 @@ CASES = ["tabular_pyod", "image_folder", "custom_encoder", "sweep_figures", "res
 
 def test_tabular_pyod():
     res = _main("tabular_pyod")(["--n-train", "150", "--n-test", "60", "--epochs", "2", "--seeds", "1",
-                                 "--detectors", "OCSVM,IForest,KDE,DeepSVDD"])
-    assert set(res) == {"OCSVM", "IForest", "KDE", "DeepSVDD"}
+                                 "--detectors", "OCSVM,IForest,KDE,DCAE"])
+    assert set(res) == {"OCSVM", "IForest", "KDE", "DCAE"}
     assert all(res[k][0] > 0.9 for k in ("OCSVM", "IForest", "KDE"))  # ROC AUC of the shallow detectors
 
 
@@ -43,8 +43,8 @@ def test_image_folder(tmp_path):
 
 
 def test_custom_encoder():
-    res = _main("custom_encoder")(["--method", "dcae", "--classes", "0,1", "--seeds", "1", "--epochs", "2"])
-    assert res["auroc"].shape == (2,) and np.all((res["aupr"] > 0) & (res["aupr"] <= 1))
+    res = _main("custom_encoder")(["--method", "dcae", "--classes", "0", "--seeds", "1", "--epochs", "1"])
+    assert res["auroc"].shape == (1,) and np.all((res["aupr"] > 0) & (res["aupr"] <= 1))
 
 
 def test_sweep_figures(tmp_path):
@@ -56,7 +56,7 @@ def test_sweep_figures(tmp_path):
 
 
 def test_resume():
-    res = _main("resume")(["--classes", "0,1", "--seeds", "1", "--epochs", "2"])
+    res = _main("resume")(["--method", "dcae", "--classes", "0,1", "--seeds", "1", "--epochs", "4"])
     # interrupted half-way through chunk 2's training; the resumed call trains only what was left
     assert res["interrupted_after"] + res["resumed_epochs"] == res["total_epochs"]
     assert len(res["results"]["runs"]) == 2
