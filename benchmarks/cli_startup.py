@@ -41,7 +41,9 @@ _JAX_CHECK = (
 def _time(args: list[str], pythonpath: str | None = None) -> float:
     env = None if pythonpath is None else {**os.environ, "PYTHONPATH": pythonpath}
     t = time.perf_counter()
-    subprocess.run([sys.executable, *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    # python -m puts the working directory first on sys.path: run an older tree from inside it
+    subprocess.run([sys.executable, *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                   cwd=pythonpath)
     return time.perf_counter() - t
 
 
@@ -61,11 +63,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--before", default=None, metavar="PATH",
                         help="also time `ocnn-jax --help` of another source tree (PYTHONPATH=PATH), e.g. a checkout "
                              "from before a change")
+    parser.add_argument("--before-label", default=None, help="how to name --before in the table (default: PATH)")
     args = parser.parse_args(argv)
 
     commands = [(name, cmd, None) for name, cmd in COMMANDS.items()]
     if args.before:
-        commands.insert(0, (f"ocnn-jax --help of {args.before}", COMMANDS["ocnn-jax --help"], args.before))
+        label = args.before_label or args.before
+        commands.insert(0, (f"ocnn-jax --help, {label}", COMMANDS["ocnn-jax --help"], args.before))
     rows = []
     for name, cmd, path in commands:
         times = [_time(cmd, path) for _ in range(max(2, args.repeats))]
