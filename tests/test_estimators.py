@@ -2,6 +2,7 @@
 probabilities / confidences with PyOD's definitions, and the optional PyOD registration."""
 
 import importlib.util
+import pickle
 import sys
 
 import numpy as np
@@ -136,6 +137,8 @@ def test_a_deep_estimator_in_a_pipeline_and_cloned():
     proba = pipe.predict_proba(test, method="unify")
     assert proba.shape == (60, 2) and np.allclose(proba.sum(axis=1), 1)
     assert not hasattr(clone(pipe)[-1], "model_")
+    twin = pickle.loads(pickle.dumps(pipe))  # joblib / pickle: the compiled scorer is rebuilt on use
+    np.testing.assert_array_equal(twin.decision_function(test), scores)
 
 
 def test_bad_input_and_unfitted_use():

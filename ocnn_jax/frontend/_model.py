@@ -79,6 +79,11 @@ class Model:
     run_lams: np.ndarray | None = None
     _compiled_scorer: Any = dataclasses.field(default=None, init=False, repr=False)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickling (e.g. ``joblib.dump`` of an estimator) leaves out the compiled scorer; it is rebuilt
+        on first use."""
+        return {**self.__dict__, "_compiled_scorer": None}
+
     # ----------------------------------------------------------------------------------------------
     @property
     def n_runs(self) -> int:
