@@ -2,8 +2,9 @@
 
 ``ocnn_jax.sweep`` trains every (normal class, seed) run in as few compiled programs as the device
 memory allows, writes ``OUT/results.{json,csv,md}`` (AUROC and AUPR per class, mean ± std over seeds)
-and ``OUT/figures/`` (per-class AUROC bars, the most normal / most anomalous test images). For RCAE it
-also draws input / reconstruction / noise N of the most anomalous test images of one run.
+and ``OUT/figures/`` (per-class AUROC bars, the most normal / most anomalous test images; for RCAE
+also input / reconstruction / noise N of the most anomalous test images, ``noise_rcae_class<c>.png``).
+``ocnn_jax.experiments.noise_figure(model, x, path)`` draws the same for any fitted RCAE model.
 
     python examples/sweep_figures.py --out runs/digits_svdd
     python examples/sweep_figures.py --method rcae --out runs/digits_rcae
@@ -14,8 +15,6 @@ import argparse
 import os
 
 import ocnn_jax
-from ocnn_jax.datasets import load_digits
-from ocnn_jax.experiments import noise_figure
 
 
 def main(argv=None):
@@ -39,12 +38,6 @@ def main(argv=None):
     results = ocnn_jax.sweep("digits", args.method, normal_classes=classes, seeds=args.seeds, out_dir=args.out,
                              resume=os.path.isdir(os.path.join(args.out, "chunks")), quick=True, **overrides)
     print(open(os.path.join(args.out, "results.md")).read())
-    if args.method == "rcae":  # the RCAE picture for the first class, seed 0
-        ds = load_digits()
-        c = results["settings"][0]["per_class"][0]["normal_class"]
-        model = ocnn_jax.fit(ds.x_train, ds.y_train, method="rcae", normal_classes=[c], seeds=[0], batch_size=32,
-                             lr=1e-3, **(overrides or ocnn_jax.methods.get_method("rcae").quick))
-        noise_figure(model, ds.x_test, os.path.join(args.out, "figures", f"noise_rcae_class{c}.png"))
     figures = sorted(os.listdir(os.path.join(args.out, "figures")))
     print(f"mean AUROC {100 * results['overall_mean']:.2f} %; figures in {args.out}/figures: {', '.join(figures)}")
     return results

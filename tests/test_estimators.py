@@ -165,11 +165,14 @@ def test_verbose_auto_follows_the_terminal(monkeypatch):
         def isatty(self):
             return self.tty
 
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
     monkeypatch.setattr(sys, "stderr", Stream(True))
     assert _resolve_verbose("auto") is True
     monkeypatch.setattr(sys, "stderr", Stream(False))
     assert _resolve_verbose("auto") is False
     assert _resolve_verbose(True) is True and _resolve_verbose(False) is False
+    monkeypatch.setitem(sys.modules, "ipykernel", object())  # a Jupyter kernel: interactive too
+    assert _resolve_verbose("auto") is True
 
 
 @pytest.mark.skipif(importlib.util.find_spec("pyod") is None, reason="PyOD not installed (extra 'pyod')")

@@ -49,9 +49,10 @@ def test_custom_encoder():
 
 def test_sweep_figures(tmp_path):
     out = tmp_path / "sweep"
-    res = _main("sweep_figures")(["--method", "dcae", "--classes", "0,1", "--seeds", "1", "--epochs", "2",
+    res = _main("sweep_figures")(["--method", "rcae", "--classes", "0,1", "--seeds", "1", "--epochs", "2",
                                   "--out", str(out)])
-    assert {"auroc_dcae.png", "extremes_dcae.png"} <= set(os.listdir(out / "figures"))
+    assert {"auroc_rcae.png", "extremes_rcae.png", "noise_rcae_class0.png", "noise_rcae_class1.png"} <= set(
+        os.listdir(out / "figures"))
     assert all("aupr_mean" in p for p in res["settings"][0]["per_class"])
 
 

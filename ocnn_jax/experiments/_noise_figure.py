@@ -21,7 +21,8 @@ def _as_image(sample: np.ndarray) -> np.ndarray:
     return sample
 
 
-def noise_figure(model: Model, x: Any, path: str, *, run: int = 0, top: int = 8, title: str | None = None) -> np.ndarray:
+def noise_figure(model: Model, x: Any, path: str, *, run: int = 0, top: int = 8, title: str | None = None,
+                 scores: np.ndarray | None = None) -> np.ndarray:
     """Draw the ``top`` most anomalous samples of x under run ``run``: input, reconstruction, N.
 
     Three rows of ``top`` panels, in the run's preprocessed space: the input; its reconstruction
@@ -37,13 +38,14 @@ def noise_figure(model: Model, x: Any, path: str, *, run: int = 0, top: int = 8,
       run: which run (index into ``model.runs``).
       top: how many of the highest-scoring samples to draw.
       title: figure title (default: method, run and scores).
+      scores: ``model.score(x)`` when already computed, (n_runs, n) (not recomputed then).
 
     Returns:
       (top,) indices into x of the drawn samples, most anomalous first.
     """
     if not 0 <= run < model.n_runs:
         raise ValueError(f"run must be in [0, {model.n_runs}), got {run!r}")
-    scores = model.score(x)[run]
+    scores = (model.score(x) if scores is None else np.asarray(scores))[run]
     order = np.argsort(-scores, kind="stable")[: max(1, int(top))]
     parts = reconstruction_parts(model, np.asarray(x)[order])
     xin, recon, noise = (parts[k][run] for k in ("input", "reconstruction", "noise"))

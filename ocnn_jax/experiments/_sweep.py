@@ -6,6 +6,8 @@ Layout of an output directory:
     results.json / results.csv / results.md   the tables (rebuilt by ``ocnn-jax report DIR``)
     figures/auroc_<method>.png                  per-class AUROC bar chart (reference marked)
     figures/extremes_<method>.png               most normal / most anomalous test images per class
+    figures/noise_rcae_class<c>.png             RCAE: input / reconstruction / N of the most anomalous
+                                                test images (first seed's run; written by the sweep)
     chunks/<group>_<i>.json                     finished chunks (a resumed sweep skips them)
     chunks/<group>_<i>.npz                      per-run test scores of the chunk (for the figures)
     checkpoints/<group>_<i>.npz                 training state of the chunk in progress
@@ -266,6 +268,8 @@ def sweep(
                 row["lam"] = float(f"{float(model.run_lams[j]):.7g}")  # float32 back to the grid value
             rows.append(row)
         run_rows.extend(rows)
+        if writer and figures and method == "rcae":  # N needs the model: drawn now, not by `report`
+            _noise_figures(model, ds, scores, out_dir)
         if out_dir is not None:
             score_path = done[:-5] + ".npz"
             if writer:
@@ -284,6 +288,23 @@ def sweep(
         _write_extremes(out_dir, ds, run_rows, score_files)
         write_report(out_dir, results, figures=figures)
     return results
+
+
+def _noise_figures(model: Any, ds: Dataset, scores: np.ndarray, out_dir: str) -> None:
+    """figures/noise_rcae_class<c>[_lam<λ>].png: input / reconstruction / N of the 8 most anomalous test
+    images under the first seed's run of each class (and λ) in the chunk."""
+    from ._noise_figure import noise_figure
+
+    os.makedirs(os.path.join(out_dir, "figures"), exist_ok=True)
+    seen = set()
+    for i, run in enumerate(model.runs):
+        key = (run["normal_class"], run.get("lam"))
+        if key in seen:
+            continue
+        seen.add(key)
+        lam = "" if run.get("lam") is None else f"_lam{float(run['lam']):g}"
+        noise_figure(model, ds.x_test, os.path.join(out_dir, "figures", f"noise_rcae_class{run['normal_class']}{lam}.png"),
+                     run=i, scores=scores)
 
 
 def _results(ds, method, classes, seeds, grid, overrides, rows, wall, n_dev) -> dict[str, Any]:

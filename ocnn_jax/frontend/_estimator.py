@@ -20,13 +20,13 @@ The deep estimators' threshold is PyOD's contamination quantile, not the method'
 from __future__ import annotations
 
 import inspect
-import sys
 from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator
 
 from ..core.config import validate_nu
+from ..core.progress import interactive
 from ._fit import fit as _fit
 from ._model import Model
 from ._outlier_math import contamination_threshold, outlier_confidence, outlier_proba
@@ -52,11 +52,12 @@ _BOTH_PHASES: dict[str, tuple[str, ...]] = {"batch_size": ("batch_size", "pretra
 
 
 def _resolve_verbose(verbose: Any) -> bool:
-    """verbose "auto": progress when stderr is a terminal (interactive use); else its truth value."""
+    """verbose "auto": progress in interactive use (stderr is a terminal, or a Jupyter kernel); else
+    its truth value."""
     if isinstance(verbose, str):
         if verbose != "auto":
             raise ValueError(f"verbose must be 'auto', True or False, got {verbose!r}")
-        return sys.stderr is not None and sys.stderr.isatty()
+        return interactive()
     return bool(verbose)
 
 
@@ -70,7 +71,8 @@ class BaseDetector(BaseEstimator):
       random_state: the first seed (an int).
       preprocessing: as in ``ocnn_jax.fit`` ("auto": standardise feature vectors; GCN + min-max images).
       config: any other ``ocnn_jax.fit`` config overrides, as a dict.
-      verbose: show training progress: "auto" (default) when stderr is a terminal, or True / False.
+      verbose: show training progress: "auto" (default) when stderr is a terminal or in a notebook,
+        or True / False.
 
     Attributes after ``fit``:
       model_: the fitted ``ocnn_jax.Model`` (n_seeds runs).
