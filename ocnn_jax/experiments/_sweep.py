@@ -269,7 +269,7 @@ def sweep(
             rows.append(row)
         run_rows.extend(rows)
         if writer and figures and method == "rcae":  # N needs the model: drawn now, not by `report`
-            _noise_figures(model, ds, scores, out_dir)
+            _noise_figures(model, ds, scores, out_dir, by_lam="lam" in (grid or {}))
         if out_dir is not None:
             score_path = done[:-5] + ".npz"
             if writer:
@@ -290,9 +290,9 @@ def sweep(
     return results
 
 
-def _noise_figures(model: Any, ds: Dataset, scores: np.ndarray, out_dir: str) -> None:
+def _noise_figures(model: Any, ds: Dataset, scores: np.ndarray, out_dir: str, by_lam: bool) -> None:
     """figures/noise_rcae_class<c>[_lam<λ>].png: input / reconstruction / N of the 8 most anomalous test
-    images under the first seed's run of each class (and λ) in the chunk."""
+    images under the first seed's run of each class (and λ) in the chunk; the λ suffix only for a λ grid."""
     from ._noise_figure import noise_figure
 
     os.makedirs(os.path.join(out_dir, "figures"), exist_ok=True)
@@ -302,7 +302,7 @@ def _noise_figures(model: Any, ds: Dataset, scores: np.ndarray, out_dir: str) ->
         if key in seen:
             continue
         seen.add(key)
-        lam = "" if run.get("lam") is None else f"_lam{float(run['lam']):g}"
+        lam = f"_lam{float(run['lam']):g}" if by_lam and run.get("lam") is not None else ""
         noise_figure(model, ds.x_test, os.path.join(out_dir, "figures", f"noise_rcae_class{run['normal_class']}{lam}.png"),
                      run=i, scores=scores)
 
