@@ -212,7 +212,7 @@ def test_published_cifar10_constants():
 # fit shares the protocol's preprocessing and contamination path
 
 
-@pytest.mark.parametrize("rho, preprocessing", [(0.0, "auto"), (0.25, "gcn_minmax"), (0.25, "standardize")])
+@pytest.mark.parametrize("rho, preprocessing", [(0.0, "none"), (0.25, "gcn_minmax"), (0.25, "standardize")])
 def test_fit_uses_the_protocol_rows_and_transform(rho, preprocessing):
     """fit(contamination=ρ) trains each class on exactly the rows and preprocessed values of
     one_class_stack(contamination=ρ, key_or_seed=0) (float pixels, so both paths see the same input)."""

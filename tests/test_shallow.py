@@ -1,5 +1,5 @@
-"""Shallow baselines through ``fit``: same preprocessing as the deep methods, the documented
-label-free hyperparameter selection, seeds, thresholds, save/load, bad input."""
+"""Shallow baselines through ``fit``: each method's default preprocessing (recorded in the model), the
+documented label-free hyperparameter rules, seeds, thresholds, save/load, bad input."""
 
 import numpy as np
 import pytest
@@ -8,7 +8,9 @@ from sklearn.svm import OneClassSVM
 
 import ocnn_jax
 from ocnn_jax.frontend import ShallowModel
-from ocnn_jax.methods.shallow import holdout_split
+from ocnn_jax.datasets.preprocess import fit_standardize_floor
+from ocnn_jax.methods.registry import SHALLOW_PREPROCESSING
+from ocnn_jax.methods.shallow import holdout_split, scale_gamma
 
 
 def _images(seed=0):
@@ -35,7 +37,12 @@ def test_fit_score_evaluate_predict_and_round_trip(fitted, tmp_path):
     assert np.all(model.evaluate(x, y=y) > 0.99)
     fresh, y_fresh = _images(seed=1)
     flags = model.predict(fresh[y_fresh == 0])[:2]  # unseen normals (a small-h KDE memorises its own)
-    assert 0.0 < flags.mean() < (0.8 if method == "isoforest" else 0.3)  # ≈ ν; IF: sklearn's "auto" offset
+    if method == "isoforest":  # sklearn's own "auto" outlier rule (on these uniform-noise pixels it flags most)
+        for i in range(2):
+            xp = model.preprocess(fresh[y_fresh == 0], 0).reshape(int((y_fresh == 0).sum()), -1)
+            np.testing.assert_array_equal(flags[i], model.estimators[i].predict(xp) == -1)
+    else:
+        assert 0.0 < flags.mean() < 0.3  # ≈ ν
     np.testing.assert_array_equal(model.predict(x), scores > model.thresholds[:, None])
     loaded = ocnn_jax.load(model.save(tmp_path / method))  # refits from the stored rows + hyperparameters
     np.testing.assert_allclose(loaded.score(x), scores, rtol=1e-5, atol=1e-6)
@@ -43,18 +50,50 @@ def test_fit_score_evaluate_predict_and_round_trip(fitted, tmp_path):
     np.testing.assert_array_equal(loaded.thresholds, model.thresholds)
 
 
-def test_same_preprocessing_as_the_deep_methods(fitted):
-    _, model, x, y = fitted
-    deep = ocnn_jax.fit(x, y, method="dcae", normal_classes=[0, 1], seeds=1, epochs=1, batch_size=30, progress=False)
-    assert model.preprocessing.mode == deep.preprocessing.mode == "gcn_minmax"
+def test_default_preprocessing_per_method_is_recorded_and_used(fitted):
+    """"auto" is the method's own default: raw [0, 1] pixels for OC-SVM and Isolation Forest on images,
+    GCN + min-max for KDE (as the deep methods); the mode is recorded in the model, and the estimators
+    are fitted on exactly the rows that mode gives (= fit(..., preprocessing=mode) of a deep method)."""
+    method, model, x, y = fitted
+    expected = {"ocsvm": "none", "isoforest": "none", "kde": "gcn_minmax"}[method]
+    assert model.preprocessing.mode == expected == SHALLOW_PREPROCESSING[method][0]
+    deep = ocnn_jax.fit(x, y, method="dcae", normal_classes=[0, 1], seeds=1, epochs=1, batch_size=30, progress=False,
+                        preprocessing=expected)
+    assert deep.preprocessing.mode == expected
+    assert ocnn_jax.fit(x, y, method="dcae", normal_classes=[0], seeds=1, epochs=0, progress=False,
+                        batch_size=30).preprocessing.mode == "gcn_minmax"  # deep methods keep Ruff's preprocessing
     for c in (0, 1):
         np.testing.assert_array_equal(model.preprocess(x, c), deep.preprocess(x, c))
         np.testing.assert_array_equal(model.train_data[c], deep.preprocess(x[y == c], c).reshape(60, -1))
+    if expected == "none":
+        np.testing.assert_array_equal(model.train_data[0], x[y == 0].reshape(60, -1))  # the raw pixels
+    # Feature vectors: floored standardising for OC-SVM and KDE; the raw features for Isolation Forest.
+    v = np.random.default_rng(0).normal(size=(50, 5)) * [1.0, 10.0, 1e-3, 100.0, 1.0]
+    vec = ocnn_jax.fit(v, method=method, seeds=1, progress=False)
+    assert vec.preprocessing.mode == SHALLOW_PREPROCESSING[method][1]
+    want = fit_standardize_floor(v.astype(np.float32))(v) if method != "isoforest" else v.astype(np.float32)
+    np.testing.assert_allclose(vec.train_data[0], want, rtol=1e-5, atol=1e-6)
+    # An explicit mode wins over the default.
+    assert ocnn_jax.fit(x, y, method=method, normal_classes=[0], seeds=1, progress=False,
+                        preprocessing="standardize").preprocessing.mode == "standardize"
+
+
+def test_standardize_floor_caps_the_weight_of_features_that_barely_vary():
+    r = np.random.default_rng(1)
+    x = np.column_stack([r.normal(0, 1, 200), r.normal(5, 100, 200), r.normal(0, 1e-3, 200), np.full(200, 7.0),
+                         r.normal(0, 2, 200)])
+    aff = fit_standardize_floor(x)
+    std = x.std(0)
+    floor = np.median(std[std > 1e-8])  # median over the varying features: 1.0-ish, 2, 100, 1e-3 -> between
+    np.testing.assert_allclose(aff.shift, x.mean(0), rtol=1e-6)
+    np.testing.assert_allclose(aff.inv_scale, 1.0 / np.maximum(std, floor), rtol=1e-6)
+    assert aff.inv_scale[2] == aff.inv_scale[3] == pytest.approx(1.0 / floor)  # tiny and zero spread: floored
+    assert aff.inv_scale[1] == pytest.approx(1.0 / std[1])  # wide features are still put on one scale
 
 
 def test_ocsvm_and_kde_selection_follow_the_documented_rule(fitted):
-    """γ: held-out acceptance closest to 1 − ν (ties: smaller γ); h: best held-out log-likelihood.
-    Only the run's own normal training rows are used, split by the run's seed."""
+    """γ: 1/(d·Var(X)) of the run's training rows (scikit-learn's "scale"); h: best held-out
+    log-likelihood, only the run's own normal training rows used, split by the run's seed."""
     method, model, x, _ = fitted
     if method == "isoforest":
         est = model.estimators[1]
@@ -68,19 +107,33 @@ def test_ocsvm_and_kde_selection_follow_the_documented_rule(fitted):
         fit_rows, held = holdout_split(len(data), cfg.holdout_fraction, int(seed))
         assert len(held) == 12 and not set(fit_rows) & set(held)
         if method == "ocsvm":
-            gaps = [abs(np.mean(OneClassSVM(nu=cfg.nu, gamma=g).fit(data[fit_rows]).decision_function(data[held]) >= 0)
-                        - (1 - cfg.nu)) for g in cfg.gammas]
-            assert model.variables["gamma"][i] == cfg.gammas[int(np.argmin(gaps))]
+            assert model.variables["gamma"][i] == pytest.approx(1.0 / (data.shape[1] * data.astype(np.float64).var()))
             assert model.thresholds[i] == 0.0
+            ref = OneClassSVM(nu=cfg.nu, gamma="scale").fit(data)  # scikit-learn's own rule, same γ
+            assert ref._gamma == pytest.approx(model.variables["gamma"][i], rel=1e-5)
+            np.testing.assert_allclose(model.score(x)[i], -ref.decision_function(model.preprocess(x, int(c)).reshape(len(x), -1)),
+                                       rtol=1e-4, atol=1e-5)
         else:
             ll = [KernelDensity(bandwidth=h).fit(data[fit_rows]).score_samples(data[held]).mean() for h in cfg.bandwidths]
             assert model.variables["bandwidth"][i] == cfg.bandwidths[int(np.argmax(ll))]
     assert not np.array_equal(*(holdout_split(60, 0.2, s)[1] for s in (3, 4)))  # the seed drives the split
 
 
+def test_ocsvm_heldout_gamma_rule_is_still_available():
+    """gamma_rule="heldout" (Ruff's grid): the γ whose held-out acceptance is closest to 1 − ν."""
+    x, y = _images()
+    model = ocnn_jax.fit(x, y, method="ocsvm", normal_classes=[1], seeds=[5], gamma_rule="heldout", progress=False)
+    cfg, data = model.config, model.train_data[0]
+    fit_rows, held = holdout_split(len(data), cfg.holdout_fraction, 5)
+    gaps = [abs(np.mean(OneClassSVM(nu=cfg.nu, gamma=g).fit(data[fit_rows]).decision_function(data[held]) >= 0)
+                - (1 - cfg.nu)) for g in cfg.gammas]
+    assert model.variables["gamma"][0] == cfg.gammas[int(np.argmin(gaps))]
+    assert scale_gamma(np.ones((4, 3))) == 1.0  # constant data: no division by 0
+
+
 def test_shallow_config_and_bad_input():
     cfg = ocnn_jax.default_config(None, "ocsvm")
-    assert cfg.gammas == tuple(2.0**k for k in range(-10, 0))
+    assert cfg.gamma_rule == "scale" and cfg.gammas == tuple(2.0**k for k in range(-10, 0))
     assert cfg.bandwidths[0] == 2.0**-5 and cfg.bandwidths[-1] == 2.0**5 and len(cfg.bandwidths) == 21
     x, _ = _images()
     for kwargs, exc, match in [
@@ -90,6 +143,7 @@ def test_shallow_config_and_bad_input():
         ({"gammas": []}, ValueError, r"gammas must be a non-empty sequence"),
         ({"bandwidths": [0.1, -1]}, ValueError, r"bandwidths must be a finite number > 0"),
         ({"holdout_fraction": 0.9}, ValueError, r"holdout_fraction must lie in \(0, 0.5\]"),
+        ({"gamma_rule": "median"}, ValueError, r"gamma_rule must be one of \('scale', 'heldout'\)"),
     ]:
         with pytest.raises(exc, match=match):
             ocnn_jax.fit(x, method="kde", progress=False, **kwargs)

@@ -39,7 +39,7 @@ def reference(tmp_path_factory):
 def _check_schema(results: dict) -> None:
     expected = {"schema_version": int, "dataset": str, "protocol": str, "method": str, "config": dict, "grid": dict,
                 "seeds": list, "classes": list, "settings": list, "overall_mean": float, "wall_time_s": float,
-                "train_time_s": float,
+                "train_time_s": float, "preprocessing": str, "preprocessing_requested": str,
                 "device": dict, "machine": str, "date": str, "runs": list}
     for key, typ in expected.items():
         assert isinstance(results[key], typ), (key, type(results[key]))
@@ -50,7 +50,8 @@ def _check_schema(results: dict) -> None:
             assert len(p["aurocs"]) == len(p["seeds"]) == len(results["seeds"])
             assert abs(p["mean"] - sum(p["aurocs"]) / len(p["aurocs"])) < 1e-12
     for r in results["runs"]:
-        assert set(r) >= {"group", "normal_class", "class_name", "seed", "auroc"}
+        assert set(r) >= {"group", "normal_class", "class_name", "seed", "auroc", "preprocessing"}
+        assert r["preprocessing"] == results["preprocessing"]
 
 
 def test_results_files_schema_and_report_rebuild(reference):
@@ -60,7 +61,9 @@ def test_results_files_schema_and_report_rebuild(reference):
     assert results["seeds"] == [0, 1] and results["classes"] == ["0", "1", "2", "3"]
     assert len(results["runs"]) == 8 and len(list((out / "chunks").glob("*.json"))) == 2  # 4 runs per chunk
     assert (out / "results.csv").read_text().count("\n") == 9
+    assert results["preprocessing"] == "gcn_minmax" and results["preprocessing_requested"] == "auto"  # deep: Ruff's
     md = (out / "results.md").read_text()
+    assert "Preprocessing: `gcn_minmax` (the method's default)." in md
     assert "± " in md and "inductive" in md
     assert f"training {results['train_time_s']:.0f} s over all calls" in md  # not only the last call's wall time
     (out / "results.md").unlink()
@@ -102,6 +105,18 @@ def test_kill_9_mid_sweep_then_resume_gives_the_uninterrupted_results(reference,
     resumed = _script(out, "--resume", "--max-models", "4")
     assert resumed["aurocs"] == ref["aurocs"]  # bit-identical, not just close
     assert not ckpt.exists()
+
+
+@pytest.mark.parametrize("method, mode", [("isoforest", "none"), ("kde", "gcn_minmax")])
+def test_shallow_sweep_records_the_method_default_preprocessing(tmp_path, method, mode):
+    results = sweep("digits", method=method, normal_classes=[0, 1], seeds=1, out_dir=str(tmp_path), progress=False,
+                    figures=False)
+    _check_schema(results)
+    assert results["preprocessing"] == mode and [r["preprocessing"] for r in results["runs"]] == [mode, mode]
+    assert json.loads((tmp_path / "results.json").read_text())["preprocessing"] == mode
+    assert f"Preprocessing: `{mode}` (the method's default)." in (tmp_path / "results.md").read_text()
+    explicit = sweep("digits", method=method, normal_classes=[0], seeds=1, progress=False, preprocessing="standardize")
+    assert explicit["preprocessing"] == "standardize" and explicit["preprocessing_requested"] == "standardize"
 
 
 def test_plan_chunks():

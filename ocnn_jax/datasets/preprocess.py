@@ -21,19 +21,25 @@ __all__ = [
     "Affine",
     "fit_minmax",
     "fit_standardize",
+    "fit_standardize_floor",
     "fit_identity",
 ]
 
 
 #: Preprocessing modes of ``fit``, ``sweep`` and the protocol functions ("unit" is accepted as an alias
-#: of "none": the [0, 1] pixels or the raw features, unchanged).
-PREPROCESSING: tuple[str, ...] = ("auto", "gcn_minmax", "minmax", "standardize", "none")
+#: of "none": the [0, 1] pixels or the raw features, unchanged). "auto" is the method's default
+#: (``ocnn_jax.methods.registry``: (images, feature vectors) per method).
+PREPROCESSING: tuple[str, ...] = ("auto", "gcn_minmax", "minmax", "standardize", "standardize_floor", "none")
+
+#: What "auto" means for the deep methods (and wherever no method is given): (images, feature vectors).
+DEFAULT_PREPROCESSING: tuple[str, str] = ("gcn_minmax", "standardize")
 
 
-def resolve_preprocessing(preprocessing: str, *, image: bool) -> tuple[str, str]:
-    """(mode, base) of a preprocessing name: "auto" is "gcn_minmax" for images and "standardize" for
-    feature vectors; base is the per-sample transform before the per-class constants ("gcn_l1" for
-    "gcn_minmax", else "none").
+def resolve_preprocessing(preprocessing: str, *, image: bool,
+                          defaults: tuple[str, str] = DEFAULT_PREPROCESSING) -> tuple[str, str]:
+    """(mode, base) of a preprocessing name: "auto" is ``defaults[0]`` for images and ``defaults[1]``
+    for feature vectors (by default "gcn_minmax" and "standardize"); base is the per-sample transform
+    before the per-class constants ("gcn_l1" for "gcn_minmax", else "none").
 
     Raises:
       DatasetError (a ValueError): an unknown name.
@@ -42,7 +48,9 @@ def resolve_preprocessing(preprocessing: str, *, image: bool) -> tuple[str, str]
     if not isinstance(mode, str) or mode not in PREPROCESSING:
         raise DatasetError(f"preprocessing={preprocessing!r}; preprocess must be one of {PREPROCESSING} ('unit' = 'none')")
     if mode == "auto":
-        mode = "gcn_minmax" if image else "standardize"
+        mode = defaults[0] if image else defaults[1]
+        if mode not in PREPROCESSING or mode == "auto":
+            raise DatasetError(f"default preprocessing {mode!r} is not one of {PREPROCESSING[1:]}")
     return mode, ("gcn_l1" if mode == "gcn_minmax" else "none")
 
 
@@ -130,6 +138,25 @@ def fit_standardize(x_base: np.ndarray, base: str = "none", eps: float = 1e-8) -
     mean = x_base.mean(axis=0)
     std = x_base.std(axis=0)
     inv = np.where(std > eps, 1.0 / np.maximum(std, eps), 1.0)
+    return Affine(base, mean.astype(np.float32), inv.astype(np.float32))
+
+
+def fit_standardize_floor(x_base: np.ndarray, base: str = "none", eps: float = 1e-8) -> Affine:
+    """Per-feature standardising with every feature's std floored at the median std of the features
+    that vary (mode "standardize_floor"; the shallow baselines' default on feature vectors).
+
+    Plain standardising divides a feature that barely varies in the normal class (a border pixel of a
+    flattened digit) by its tiny std, so one unusual value dominates every distance; the floor caps that
+    weight at the one of a typical feature, and features on very different scales (wine's proline
+    against its hue) are still put on one scale. Features with zero spread are centred only (scale 1
+    when no feature varies).
+    """
+    x_base = np.asarray(x_base, dtype=np.float64)
+    mean = x_base.mean(axis=0)
+    std = x_base.std(axis=0)
+    varying = std > eps
+    floor = float(np.median(std[varying])) if varying.any() else 1.0
+    inv = 1.0 / np.maximum(std, floor)
     return Affine(base, mean.astype(np.float32), inv.astype(np.float32))
 
 

@@ -35,7 +35,8 @@ import numpy as np
 
 from .base import Dataset, to_unit
 from .errors import DatasetError
-from .preprocess import PREPROCESSING, Affine, fit_identity, fit_standardize, gcn_l1, resolve_preprocessing
+from .preprocess import (PREPROCESSING, Affine, fit_identity, fit_standardize, fit_standardize_floor, gcn_l1,
+                         resolve_preprocessing)
 
 __all__ = [
     "PREPROCESSING",
@@ -289,6 +290,8 @@ def _fit(mode: str, base: str, rows_x: np.ndarray, lo: np.ndarray, hi: np.ndarra
         return Affine(base, np.float32(m), np.float32(1.0 / span if span > 0 else 1.0))
     if mode == "standardize":
         return fit_standardize(rows_x if normal.all() else rows_x[normal], base)
+    if mode == "standardize_floor":
+        return fit_standardize_floor(rows_x if normal.all() else rows_x[normal], base)
     return fit_identity(base)
 
 

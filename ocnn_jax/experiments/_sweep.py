@@ -39,6 +39,7 @@ from ..core.config import with_overrides
 from ..core.progress import progress as progress_display
 from ..core.inputs import network_shape, resolve_seeds
 from ..datasets import Dataset, load
+from ..datasets.preprocess import resolve_preprocessing
 from ..engine._checkpoint import Checkpointer, atomic_savez, atomic_write_bytes
 from ..engine._runs import make_run_mesh
 from ..frontend._fit import fit
@@ -263,7 +264,7 @@ def sweep(
             row = {"group": name, "static": static, "normal_class": int(run["normal_class"]),
                    "class_name": ds.classes[int(run["normal_class"])], "seed": run["seed"],
                    "auroc": float(values["auroc"][j]), "aupr": float(values["aupr"][j]),
-                   "train_time_s": model.wall_time / model.n_runs}
+                   "train_time_s": model.wall_time / model.n_runs, "preprocessing": model.preprocessing.mode}
             if getattr(model, "run_lams", None) is not None:
                 row["lam"] = float(f"{float(model.run_lams[j]):.7g}")  # float32 back to the grid value
             rows.append(row)
@@ -279,6 +280,11 @@ def sweep(
             if ckpt is not None:
                 ckpt.clear()
     results = _results(ds, method, classes, seed_list, grid, overrides, run_rows, time.perf_counter() - t0, n_dev)
+    # The input mode every run trained on: the method's default for "auto" (e.g. raw pixels for OC-SVM).
+    modes = sorted({r["preprocessing"] for r in run_rows if "preprocessing" in r})
+    results["preprocessing"] = modes[0] if len(modes) == 1 else (modes or resolve_preprocessing(
+        preprocessing, image=ds.kind == "image", defaults=get_method(method).preprocessing)[0])
+    results["preprocessing_requested"] = preprocessing
     if contamination:
         results["protocol"] += f"; training sets contaminated with a fraction {contamination} of other-class rows"
     if preprocessing != "auto":
@@ -442,7 +448,10 @@ def _markdown(results: dict[str, Any]) -> str:
         f"{results['device']['count']}); training {results.get('train_time_s', float('nan')):.0f} s over all "
         f"calls (a resumed sweep counts the chunks of earlier calls), wall time of the last call "
         f"{results['wall_time_s']:.1f} s; {results['date']}.", TABLE_WIDTH),
-        f"Config overrides: `{json.dumps(results['config'])}`.",
+        f"Config overrides: `{json.dumps(results['config'])}`."
+        + (f" Preprocessing: `{results['preprocessing']}`"
+           + (" (the method's default)." if results.get("preprocessing_requested", "auto") == "auto" else ".")
+           if "preprocessing" in results else ""),
         "",
     ]
     for s in results["settings"]:

@@ -109,6 +109,13 @@ def _config_to_dict(cfg: Any) -> dict[str, Any]:
     return {"type": type(cfg).__name__, **dataclasses.asdict(cfg)}
 
 
+#: Config fields added after model files were first written, with the value that reproduces the behaviour
+#: of the files that lack them (OC-SVM: the held-out γ grid).
+_ADDED_FIELDS: dict[str, dict[str, Any]] = {
+    "ShallowConfig": {"gamma_rule": "heldout"},
+}
+
+
 def config_from_dict(d: dict[str, Any]) -> Any:
     """The config stored by ``save_model`` (its class looked up in the method table)."""
     types = config_types()
@@ -116,6 +123,8 @@ def config_from_dict(d: dict[str, Any]) -> Any:
     kind = d.pop("type")
     if kind not in types:
         raise ValueError(f"unknown config type {kind!r} in model file")
+    for key, value in _ADDED_FIELDS.get(kind, {}).items():  # files written before the field existed
+        d.setdefault(key, value)
     for phase in ("train", "pretrain"):  # nested OptimConfigs (pretrain may be None)
         if phase in d:
             d[phase] = OptimConfig(**d[phase]) if d[phase] else None

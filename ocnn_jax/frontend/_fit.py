@@ -74,10 +74,12 @@ def fit(
         or your own Flax Linen module ``__call__(x, train) -> (B, p)`` (bias-free recommended).
       decoder: the decoder for a custom encoder (needed for AE pretraining, RCAE and DCAE).
       rep_dim, hidden: representation size and MLP widths of the built-in backbones.
-      preprocessing: "auto" (images: l1 GCN then min-max with the normal class's constants; features:
-        standardise with the normal class's mean/std), or one of "gcn_minmax", "minmax",
-        "standardize", "none" (``ocnn_jax.datasets.preprocess.PREPROCESSING``). Shared by every
-        method, shallow ones included, and by ``ocnn_jax.one_class_split``.
+      preprocessing: "auto" (the method's default, ``Method.preprocessing``: for the deep methods l1
+        GCN then min-max with the normal class's constants on images, standardising with the normal
+        class's mean/std on features; for the shallow baselines the input measured to serve each best,
+        ``ocnn_jax.methods.registry.SHALLOW_PREPROCESSING``), or one of "gcn_minmax", "minmax",
+        "standardize", "standardize_floor", "none" (``ocnn_jax.datasets.preprocess.PREPROCESSING``).
+        The mode used is recorded in ``Model.preprocessing.mode``.
       contamination: ρ in [0, 1): mix round(ρ·n_c/(1−ρ)) rows of the other classes of y into each
         normal class's training set (docs/algorithms.md §7.3; one seeded draw per class, the same as
         ``one_class_stack(..., key_or_seed=0)``); the preprocessing constants are fitted on the normal
@@ -117,7 +119,7 @@ def fit(
     seed_list = resolve_seeds(seeds)
     classes, class_rows = _split_classes(x, y, normal_classes)
     class_rows, normal_rows = _contaminate(y, classes, class_rows, contamination)
-    mode, _ = resolve_preprocessing(preprocessing, image=len(sample_shape) > 1)
+    mode, _ = resolve_preprocessing(preprocessing, image=len(sample_shape) > 1, defaults=spec.preprocessing)
     x = x.reshape((x.shape[0],) + net_shape)
     common = dict(sample_shape=sample_shape, classes=list(classes))
 
