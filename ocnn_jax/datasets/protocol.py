@@ -35,11 +35,13 @@ import numpy as np
 
 from .base import Dataset, to_unit
 from .errors import DatasetError
+from .keras_compat import keras_compat_set
 from .preprocess import (PREPROCESSING, Affine, fit_identity, fit_standardize, fit_standardize_floor, gcn_l1,
                          resolve_preprocessing)
 
 __all__ = [
     "PREPROCESSING",
+    "PROTOCOLS",
     "contaminated_rows",
     "preprocess_classes",
     "OneClassSplit",
@@ -53,6 +55,10 @@ __all__ = [
 ]
 
 _CHUNK = 2048
+
+#: ``one_class_split`` protocols: the project's inductive one (§7) and the Keras repository's
+#: transductive one (§9, :mod:`ocnn_jax.datasets.keras_compat`), for like-for-like comparisons only.
+PROTOCOLS = ("inductive", "keras_compat")
 
 
 class OneClassSplit(NamedTuple):
@@ -378,8 +384,9 @@ def one_class_split(
     contamination: float = 0.0,
     key_or_seed: Any = 0,
     preprocessing: str = "auto",
+    protocol: str = "inductive",
 ) -> OneClassSplit:
-    """The inductive one-class split of one normal class, preprocessed (docs/algorithms.md §7).
+    """The one-class split of one normal class, preprocessed (docs/algorithms.md §7, or §9).
 
     Args:
       ds: the data set (official train/test splits).
@@ -388,10 +395,21 @@ def one_class_split(
       key_or_seed: int seed or JAX key driving the contamination draw and the mixed order.
       preprocessing: "auto" (images "gcn_minmax", tabular "standardize"), "gcn_minmax", "minmax",
         "standardize", "none" (alias "unit"); ``PREPROCESSING``.
+      protocol: "inductive" (default, §7) or "keras_compat": the Keras repository's transductive set
+        (:func:`ocnn_jax.datasets.keras_compat.keras_compat_set`; MNIST and CIFAR-10 only). Then
+        ``key_or_seed`` is the repository's int data seed, ``contamination`` must be 0 and
+        ``preprocessing`` "auto" (the repository's own: /255, plus its l2 GCN for some CIFAR-10
+        classes); ``x_train`` and ``x_test`` are the same set (anomalies at the tail), ``y_test`` and
+        ``train_is_anomaly`` its labels, and ``train_index`` indexes the concatenation
+        [``ds.x_train``; ``ds.x_test``].
 
     Returns:
       :class:`OneClassSplit` with float32 arrays.
     """
+    if protocol not in PROTOCOLS:
+        raise DatasetError(f"protocol={protocol!r}; expected one of {PROTOCOLS}")
+    if protocol == "keras_compat":
+        return _keras_compat_split(ds, normal_class, contamination, key_or_seed, preprocessing)
     _check_rho(contamination)
     c = ds.class_index(normal_class)
     mode, base = _resolve_mode(ds, preprocessing)
@@ -403,6 +421,22 @@ def one_class_split(
     _apply_inplace(x_te, aff)
     y_te = (ds.y_test != c).astype(np.int32)
     return OneClassSplit(x_tr, x_te, y_te, aff, rows, anom, c)
+
+
+def _keras_compat_split(ds: Dataset, normal_class: int | str, contamination: float, seed: Any,
+                        preprocessing: str) -> OneClassSplit:
+    if contamination != 0:
+        raise DatasetError(f"contamination={contamination!r} with protocol='keras_compat'; expected 0 (the "
+                           "repository's set already holds about 1 % anomalies)")
+    if preprocessing != "auto":
+        raise DatasetError(f"preprocessing={preprocessing!r} with protocol='keras_compat'; expected 'auto' "
+                           "(the repository's own preprocessing)")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise DatasetError(f"key_or_seed={seed!r} with protocol='keras_compat'; expected the repository's int data seed")
+    s = keras_compat_set(ds, normal_class, int(seed))
+    r = s.rows
+    index = np.where(r.split == 1, r.index + ds.x_train.shape[0], r.index).astype(np.int64)
+    return OneClassSplit(s.x, s.x, s.y.copy(), fit_identity("none"), index, s.y.astype(bool), s.normal_class)
 
 
 def one_class_stack(
