@@ -1,12 +1,17 @@
 """Checkpoint/resume of the chunked driver: an interrupted run resumes to the identical result."""
 
+import os
+import signal
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from ocnn_jax.core.batching import eval_chunking, stack_classes
+from ocnn_jax.core.errors import Interrupted
 from ocnn_jax.engine import Checkpointer, Position
+from ocnn_jax.engine._interrupt import deferred_sigint
 from ocnn_jax.core.config import OptimConfig
 from ocnn_jax.methods import DeepSVDDConfig
 from ocnn_jax.methods.deep_svdd import make_deep_svdd
@@ -84,3 +89,38 @@ def test_checkpoint_of_another_run_is_rejected(tmp_path):
     path.write_bytes(b"garbage")
     with pytest.raises(ValueError, match="cannot be read"):
         _run(Checkpointer(path))
+
+
+def test_checkpoint_of_another_identity_is_rejected(tmp_path):
+    path = tmp_path / "ckpt.npz"
+    Checkpointer(path, identity="sweep abc, chunk 1").save(Position(0, 1), {"a": jnp.zeros(3)}, {})
+    with pytest.raises(ValueError, match="belongs to another run .*'sweep abc, chunk 1'"):
+        Checkpointer(path, identity="sweep abc, chunk 0").load(lambda pos: {"a": jnp.zeros(3)})
+    assert Checkpointer(path, identity="sweep abc, chunk 1").load(lambda pos: {"a": jnp.zeros(3)})[0] == (0, 1)
+
+
+class InterruptingCheckpointer(Checkpointer):
+    """Delivers SIGINT to this process right after its ``n``-th save, as a user pressing Ctrl-C."""
+
+    def __init__(self, path, n):
+        super().__init__(path)
+        self.n = n
+
+    def save(self, pos, state, metrics):
+        super().save(pos, state, metrics)
+        if self.saves == self.n:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+@pytest.mark.parametrize("n", [1])
+def test_sigint_stops_between_calls_with_the_checkpoint_written(tmp_path, reference, n):
+    ref_state, ref_metrics, _ = reference
+    path = tmp_path / "ckpt.npz"
+    with deferred_sigint(), pytest.raises(Interrupted) as info:
+        _run(InterruptingCheckpointer(path, n))
+    assert info.value.checkpoint == str(path) and isinstance(info.value, KeyboardInterrupt)
+    state, metrics, _ = _run(Checkpointer(path))
+    np.testing.assert_array_equal(np.asarray(state.center), np.asarray(ref_state.center))
+    jax.tree.map(lambda a, b: np.testing.assert_array_equal(np.asarray(a), np.asarray(b)), state.params, ref_state.params)
+    for k in metrics:
+        np.testing.assert_array_equal(metrics[k], ref_metrics[k])

@@ -1,10 +1,18 @@
-"""Named errors for training failures that must be reported rather than silently scored."""
+"""Named errors: training failures that must be reported rather than silently scored, and files or
+output directories that must not be used silently (model files, sweep directories, locks)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["TrainingDivergedError", "HypersphereCollapseError"]
+__all__ = [
+    "TrainingDivergedError",
+    "HypersphereCollapseError",
+    "ModelFileError",
+    "SweepDirectoryError",
+    "DirectoryLockedError",
+    "Interrupted",
+]
 
 
 def _describe(model_indices: list[int], runs: list[dict[str, Any]]) -> str:
@@ -50,3 +58,63 @@ class HypersphereCollapseError(RuntimeError):
             "(all representations at the centre, or all scores equal). The fitted model is attached "
             "as .model; try pretraining, a smaller weight decay or a different backbone."
         )
+
+
+class ModelFileError(ValueError):
+    """A model file cannot be loaded: not an archive, truncated, another format version, a missing or
+    misshapen array, non-finite weights, ...
+
+    Attributes:
+      path: the file.
+      problem: what is wrong with it.
+    """
+
+    def __init__(self, path: str, problem: str):
+        self.path = path
+        self.problem = problem
+        super().__init__(f"model file {path!r}: {problem}")
+
+
+class SweepDirectoryError(ValueError):
+    """A sweep output directory holds results that this call must not reuse or overwrite silently:
+    results of another configuration (``differences`` lists what differs), or results without
+    ``resume``/``overwrite``.
+
+    Attributes:
+      directory: the output directory.
+      differences: one line per differing fingerprint entry (empty when none was compared).
+    """
+
+    def __init__(self, directory: str, message: str, differences: list[str] | None = None):
+        self.directory = directory
+        self.differences = list(differences or [])
+        super().__init__(message)
+
+
+class DirectoryLockedError(RuntimeError):
+    """Another live process (or a process on another host) holds the lock of an output directory.
+
+    Attributes:
+      lock_path: the lock file.
+      holder: what the lock file says about its holder ("pid", "host", "created", "argv"), or {}.
+    """
+
+    def __init__(self, lock_path: str, holder: dict[str, Any], message: str):
+        self.lock_path = lock_path
+        self.holder = dict(holder)
+        super().__init__(message)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Training stopped on SIGINT (Ctrl-C) between two compiled calls, after writing its checkpoint.
+
+    A ``KeyboardInterrupt``, so ``except Exception`` does not swallow it.
+
+    Attributes:
+      checkpoint: the checkpoint file written before stopping (None when there was none to write).
+    """
+
+    def __init__(self, checkpoint: str | None = None):
+        self.checkpoint = checkpoint
+        where = f"; the checkpoint {checkpoint!r} is saved" if checkpoint else ""
+        super().__init__(f"interrupted (SIGINT){where}")

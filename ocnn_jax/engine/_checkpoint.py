@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -36,10 +36,20 @@ class Position(NamedTuple):
 
 
 def _atomic(path: str, write: Callable[[Any], None], suffix: str = "") -> None:
-    """Call ``write(file)`` on a temporary file beside ``path``, fsync it, then rename it over ``path``."""
+    """Call ``write(file)`` on a temporary file beside ``path``, fsync it, then rename it over ``path``.
+
+    The temporary file is created with mode 0o666 minus the process umask (as ``open`` would), so the
+    final file is readable by whoever the umask allows (``tempfile.mkstemp`` would make it 0o600).
+    """
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)
+    while True:
+        tmp = os.path.join(directory, f".tmp-{secrets.token_hex(8)}{suffix}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+            break
+        except FileExistsError:  # pragma: no cover - 64 random bits
+            continue
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
@@ -50,6 +60,21 @@ def _atomic(path: str, write: Callable[[Any], None], suffix: str = "") -> None:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory: str) -> None:
+    """Make a rename in ``directory`` durable (best effort: not every platform opens directories)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def atomic_write_bytes(path: str, payload: bytes) -> None:
@@ -73,11 +98,14 @@ class Checkpointer:
       path: the checkpoint file (``.npz``).
       every_s: ``maybe_save`` writes at most once per this many seconds (0: after every call).
         ``save`` always writes.
+      identity: optional string naming what is trained (e.g. a sweep's fingerprint digest and chunk);
+        it is stored in the checkpoint, and ``load`` refuses a checkpoint with another identity.
     """
 
-    def __init__(self, path: str, every_s: float = 0.0):
+    def __init__(self, path: str, every_s: float = 0.0, identity: str | None = None):
         self.path = os.fspath(path)
         self.every_s = float(every_s)
+        self.identity = identity
         self._last = -float("inf")
         self.saves = 0
 
@@ -100,7 +128,7 @@ class Checkpointer:
             return
         arrays = {f"leaf/{i}": np.asarray(v) for i, v in enumerate(host)}
         arrays.update({f"metrics/{k}": np.asarray(v) for k, v in metrics.items()})
-        meta = {"phase": pos.phase, "epoch": pos.epoch, "treedef": str(treedef)}
+        meta = {"phase": pos.phase, "epoch": pos.epoch, "treedef": str(treedef), "identity": self.identity}
         arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
         atomic_savez(self.path, arrays)
         self.saves += 1
@@ -121,6 +149,11 @@ class Checkpointer:
                 metrics = {k[len("metrics/") :]: f[k] for k in f.files if k.startswith("metrics/")}
         except Exception as err:
             raise ValueError(f"checkpoint {self.path!r} cannot be read ({err}); delete it to start over") from None
+        if self.identity is not None and meta.get("identity") != self.identity:
+            raise ValueError(
+                f"checkpoint {self.path!r} belongs to another run (identity {meta.get('identity')!r}, expected "
+                f"{self.identity!r}); delete it or use another output directory"
+            )
         pos = Position(int(meta["phase"]), int(meta["epoch"]))
         abstract = template(pos)
         t_leaves, treedef = jax.tree.flatten(abstract)

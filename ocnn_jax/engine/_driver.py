@@ -28,8 +28,9 @@ from ..core.batching import StackedData
 from ._checkpoint import Checkpointer, Position
 from ._callbacks import Callback, report_chunk
 from ._devices import to_host
+from ._interrupt import interrupt_requested
 from ._runs import run_mapper
-from ..core.errors import TrainingDivergedError
+from ..core.errors import Interrupted, TrainingDivergedError
 from ..core.progress import progress as progress_display
 from ..core.program import Program, RunSpec, run_phase_epochs
 
@@ -115,6 +116,8 @@ def execute(
             metrics = {k: [v] for k, v in saved_metrics.items()}
     if state is None:
         state = init((keys, runs), data)
+    if interrupt_requested():  # SIGINT while compiling: nothing newer than the checkpoint to save
+        raise Interrupted(checkpoint.path if checkpoint is not None and checkpoint.exists() else None)
 
     done_epochs = sum(p.epochs for p in program.phases[: start.phase]) + start.epoch
     bar = progress_display(total=total, initial=done_epochs, desc=description or "training", unit="epoch",
@@ -131,6 +134,8 @@ def execute(
                 state = transitions[phase_idx]((state, runs), data)
             if checkpoint is not None and phase_idx + 1 < len(program.phases):
                 checkpoint.save(Position(phase_idx + 1, 0), state, _joined(metrics))
+            if interrupt_requested() and phase_idx + 1 < len(program.phases):
+                raise Interrupted(checkpoint.path if checkpoint is not None else None)
         jax.block_until_ready(state)
     finally:
         bar.close()
@@ -188,11 +193,14 @@ def _run_phase(phase_idx: int, program: Program, first: int, state: Any, runs: R
             raise TrainingDivergedError(models, [dict(run_info[i]) for i in models], phase.name, first_epoch)
         for name, value in m.items():
             metrics.setdefault(f"{phase.name}/{name}", []).append(np.asarray(value))
-        if checkpoint is not None:
-            checkpoint.maybe_save(Position(phase_idx, start + k), state, _joined(metrics))
+        saved = checkpoint is not None and checkpoint.maybe_save(Position(phase_idx, start + k), state, _joined(metrics))
         report_chunk(display.callbacks, phase.name, start, phase.epochs, display.done_epochs,
                      {name: np.asarray(v) for name, v in m.items()}, run_info)
         display.done_epochs += k
+        if interrupt_requested():  # SIGINT (engine._interrupt): stop between compiled calls, state saved
+            if checkpoint is not None and not saved:
+                checkpoint.save(Position(phase_idx, start + k), state, _joined(metrics))
+            raise Interrupted(checkpoint.path if checkpoint is not None else None)
         bar.update(k)
         bar.set_postfix(loss=f"{float(np.mean(loss[:, -1])):.4g}", rate=f"{images_per_epoch * k / dt:,.0f} img·runs/s")
     return state
