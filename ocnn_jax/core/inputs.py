@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["as_samples", "network_shape", "resolve_seeds", "check_labels"]
+__all__ = ["as_samples", "network_shape", "resolve_seeds", "check_labels", "MAX_SEED"]
 
 
 def as_samples(x: Any, name: str = "x", *, min_samples: int = 1) -> np.ndarray:
@@ -27,6 +27,9 @@ def as_samples(x: Any, name: str = "x", *, min_samples: int = 1) -> np.ndarray:
         raise TypeError(f"{name} must be convertible to a numeric array, got {type(x).__name__}: {err}") from None
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}; pass e.g. np.abs(x) or "
+                        "np.concatenate([x.real, x.imag], axis=-1) if that is what you mean")
     if arr.ndim < 2:
         raise ValueError(
             f"{name} must have rank >= 2: (n_samples, n_features) or (n_samples, H, W[, C]); got shape {arr.shape}"
@@ -56,19 +59,32 @@ def network_shape(sample_shape: tuple[int, ...]) -> tuple[int, ...]:
     return sample_shape
 
 
+#: Seeds are uint32: every seed in 0 … MAX_SEED makes a distinct PRNG key (``jax.random.key``) and is
+#: a valid scikit-learn ``random_state``; larger seeds are refused, never wrapped around.
+MAX_SEED = 2**32 - 1
+
+
 def resolve_seeds(seeds: Any) -> list[int]:
-    """``seeds`` as a list of distinct non-negative ints: an int k means seeds 0 … k−1."""
+    """``seeds`` as a list of distinct ints in 0 … 2**32 − 1: an int k means seeds 0 … k−1.
+
+    Seeds outside uint32 are refused: ``jax.random.key`` would wrap 2**32 to 0, training two
+    identical runs labelled as different seeds."""
     if isinstance(seeds, bool):
         raise TypeError(f"seeds must be a positive int or a sequence of ints, got {seeds!r}")
     if isinstance(seeds, (int, np.integer)):
         if seeds < 1:
             raise ValueError(f"seeds must be >= 1 (number of seeds), got {seeds}")
+        if seeds > MAX_SEED + 1:
+            raise ValueError(f"seeds = {seeds} would use seeds above 2**32 - 1; at most {MAX_SEED + 1} seeds")
         return list(range(int(seeds)))
     if isinstance(seeds, Sequence) or isinstance(seeds, np.ndarray):
         out = []
         for s in seeds:
             if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0:
                 raise ValueError(f"seeds must contain non-negative ints, got {s!r} in {seeds!r}")
+            if s > MAX_SEED:
+                raise ValueError(f"seeds must lie in 0 … 2**32 - 1 (uint32; larger seeds would wrap around), "
+                                 f"got {int(s)} in {seeds!r}")
             out.append(int(s))
         if not out:
             raise ValueError("seeds is empty; give an int >= 1 or a non-empty list of ints")

@@ -22,7 +22,8 @@ from flax import traverse_util
 
 from ..core.config import OptimConfig
 from ..engine._checkpoint import atomic_savez
-from ..methods.registry import config_types
+from ..methods.registry import METHODS, config_types
+from ._model_file import check_header, read_archive
 
 __all__ = ["save_model", "read_model_file", "variables_from_arrays", "config_from_dict", "FORMAT_VERSION"]
 
@@ -31,7 +32,8 @@ _SEP = "/"
 
 
 def save_model(model: Any, path: str) -> str:
-    """Write ``model`` to ``path`` (".npz" appended if missing) atomically; returns the final path."""
+    """Write ``model`` to ``path`` (".npz" appended if missing) atomically; returns the final path.
+    ``load`` accepts the same ``path``, with or without the ".npz"."""
     path = os.fspath(path)
     if not path.endswith(".npz"):
         path += ".npz"
@@ -67,18 +69,11 @@ def save_model(model: Any, path: str) -> str:
 
 
 def read_model_file(path: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """(metadata, arrays) of a model file written by ``save_model``, its format version checked."""
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no model file at {path!r}")
-    with np.load(path, allow_pickle=False) as f:
-        if "__meta__" not in f.files:
-            raise ValueError(f"{path!r} is not an ocnn_jax model file (no __meta__ entry)")
-        meta = json.loads(bytes(f["__meta__"]).decode())
-        arrays = {k: f[k] for k in f.files if k != "__meta__"}
-    version = meta.get("format_version")
-    if version != FORMAT_VERSION:
-        raise ValueError(f"{path!r} has model format version {version}; this library reads version {FORMAT_VERSION}")
+    """(metadata, arrays) of the model file at ``path`` (an existing file: see ``resolve_model_path``):
+    the archive read without pickles and the header checked, format version included; any problem is
+    a ``ModelFileError`` naming the file (``frontend._model_file``)."""
+    meta, arrays = read_archive(path)
+    check_header(path, meta, FORMAT_VERSION, METHODS)
     return meta, arrays
 
 

@@ -85,6 +85,18 @@ class Model:
         return {**self.__dict__, "_compiled_scorer": None}
 
     # ----------------------------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        """One line: method, runs (classes × seeds[ × λ]), sample shape, backbone, weights per run."""
+        seeds = sorted({int(s) for s in np.asarray(self.run_seeds)})
+        parts = [f"classes {_brief(self.classes)}", f"seeds {_brief(seeds)}"]
+        if self.run_lams is not None:
+            parts.append(f"λ {_brief(sorted({float(v) for v in np.asarray(self.run_lams)}))}")
+        sizes = [int(np.prod(np.shape(v)[1:])) for v in jax.tree.leaves(self.variables)]
+        backbone = self.backbone_spec.get("name", self.backbone_spec.get("family", "?"))
+        return (f"{type(self).__name__}(method={self.method!r}, runs={self.n_models} ({' × '.join(parts)}), "
+                f"sample_shape={tuple(self.sample_shape)}, backbone={backbone!r}, "
+                f"{sum(sizes):,} stored values per run)")
+
     @property
     def n_runs(self) -> int:
         return int(self.run_seeds.shape[0])
@@ -277,7 +289,7 @@ class Model:
         return jax.jit(lambda v, cls, shift, inv, x: mapped((v, shift[cls], inv[cls]), x))
 
 
-@dataclasses.dataclass(eq=False)
+@dataclasses.dataclass(eq=False, repr=False)  # Model's one-line repr
 class ShallowModel(Model):
     """A ``Model`` of scikit-learn estimators (``ocnn_jax.methods.shallow``), one per run (normal class × seed).
 
@@ -320,3 +332,12 @@ class ShallowModel(Model):
             for i, (c, seed) in enumerate(zip(self.run_class_index, self.run_seeds))
         ]
         return self
+
+
+def _brief(values: list[Any], limit: int = 6) -> str:
+    """A list for a repr, with its middle elided when longer than ``limit``."""
+    if len(values) <= limit:
+        return repr(list(values))
+    head = ", ".join(repr(v) for v in values[: limit // 2])
+    tail = ", ".join(repr(v) for v in values[-(limit // 2) :])
+    return f"[{head}, … {len(values) - limit} more …, {tail}]"
