@@ -172,8 +172,10 @@ def expected_variables(method_spec: Any, backbone: Any, config: Any, net_shape: 
 
     def build(key, run, d):
         s = program.init(key, run, d)
-        for t in program.transitions:
-            s = t(s, run, d)
+        for i in range(len(program.phases)):
+            t = program.transition(i)
+            if t is not None:
+                s = t(s, run, d)
         return s
 
     def exported(d):
