@@ -63,7 +63,7 @@ def load(path: str, *, encoder: nn.Module | None = None, decoder: nn.Module | No
         "preprocessing/inv_scale": ((n_classes,) + net_shape, np.float32, True),
     }
     if hasattr(config, "lams"):
-        expected["runs/lam"] = ((n_runs,), np.float32, True)
+        expected["runs/lam"] = ((n_runs,), np.float32, False)  # λ = inf is valid (N ≡ 0)
     expected.update({k: ((n_runs, None), "float", False) for k in arrays if k.startswith("metrics/")})
     hint, backbone = "", None
     if shallow:
@@ -89,6 +89,9 @@ def load(path: str, *, encoder: nn.Module | None = None, decoder: nn.Module | No
     cls = arrays["runs/class_index"]
     if seeds.min() < 0 or seeds.max() > MAX_SEED:
         raise ModelFileError(path, f"runs/seed holds values outside 0 … 2**32 − 1: {seeds.min()} … {seeds.max()}")
+    lam = arrays.get("runs/lam")
+    if lam is not None and not np.all(lam >= 0):  # NaN fails too
+        raise ModelFileError(path, f"runs/lam holds values that are NaN or negative: {lam[~(lam >= 0)][:3].tolist()}")
     if cls.min() < 0 or cls.max() >= n_classes:
         raise ModelFileError(path, f"runs/class_index holds values outside 0 … {n_classes - 1} ({n_classes} classes)")
     if shallow:
