@@ -11,7 +11,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from ocnn_jax.core.errors import DirectoryLockedError
+from ocnn_jax.core.errors import DirectoryLockedError, SweepDirectoryError
 from ocnn_jax.engine._checkpoint import _atomic, atomic_savez, atomic_write_bytes
 from ocnn_jax.engine._dirlock import LOCK_NAME, DirectoryLock, _process_start, read_lock
 from ocnn_jax.engine._interrupt import deferred_sigint, interrupt_requested
@@ -22,6 +22,7 @@ from ocnn_jax.experiments._fingerprint import (
     fingerprint_digest,
     make_fingerprint,
 )
+from ocnn_jax.experiments._outdir import SweepDirectory, check_new_file_path
 
 
 @pytest.fixture
@@ -154,3 +155,71 @@ def test_sigint_is_deferred_to_a_flag_then_restored():
         with pytest.raises(KeyboardInterrupt):  # a second Ctrl-C stops at once
             os.kill(os.getpid(), signal.SIGINT)
     assert not interrupt_requested() and signal.getsignal(signal.SIGINT) is before
+
+
+# --------------------------------------------------------------------------------------------------
+def _snapshot(d):
+    return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+def test_sweep_directory_fresh_resume_overwrite(tmp_path):
+    out = tmp_path / "a" / "b"
+    fresh = SweepDirectory(str(out), _fp())
+    fresh.check()
+    assert not (tmp_path / "a").exists()  # checking creates nothing
+    with fresh.open({"limits": {"default": 4}}):
+        assert (out / LOCK_NAME).exists()
+        with pytest.raises(DirectoryLockedError, match="is locked by PID"):  # a second writer
+            with SweepDirectory(str(out), _fp(), resume=True).open({}):
+                pass
+        (out / "chunks").mkdir()
+        (out / "chunks" / "default_000.json").write_text("{}")
+        (out / "results.json").write_text('{"mean": 0.9}')
+    assert not (out / LOCK_NAME).exists()
+    (out / "notes.txt").write_text("mine")
+    before = _snapshot(out)
+
+    with pytest.raises(SweepDirectoryError, match=r"already holds a sweep \(results.json, fingerprint.json, chunks/"):
+        SweepDirectory(str(out), _fp()).check()
+    with pytest.raises(SweepDirectoryError, match="holds a different sweep") as info:
+        SweepDirectory(str(out), _fp(method="ocnn", seeds=[0]), resume=True).check()
+    assert info.value.differences == ['method: "deep_svdd" in the directory, "ocnn" in this call',
+                                      "seeds: [0, 1] in the directory, [0] in this call"]
+    assert "--overwrite" in str(info.value)
+    assert _snapshot(out) == before  # refused calls change nothing
+
+    same = SweepDirectory(str(out), _fp(), resume=True)
+    same.check()
+    assert same.stored_chunking == {"limits": {"default": 4}}
+    with SweepDirectory(str(out), _fp(seeds=[5]), overwrite=True).open({"limits": {"default": 2}}):
+        pass
+    assert sorted(_snapshot(out)) == ["fingerprint.json", "notes.txt"]  # the old sweep gone, other files kept
+    assert json.loads((out / "fingerprint.json").read_text())["fingerprint"]["seeds"] == [5]
+
+
+def test_sweep_directory_without_fingerprint_or_in_a_file_is_refused(tmp_path):
+    (tmp_path / "chunks").mkdir()
+    (tmp_path / "chunks" / "default_000.json").write_text("{}")
+    with pytest.raises(SweepDirectoryError, match="no fingerprint.json"):
+        SweepDirectory(str(tmp_path), _fp(), resume=True).check()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(SweepDirectoryError, match="exists and is not a directory"):
+        SweepDirectory(str(tmp_path / "file"), _fp()).check()
+    with pytest.raises(SweepDirectoryError, match="cannot be created: .* is not a directory"):
+        SweepDirectory(str(tmp_path / "file" / "out"), _fp()).check()
+    with pytest.raises(ValueError, match="--json .* is a directory"):
+        check_new_file_path(str(tmp_path))
+    with pytest.raises(ValueError, match="the folder of --json"):
+        check_new_file_path(str(tmp_path / "file" / "r.json"))
+    check_new_file_path(str(tmp_path / "new" / "r.json"))
+    assert not (tmp_path / "new").exists()
+
+
+def test_finished_chunks_must_be_this_sweeps_and_hold_the_planned_runs(tmp_path):
+    d = SweepDirectory(str(tmp_path), _fp())
+    rows = [{"group": "default", "normal_class": c, "seed": s} for c in (0, 1) for s in (0, 1)]
+    d.verify_chunk("c.json", {"fingerprint": d.digest, "runs": rows}, "default_000", [0, 1], [0, 1], "default")
+    with pytest.raises(SweepDirectoryError, match="written by another sweep"):
+        d.verify_chunk("c.json", {"fingerprint": "x", "runs": rows}, "default_000", [0, 1], [0, 1], "default")
+    with pytest.raises(SweepDirectoryError, match="a different chunking"):
+        d.verify_chunk("c.json", {"fingerprint": d.digest, "runs": rows}, "default_000", [0], [0, 1], "default")
