@@ -3,14 +3,24 @@ methods side by side), ``ocnn-jax sweep`` (a dataset's classes × seeds × grid,
 and figures) and ``ocnn-jax report`` (rebuild a sweep's tables and figures).
 
 Only the standard library is imported until a command runs, so ``--help`` and ``--version`` answer
-without loading JAX (``benchmarks/cli_startup.py`` measures it)."""
+without loading JAX (``benchmarks/cli_startup.py`` measures it).
+
+Failing cleanly: every argument and path is checked before training, and nothing is created on disk
+for a command that fails its checks. A library error (bad input, a missing or corrupt data file, a
+directory holding another sweep, a locked directory, a diverged run, ...) prints one
+``ocnn-jax COMMAND: error: ...`` message and exits with status 2 (``--verbose`` shows the traceback).
+Ctrl-C stops a sweep between two compiled calls with its checkpoint written (exit status 130);
+``--resume`` then continues bit for bit.
+"""
 
 from __future__ import annotations
 
 import argparse
 import ast
+import os
 import re
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import Any
 
@@ -56,7 +66,29 @@ def _close(loggers: list[Any]) -> None:
             log.close()
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {text!r}")
+    return value
+
+
 def _build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", action="store_true", help="show the full traceback of an error")
     parser = argparse.ArgumentParser(
         prog="ocnn-jax",
         description="Deep one-class anomaly detection in JAX (OC-NN, RCAE/DCAE, Deep SVDD).",
@@ -64,7 +96,7 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = sub.add_parser(
-        "demo",
+        "demo", parents=[common],
         help="train every digit of scikit-learn's 8x8 digits as the normal class x seeds in one program",
         description=(
             "Embedded demo, no download needed: each of the 10 digits is the normal class in turn, "
@@ -73,7 +105,7 @@ def _build_parser() -> argparse.ArgumentParser:
         ),
     )
     demo.add_argument("--method", default="deep_svdd", choices=list(METHODS))
-    demo.add_argument("--seeds", type=int, default=3, help="seeds per digit (default 3)")
+    demo.add_argument("--seeds", type=_positive_int, default=3, help="seeds per digit (default 3)")
     demo.add_argument("--epochs", type=int, default=None, help="epochs of the main phase (default 150)")
     demo.add_argument("--pretrain-epochs", type=int, default=None, help="AE pretraining epochs (default 150)")
     demo.add_argument("--no-baseline", action="store_true", help="skip the OC-SVM column")
@@ -82,7 +114,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_loggers(demo)
 
     cmp = sub.add_parser(
-        "compare",
+        "compare", parents=[common],
         help="several methods side by side: AUROC mean ± std per normal class",
         description=(
             "Fit each method (one compiled program per deep method; the shallow baselines on the host) on "
@@ -99,7 +131,7 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="comma-separated method or variant names, or 'all' (default): every method, "
                           "variants only when named")
     cmp.add_argument("--classes", default="all", help="comma-separated normal classes, or 'all' (default)")
-    cmp.add_argument("--seeds", type=int, default=3, help="seeds per class (default 3)")
+    cmp.add_argument("--seeds", type=_positive_int, default=3, help="seeds per class (default 3)")
     cmp.add_argument(
         "--set", action="append", default=[], metavar="METHOD.KEY=VALUE",
         help="config override for one method, e.g. ocnn.epochs=20 or rcae.lam=0.5 (repeatable)",
@@ -109,7 +141,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_loggers(cmp)
 
     sw = sub.add_parser(
-        "sweep",
+        "sweep", parents=[common],
         help="every normal class x seed (x grid) of a dataset: resumable, sharded, tables and figures",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
@@ -128,18 +160,25 @@ def _build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--dataset", required=True, help="digits (embedded), mnist, fashion_mnist, cifar10, ...")
     sw.add_argument("--method", default="deep_svdd", choices=list(METHODS))
     sw.add_argument("--classes", default="all", help="'all' (default) or comma-separated class indices/names")
-    sw.add_argument("--seeds", type=int, default=3, help="seeds per class (default 3; the paper tables use 10)")
+    sw.add_argument("--seeds", type=_positive_int, default=3, help="seeds per class (default 3; the paper tables use 10)")
     sw.add_argument("--data-dir", default=None, help="folder with the dataset's files (default: $OCNN_JAX_DATA_DIR, ~/.cache/ocnn_jax)")
     _add_data_flags(sw)
     sw.add_argument("--out", required=True, help="output folder (tables, figures, checkpoints)")
-    sw.add_argument("--resume", action="store_true", help="continue an interrupted sweep in --out")
+    again = sw.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="continue the interrupted sweep in --out (only the same sweep: same data, method, "
+                            "config, classes, seeds and grid)")
+    again.add_argument("--overwrite", action="store_true",
+                       help="delete the sweep already in --out (results, chunks, checkpoints, figures) and start fresh")
     sw.add_argument("--quick", action="store_true", help="a few epochs per method, sized for a CPU")
     sw.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
                     help="hyperparameter grid, e.g. lam=0.1,1 (traced: one program) or nu=0.01,0.1 (repeatable)")
     sw.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="config override for every run, e.g. epochs=20 (repeatable)")
-    sw.add_argument("--max-runs", "--max-models", dest="max_runs", type=int, default=None,
-                    help="runs per compiled program (default: memory estimate)")
+    sw.add_argument("--max-runs", "--max-models", dest="max_runs", type=_positive_int, default=None,
+                    help="runs per compiled program, >= 1 (default: memory estimate; on --resume, the first call's)")
+    sw.add_argument("--checkpoint-every", type=_seconds, default=60.0, metavar="SECONDS",
+                    help="seconds between checkpoints of the chunk in training (default 60; Ctrl-C always writes one)")
     sw.add_argument("--contamination", type=float, default=0.0, metavar="RHO",
                     help="fraction of each training set drawn from the other classes (default 0)")
     sw.add_argument("--preprocessing", default="auto",
@@ -151,7 +190,7 @@ def _build_parser() -> argparse.ArgumentParser:
                          "at once, one per device (ocnn_jax.set_cpu_devices); default: JAX's own setting")
     _add_loggers(sw)
 
-    rep = sub.add_parser("report", help="rebuild results.md/.csv and figures of a sweep from its results.json")
+    rep = sub.add_parser("report", parents=[common], help="rebuild results.md/.csv and figures of a sweep from its results.json")
     rep.add_argument("out", help="the sweep's output folder")
     rep.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     return parser
@@ -205,17 +244,70 @@ def _parse_sets(items: Sequence[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _check_paths(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Every path argument, before anything runs (creates nothing)."""
+    from .experiments._outdir import check_creatable_dir, check_new_file_path
+
+    def check(fn, path, what):
+        try:
+            fn(path, what)
+        except ValueError as err:
+            parser.error(str(err))
+
+    data_dir = getattr(args, "data_dir", None)
+    if data_dir is not None:
+        if getattr(args, "download", False):  # --download creates it
+            check(check_creatable_dir, data_dir, "--data-dir")
+        elif not os.path.isdir(data_dir):
+            parser.error(f"--data-dir {data_dir!r} is not a directory")
+    for attr, flag in (("json", "--json"), ("log_csv", "--log-csv")):
+        if getattr(args, attr, None) is not None:
+            check(check_new_file_path, getattr(args, attr), flag)
+    if getattr(args, "log_tensorboard", None) is not None:
+        check(check_creatable_dir, args.log_tensorboard, "--log-tensorboard")
+    if args.command == "sweep":
+        check(check_creatable_dir, args.out, "--out")
+    if args.command == "report" and not os.path.isfile(os.path.join(args.out, "results.json")):
+        parser.error(f"no results.json in {args.out!r}; run a sweep with --out {args.out} first")
+
+
+def _library_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that are the user's to fix (a clear message, no traceback needed)."""
+    from .core.errors import DirectoryLockedError, HypersphereCollapseError, TrainingDivergedError
+
+    return (ValueError, TypeError, OSError, TrainingDivergedError, HypersphereCollapseError, DirectoryLockedError)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 2 error, 130 interrupted)."""
     parser = _build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
-    from .datasets.errors import DatasetError
+    _check_paths(parser, args)
+    from .core.errors import Interrupted
 
     try:
         return _run(parser, args)
-    except DatasetError as err:  # a missing, corrupt or unofficial data file: the message says what to do
+    except Interrupted as err:
+        if args.verbose:
+            traceback.print_exc()
+        message = f"ocnn-jax {args.command}: interrupted"
+        if err.checkpoint:
+            message += f"; checkpoint {err.checkpoint} saved"
+        if args.command == "sweep":
+            message += "; continue with the same command and --resume"
+        print(message, file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        if args.verbose:
+            traceback.print_exc()
+        print(f"ocnn-jax {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except _library_errors() as err:  # DatasetError is a ValueError: the message says what to do
+        if args.verbose:
+            traceback.print_exc()
         print(f"ocnn-jax {args.command}: error: {err}", file=sys.stderr)
         return 2
 
@@ -266,31 +358,28 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from .engine._devices import parse_cpu_devices, set_cpu_devices
         from .experiments._sweep import sweep
 
-        if args.cpu_devices is not None:
-            try:
-                n_devices = parse_cpu_devices(args.cpu_devices)
-            except ValueError as err:
-                parser.error(str(err))
-            set_cpu_devices(n_devices)
         try:
             grid = _parse_pairs(args.grid, "--grid", lists=True)
             overrides = _parse_pairs(args.set, "--set", lists=False)
+            n_devices = None if args.cpu_devices is None else parse_cpu_devices(args.cpu_devices)
         except ValueError as err:
             parser.error(str(err))
+        if n_devices is not None:
+            set_cpu_devices(n_devices)
         classes = _parse_classes(args.classes)
         loggers = _loggers(args)
         try:
             results = sweep(
                 args.dataset, args.method, normal_classes=classes, seeds=args.seeds, grid=grid or None,
                 data_dir=args.data_dir, verify=not args.no_verify, download=args.download,
-                out_dir=args.out, resume=args.resume, quick=args.quick,
+                out_dir=args.out, resume=args.resume, overwrite=args.overwrite, quick=args.quick,
                 max_runs_per_chunk=args.max_runs, progress=not args.no_progress, figures=not args.no_figures,
                 contamination=args.contamination, preprocessing=args.preprocessing,
-                callbacks=loggers, **overrides,
+                checkpoint_every_s=args.checkpoint_every, callbacks=loggers, **overrides,
             )
         finally:
             _close(loggers)
-        with open(f"{args.out}/results.md") as fh:
+        with open(os.path.join(args.out, "results.md")) as fh:
             print(fh.read())
         print(f"mean AUROC {100 * results['overall_mean']:.2f}; wall time {results['wall_time_s']:.1f} s; "
               f"results in {args.out}")
@@ -299,7 +388,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from .experiments._sweep import write_report
 
         write_report(args.out, figures=not args.no_figures)
-        with open(f"{args.out}/results.md") as fh:
+        with open(os.path.join(args.out, "results.md")) as fh:
             print(fh.read())
         return 0
     parser.error(f"unknown command {args.command!r}")

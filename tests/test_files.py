@@ -209,6 +209,8 @@ def test_sweep_directory_without_fingerprint_or_in_a_file_is_refused(tmp_path):
         SweepDirectory(str(tmp_path / "file" / "out"), _fp()).check()
     with pytest.raises(ValueError, match="--json .* is a directory"):
         check_new_file_path(str(tmp_path))
+    with pytest.raises(ValueError, match="--json .* is a directory"):
+        check_new_file_path(str(tmp_path / "new") + os.sep)
     with pytest.raises(ValueError, match="the folder of --json"):
         check_new_file_path(str(tmp_path / "file" / "r.json"))
     check_new_file_path(str(tmp_path / "new" / "r.json"))

@@ -1,15 +1,18 @@
-"""Sweeps: results schema, chunking, 8 simulated devices == 1 device, kill -9 + resume == uninterrupted."""
+"""Sweeps: results schema, chunking, 8 simulated devices == 1 device, kill -9 + resume == uninterrupted;
+a directory holds one sweep only (fingerprint, lock), Ctrl-C stops cleanly, the CLI fails cleanly."""
 
 import json
 import os
 import signal
 import subprocess
 import sys
+import stat
 import time
 from pathlib import Path
 
 import pytest
 
+from ocnn_jax.core.errors import DirectoryLockedError, SweepDirectoryError
 from ocnn_jax.experiments import plan_chunks, sweep, write_report
 
 SCRIPT = Path(__file__).parent / "scripts" / "sweep_digits.py"
@@ -131,7 +134,14 @@ def test_cli_sweep_and_report(tmp_path, capsys):
     out = tmp_path / "cli"
     args = ["sweep", "--dataset", "digits", "--classes", "0,1", "--seeds", "1", "--out", str(out), "--no-progress",
             "--set", "epochs=2", "--set", "pretrain_epochs=2", "--grid", "nu=0.05,0.1"]
-    assert main(args) == 0
+    old_umask = os.umask(0o022)
+    try:
+        assert main(args) == 0
+    finally:
+        os.umask(old_umask)
+    for name in ("results.json", "results.md", "fingerprint.json", "chunks/nu-0.05_000.json", "chunks/nu-0.05_000.npz"):
+        assert stat.S_IMODE((out / name).stat().st_mode) == 0o644, name  # was 0o600 whatever the umask
+    assert not (out / ".lock").exists()
     results = json.loads((out / "results.json").read_text())
     _check_schema(results)
     assert [s["static"] for s in results["settings"]] == [{"nu": 0.05}, {"nu": 0.1}]
@@ -141,3 +151,104 @@ def test_cli_sweep_and_report(tmp_path, capsys):
     assert "## nu-0.05" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["sweep", "--dataset", "digits", "--out", str(out), "--grid", "lam"])
+
+    # Library errors: one message, exit status 2, nothing created for a command that fails its checks.
+    capsys.readouterr()
+    before = _snapshot(out)
+    assert main([*args, "--resume", "--seeds", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ocnn-jax sweep: error: out_dir") and "seeds: [0] in the directory, [0, 1] in this call" in err
+    assert "Traceback" not in err and _snapshot(out) == before
+    fresh = tmp_path / "never"
+    assert main(["sweep", "--dataset", "digits", "--out", str(fresh), "--set", "epochs=-1", "--no-progress"]) == 2
+    assert "epochs must be an int >= 0" in capsys.readouterr().err
+    for bad in (["--max-runs", "0"], ["--data-dir", str(tmp_path / "nodata")], ["--resume", "--overwrite"]):
+        with pytest.raises(SystemExit) as info:
+            main(["sweep", "--dataset", "digits", "--out", str(fresh), *bad])
+        assert info.value.code == 2
+    with pytest.raises(SystemExit):
+        main(["demo", "--json", str(tmp_path / "cli")])  # a directory: refused before training
+    assert not fresh.exists()
+
+
+def _snapshot(d: Path) -> dict[str, bytes]:
+    """Every file under d with its bytes (to show that a refused call changed nothing)."""
+    return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    "change, differs",
+    [
+        (dict(method="ocnn"), "method"),
+        (dict(epochs=1), "config.default.train.epochs: 6 in the directory, 1 in this call"),
+        (dict(seeds=3), "seeds: [0, 1] in the directory, [0, 1, 2] in this call"),
+        (dict(normal_classes=[0]), "classes"),
+        (dict(normal_classes=[5, 6]), "classes"),
+    ],
+    ids=["method", "config", "seeds", "classes", "other-classes"],
+)
+def test_resume_of_another_sweep_is_refused_and_changes_nothing(reference, change, differs):
+    _, out = reference
+    before = _snapshot(out)
+    kwargs = {**FAST, "normal_classes": [0, 1, 2, 3], "seeds": 2, "method": "deep_svdd", **change}
+    method = kwargs.pop("method")
+    with pytest.raises(SweepDirectoryError, match="holds a different sweep") as info:
+        sweep("digits", method, out_dir=str(out), resume=True, max_runs_per_chunk=4, progress=False, figures=False,
+              **kwargs)
+    assert any(d.startswith(differs) for d in info.value.differences), info.value.differences
+    assert _snapshot(out) == before  # results.json, chunks and figures untouched
+
+
+def test_leftover_checkpoint_under_a_fresh_run_is_refused(tmp_path):
+    out = tmp_path / "left"
+    (out / "checkpoints").mkdir(parents=True)
+    (out / "checkpoints" / "default_000.npz").write_bytes(b"state of some earlier sweep")
+    before = _snapshot(out)
+    with pytest.raises(SweepDirectoryError, match=r"already holds a sweep \(checkpoints/default_000.npz\)"):
+        sweep("digits", "deep_svdd", normal_classes=[0], seeds=1, out_dir=str(out), progress=False, **FAST)
+    with pytest.raises(SweepDirectoryError, match="no fingerprint.json"):  # nor resumed blindly
+        sweep("digits", "deep_svdd", normal_classes=[0], seeds=1, out_dir=str(out), resume=True, progress=False, **FAST)
+    with pytest.raises(ValueError, match="max_runs_per_chunk must be None or an int >= 1"):
+        sweep("digits", "deep_svdd", out_dir=str(out), max_runs_per_chunk=0, progress=False, **FAST)
+    assert _snapshot(out) == before
+
+
+CLI_SWEEP = ["sweep", "--dataset", "digits", "--classes", "0,1,2,3", "--seeds", "2", "--max-runs", "4",
+             "--no-figures", "--no-progress", "--checkpoint-every", "0"] + [
+    a for k, v in FAST.items() for a in ("--set", f"{k}={v}")]
+
+
+def test_sigint_stops_the_sweep_cleanly_a_second_writer_is_refused_and_resume_is_bit_identical(reference, tmp_path):
+    """Ctrl-C (SIGINT) to a running CLI sweep: exit status 130 with the checkpoint written; meanwhile a
+    second sweep on the same directory is refused by the lock; --resume then gives the uninterrupted
+    results bit for bit."""
+    from ocnn_jax.cli import main
+
+    ref, _ = reference
+    out = tmp_path / "interrupted"
+    proc = subprocess.Popen([sys.executable, "-m", "ocnn_jax.cli", *CLI_SWEEP, "--out", str(out)], env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ckpt = out / "checkpoints" / "default_001.npz"
+    deadline = time.time() + 600
+
+    def wait_for(done) -> None:
+        while time.time() < deadline and not done() and proc.poll() is None:
+            time.sleep(0.05)
+        assert proc.poll() is None, "the sweep finished before it could be interrupted; make it longer"
+
+    wait_for(lambda: (out / ".lock").exists())  # taken before the first chunk compiles
+    with pytest.raises(DirectoryLockedError, match=rf"is locked by PID {proc.pid} "):
+        sweep("digits", "deep_svdd", normal_classes=[0, 1, 2, 3], seeds=2, out_dir=str(out), resume=True,
+              max_runs_per_chunk=4, progress=False, figures=False, **FAST)
+    # Interrupt the second chunk once it has a checkpoint (its train phase still has to compile).
+    wait_for(lambda: ckpt.exists() and (out / "chunks" / "default_000.json").exists())
+    os.kill(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err[-3000:]
+    assert f"ocnn-jax sweep: interrupted; checkpoint {ckpt} saved; continue with the same command and --resume" in err
+    assert "Traceback" not in err and ckpt.exists() and not (out / "results.json").exists()
+    assert not (out / ".lock").exists()  # released on the way out
+    assert main([*CLI_SWEEP, "--out", str(out), "--resume"]) == 0
+    resumed = json.loads((out / "results.json").read_text())
+    assert [r["auroc"] for r in resumed["runs"]] == ref["aurocs"]  # bit-identical, not just close
+    assert not ckpt.exists()

@@ -70,11 +70,11 @@ class CSVLogger:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
-        folder = os.path.dirname(self.path)
-        if folder:
-            os.makedirs(folder, exist_ok=True)
 
     def __call__(self, event: EpochMetrics) -> None:
+        folder = os.path.dirname(self.path)
+        if folder:  # created at the first epoch, not before: a command that fails its checks creates nothing
+            os.makedirs(folder, exist_ok=True)
         new = not os.path.exists(self.path) or os.path.getsize(self.path) == 0
         with open(self.path, "a", newline="") as fh:
             w = csv.writer(fh)

@@ -21,9 +21,11 @@ import numpy as np
 
 from ..frontend._fit import fit
 from ..datasets import Dataset, load, load_digits
+from ..engine._checkpoint import atomic_write_bytes
 from ..frontend._model import Model
 from ..methods.rcae import noise_nonzero_per_iteration
 from ..methods.registry import METHODS, get_method
+from ._outdir import check_new_file_path
 from ._report import TABLE_WIDTH, format_table, per_class_summary
 
 __all__ = ["run_demo", "run_comparison", "method_settings", "DEMO_CONFIG", "DIGITS_CONFIG", "VARIANTS", "ALL_METHODS"]
@@ -115,6 +117,8 @@ def run_demo(
 
     With ``baseline``, the ``ocsvm`` method (same preprocessing, label-free γ selection) is shown beside it.
     """
+    if json_path:
+        check_new_file_path(json_path, "json_path")  # before training, not after
     t0 = time.perf_counter()
     ds = load_digits()
     model, _, values, cfg = _evaluate(method, ds, "all", seeds, progress, overrides, callbacks)
@@ -200,6 +204,8 @@ def run_comparison(
       OC-NN entries also hold "sign_auroc": {"per_class", "mean"}, the paper-comparable sign AUROC
       (``Model.sign_auroc``), shown as its own column next to the method's.
     """
+    if json_path:
+        check_new_file_path(json_path, "json_path")  # before training, not after
     ds = _load(dataset, data_dir, verify=verify, download=download)
     overrides = overrides or {}
     unknown = set(overrides) - set(methods)
@@ -293,6 +299,6 @@ def _jsonable(v: Any) -> Any:
 
 
 def _write_json(path: str | None, result: dict[str, Any]) -> None:
+    """``result`` as JSON at ``path`` (its folder created), written atomically."""
     if path:
-        with open(path, "w") as fh:
-            json.dump(result, fh, indent=2, default=str)
+        atomic_write_bytes(path, json.dumps(result, indent=2, default=str).encode())

@@ -35,7 +35,7 @@ FINGERPRINT_FILE = "fingerprint.json"
 #: What a sweep writes into its directory (``overwrite`` removes exactly these).
 _STATE_FILES = ("results.json", "results.csv", "results.md", "extremes.npz", FINGERPRINT_FILE)
 _STATE_DIRS = ("chunks", "checkpoints")
-_FIGURE_PREFIXES = ("auroc_", "extremes_")
+_FIGURE_PREFIXES = ("auroc_", "extremes_", "noise_rcae_")
 
 
 def _nearest_existing(path: str) -> str:
@@ -67,7 +67,7 @@ def check_creatable_dir(path: str, what: str) -> None:
 def check_new_file_path(path: str, what: str = "--json") -> None:
     """A file can be written at ``path`` (its folder exists or can be created; ``path`` itself is not
     a directory). Creates nothing; raises ``ValueError`` naming ``what``."""
-    if os.path.isdir(path):
+    if os.path.isdir(path) or path.endswith(tuple(sep for sep in (os.sep, os.altsep) if sep)):
         raise ValueError(f"{what} {path!r} is a directory; give a file path")
     if os.path.exists(path) and not os.access(path, os.W_OK):
         raise ValueError(f"{what} {path!r} is not writable")

@@ -11,6 +11,12 @@ Layout of an output directory:
     chunks/<group>_<i>.json                     finished chunks (a resumed sweep skips them)
     chunks/<group>_<i>.npz                      per-run test scores of the chunk (for the figures)
     checkpoints/<group>_<i>.npz                 training state of the chunk in progress
+    fingerprint.json                            what this sweep is (``_fingerprint``) and its chunking
+    .lock                                       held by the process writing the directory
+
+A directory only ever holds one sweep: ``resume`` continues it only when the fingerprint matches,
+finished chunks and checkpoints are used only when they carry its digest and the planned runs, and
+one process at a time writes it (``_outdir.SweepDirectory``).
 
 Chunks: the runs of one grid group are tiled into (class subset × seed subset) blocks that fit the
 device memory (``plan_chunks``; ``max_runs_per_chunk`` overrides the estimate). Each chunk is one
@@ -21,7 +27,9 @@ Grid keys ``lam`` (RCAE's λ) are traced, so a λ grid trains inside one program
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import dataclasses
 import io
 import itertools
 import json
@@ -36,15 +44,20 @@ import jax
 import numpy as np
 
 from ..core.config import with_overrides
+from ..core.errors import Interrupted
 from ..core.progress import progress as progress_display
 from ..core.inputs import network_shape, resolve_seeds
 from ..datasets import Dataset, load
 from ..datasets.preprocess import resolve_preprocessing
 from ..engine._checkpoint import Checkpointer, atomic_savez, atomic_write_bytes
+from ..engine._interrupt import deferred_sigint, interrupt_requested
 from ..engine._runs import make_run_mesh
+from ..frontend._files import _library_version
 from ..frontend._fit import fit
 from ..methods.registry import default_config, get_method
 from ..nn import make_backbone
+from ._fingerprint import compatibility_version, dataset_digest, make_fingerprint
+from ._outdir import SweepDirectory, check_creatable_dir
 from ._reference import REFERENCE_SOURCE, reference_for
 from ._report import TABLE_WIDTH, class_label, format_table
 
@@ -164,6 +177,7 @@ def sweep(
     download: bool = False,
     out_dir: str | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     quick: bool = False,
     max_runs_per_chunk: int | None = None,
     devices: Sequence[Any] | None = None,
@@ -188,11 +202,17 @@ def sweep(
       data_dir: where the dataset files are (see ``ocnn_jax.datasets.load``).
       verify, download: as in ``ocnn_jax.datasets.load`` (checksum checks; fetch missing official files).
       out_dir: output directory (tables, figures, checkpoints); None keeps results in memory only.
-      resume: continue a sweep in ``out_dir``: finished chunks are skipped, the chunk in progress
-        restarts from its last checkpoint. Without it an ``out_dir`` holding results is an error.
+      resume: continue the sweep in ``out_dir``: finished chunks are skipped, the chunk in progress
+        restarts from its last checkpoint. Only the same sweep is continued: its fingerprint (data
+        set and its digest, method, full config, classes, seeds, grid, library version) must match,
+        else ``SweepDirectoryError`` lists what differs and nothing in ``out_dir`` is changed.
+        Without ``resume`` (or ``overwrite``) an ``out_dir`` holding a sweep is an error.
+      overwrite: delete the sweep in ``out_dir`` (results, chunks, checkpoints, figures) and start
+        fresh; other files there are kept.
       quick: a short configuration for CPUs (the method table's ``quick`` settings, e.g. 5 + 5 epochs with the milestone at
         4 for Deep SVDD); explicit config overrides win.
-      max_runs_per_chunk: runs per compiled program; default from ``estimate_run_bytes``.
+      max_runs_per_chunk: runs per compiled program (an int >= 1); default from ``estimate_run_bytes``,
+        or, when resuming, the chunking of the first call.
       devices: devices for the run-axis mesh (default: all; several → ``shard_map``).
       progress: show progress bars (per chunk and epoch, with images·runs/s).
       figures: write the PNG figures.
@@ -204,56 +224,146 @@ def sweep(
 
     Returns:
       The results dictionary also written to ``results.json``.
+
+    Raises:
+      SweepDirectoryError: ``out_dir`` holds another sweep, or a sweep without resume/overwrite.
+      DirectoryLockedError: another process writes to ``out_dir``.
+      Interrupted: SIGINT (Ctrl-C) stopped the sweep between two compiled calls; the checkpoint of the
+        chunk in progress is written, and ``resume=True`` continues bit for bit.
+
+    Every argument is checked before anything is trained or created on disk; ``out_dir`` is locked
+    (``.lock``) while the sweep runs.
     """
     t0 = time.perf_counter()
+    if max_runs_per_chunk is not None and (
+        isinstance(max_runs_per_chunk, bool) or not isinstance(max_runs_per_chunk, (int, np.integer)) or max_runs_per_chunk < 1
+    ):
+        raise ValueError(f"max_runs_per_chunk must be None or an int >= 1, got {max_runs_per_chunk!r}")
+    spec = get_method(method)
+    if out_dir is not None:
+        check_creatable_dir(out_dir, "out_dir")  # before loading (or downloading) the data
     ds = load(dataset, data_dir=data_dir, verify=verify, download=download) if isinstance(dataset, str) else dataset
     if not isinstance(ds, Dataset):
         raise TypeError(f"dataset must be a registry name or an ocnn_jax.datasets.Dataset, got {type(dataset).__name__}")
     if len(ds.x_test) == 0:
         raise ValueError(f"dataset {ds.name!r} has no test split; a sweep evaluates on the test set")
     classes = list(range(len(ds.classes))) if normal_classes == "all" else [ds.class_index(c) for c in normal_classes]
+    if len(set(classes)) != len(classes):
+        raise ValueError(f"normal_classes contains duplicates: {normal_classes!r}")
     seed_list = resolve_seeds(seeds)
-    overrides = {**_dataset_defaults(ds.name, method), **(get_method(method).quick if quick else {}), **config}
+    if isinstance(contamination, bool) or not isinstance(contamination, (int, float)) or not 0 <= contamination < 1:
+        raise ValueError(f"contamination must be a fraction in [0, 1), got {contamination!r}")
+    resolve_preprocessing(preprocessing, image=ds.x_train.ndim > 2)  # checks the name before training
+    fit_options = {"preprocessing": preprocessing, "contamination": contamination}
+    overrides = {**_dataset_defaults(ds.name, method), **(spec.quick if quick else {}), **config}
     groups = _grid_groups(grid)
+    # Resolves every config too: an unknown or invalid override fails here, before anything is created.
+    fingerprint = _fingerprint(ds, method, classes, seed_list, grid, {**overrides, **fit_options}, groups)
+    writer = out_dir is not None and jax.process_index() == 0  # one process writes on a shared filesystem
+    directory = None
+    if out_dir is not None:
+        directory = SweepDirectory(out_dir, fingerprint, resume=resume, overwrite=overwrite, writer=writer)
+        directory.check()  # read-only: nothing is created for a call that fails here
+    elif resume or overwrite:
+        raise ValueError("resume and overwrite need an out_dir")
     mesh = make_run_mesh(devices) if (devices is not None and len(devices) > 1) or (devices is None and jax.device_count() > 1) else None
     n_dev = 1 if mesh is None else mesh.size
-    if out_dir is not None:
-        os.makedirs(out_dir, exist_ok=True)
-        existing = os.path.isdir(os.path.join(out_dir, "chunks")) and os.listdir(os.path.join(out_dir, "chunks"))
-        if existing and not resume:
-            raise ValueError(f"out_dir {out_dir!r} already holds sweep results; pass resume=True (--resume) or another directory")
 
-    shallow = get_method(method).kind == "shallow"  # host scikit-learn fits: no mesh, no training checkpoints
-    writer = out_dir is not None and jax.process_index() == 0  # one process writes on a shared filesystem
-    plan = []
+    shallow = spec.kind == "shallow"  # host scikit-learn fits: no mesh, no training checkpoints
+    stored_limits = directory.stored_chunking.get("limits", {}) if directory is not None else {}
+    plan, limits = [], {}
     for static, traced in groups:
         group_cfg = {**overrides, **static, **traced}
         per_pair = max(1, len(traced.get("lam", [])))
-        limit = max_runs_per_chunk or _auto_max_runs(ds, method, {k: v for k, v in group_cfg.items() if k != "lam"}, n_dev)
         name = _group_name(static)
+        limit = max_runs_per_chunk or stored_limits.get(name) or _auto_max_runs(
+            ds, method, {k: v for k, v in group_cfg.items() if k != "lam"}, n_dev)
+        limits[name] = int(limit)
         for i, chunk in enumerate(plan_chunks(classes, seed_list, per_pair, limit, n_dev)):
             plan.append((f"{name}_{i:03d}", name, static, group_cfg, chunk))
 
+    with (directory.open({"limits": limits}) if directory is not None else contextlib.nullcontext()), deferred_sigint():
+        run_rows, score_files, train_time = _run_chunks(
+            plan, ds, method, directory, writer, mesh, shallow, progress, checkpoint_every_s, fit_options, callbacks,
+            figures, "lam" in (grid or {}))
+        results = _results(ds, method, classes, seed_list, grid, overrides, run_rows, time.perf_counter() - t0, n_dev)
+        # The input mode every run trained on: the method's default for "auto" (e.g. raw pixels for OC-SVM).
+        modes = sorted({r["preprocessing"] for r in run_rows if "preprocessing" in r})
+        results["preprocessing"] = modes[0] if len(modes) == 1 else (modes or resolve_preprocessing(
+            preprocessing, image=ds.kind == "image", defaults=get_method(method).preprocessing)[0])
+        results["preprocessing_requested"] = preprocessing
+        if contamination:
+            results["protocol"] += f"; training sets contaminated with a fraction {contamination} of other-class rows"
+        if preprocessing != "auto":
+            results["protocol"] += f"; preprocessing={preprocessing!r}"
+        results["train_time_s"] = train_time
+        if writer:
+            _write_extremes(out_dir, ds, run_rows, score_files)
+            write_report(out_dir, results, figures=figures)
+    return results
+
+
+#: ``fit`` parameters (not method config fields), from ``**config`` or the sweep's own arguments.
+_FIT_OPTIONS = ("encoder", "decoder", "rep_dim", "hidden", "model_axis", "check_collapse", "preprocessing",
+                "contamination")
+
+
+def _fingerprint(ds: Dataset, method: str, classes: list[int], seeds: list[int], grid: Any,
+                 overrides: dict[str, Any], groups: list[tuple[dict[str, Any], dict[str, list[Any]]]]) -> dict[str, Any]:
+    """The sweep's fingerprint (``_fingerprint``): per grid group the complete resolved method config.
+    Resolving the configs also checks every override (an unknown key fails here, before training)."""
+    spec = get_method(method)
+    fit_options = {k: v for k, v in overrides.items() if k in _FIT_OPTIONS}
+    family = None
+    if spec.kind == "deep":
+        encoder = fit_options.get("encoder", "auto")
+        shape = network_shape(tuple(ds.x_train.shape[1:]))
+        family = make_backbone(encoder, shape).name if isinstance(encoder, str) else "custom"
+    configs = {}
+    for static, traced in groups:
+        group_cfg = {k: v for k, v in {**overrides, **static, **traced}.items() if k not in _FIT_OPTIONS}
+        configs[_group_name(static)] = {"fit": fit_options,
+                                        **dataclasses.asdict(with_overrides(default_config(family, method), **group_cfg))}
+    arrays = {"x_train": ds.x_train, "y_train": ds.y_train, "x_test": ds.x_test, "y_test": ds.y_test}
+    return make_fingerprint(
+        dataset=ds.name, dataset_digest=dataset_digest(arrays, ds.classes), method=method, config=configs,
+        classes=[ds.classes[c] for c in classes], seeds=seeds, grid={k: list(v) for k, v in (grid or {}).items()},
+        library=compatibility_version(_library_version()),
+    )
+
+
+def _run_chunks(plan, ds: Dataset, method: str, directory: SweepDirectory | None, writer: bool, mesh, shallow: bool,
+                progress: bool, checkpoint_every_s: float, fit_options: dict[str, Any],
+                callbacks: Sequence[Any], figures: bool, lam_grid: bool) -> tuple[list[dict[str, Any]], list[str], float]:
+    """Train (or, for finished chunks, read back) every chunk of the plan: (run rows, score files,
+    training seconds over all calls). Stops with ``Interrupted`` on SIGINT (``deferred_sigint``).
+    ``fit_options``: the sweep's ``preprocessing`` and ``contamination`` for ``fit``; ``callbacks`` its
+    training callbacks; ``figures``: draw RCAE's noise figures (``lam_grid``: one per λ)."""
+    out_dir = None if directory is None else directory.out_dir
     run_rows: list[dict[str, Any]] = []
     score_files: list[str] = []
     train_time = 0.0  # training seconds of every chunk, also those finished by an earlier (resumed) call
     chunk_bar = progress_display(plan, desc="chunks", unit="chunk", enabled=progress and len(plan) >= 2, position=0)
     for tag, name, static, group_cfg, (chunk_classes, chunk_seeds) in chunk_bar:
+        if interrupt_requested():
+            raise Interrupted(None)
         chunk_bar.set_postfix_str(f"{tag}: classes {chunk_classes}, seeds {chunk_seeds}")
         done = None if out_dir is None else os.path.join(out_dir, "chunks", f"{tag}.json")
         if done is not None and os.path.exists(done):
             with open(done) as fh:
                 finished = json.load(fh)
+            directory.verify_chunk(done, finished, tag, chunk_classes, chunk_seeds, name)
             run_rows.extend(finished["runs"])
             train_time += finished["wall_time_s"]
             score_files.append(done[:-5] + ".npz")
             continue
         ckpt = None
-        if out_dir is not None and not shallow:
-            ckpt = Checkpointer(os.path.join(out_dir, "checkpoints", f"{tag}.npz"), every_s=checkpoint_every_s)
+        if directory is not None and not shallow:
+            ckpt = Checkpointer(os.path.join(out_dir, "checkpoints", f"{tag}.npz"), every_s=checkpoint_every_s,
+                                identity=directory.chunk_identity(tag, chunk_classes, chunk_seeds))
         model = fit(
             ds.x_train, ds.y_train, method=method, normal_classes=chunk_classes, seeds=chunk_seeds,
-            progress=progress, preprocessing=preprocessing, contamination=contamination,
+            progress=progress, **fit_options,
             **({} if shallow else {"mesh": mesh, "checkpoint": ckpt, "callbacks": callbacks}), **group_cfg,
         )
         train_time += model.wall_time
@@ -270,30 +380,17 @@ def sweep(
             rows.append(row)
         run_rows.extend(rows)
         if writer and figures and method == "rcae":  # N needs the model: drawn now, not by `report`
-            _noise_figures(model, ds, scores, out_dir, by_lam="lam" in (grid or {}))
-        if out_dir is not None:
+            _noise_figures(model, ds, scores, out_dir, by_lam=lam_grid)
+        if directory is not None:
             score_path = done[:-5] + ".npz"
             if writer:
                 atomic_savez(score_path, {"scores": scores.astype(np.float32)})
-                atomic_write_bytes(done, json.dumps({"runs": rows, "wall_time_s": model.wall_time}).encode())
+                atomic_write_bytes(done, json.dumps({"fingerprint": directory.digest, "runs": rows,
+                                                     "wall_time_s": model.wall_time}).encode())
             score_files.append(score_path)
             if ckpt is not None:
                 ckpt.clear()
-    results = _results(ds, method, classes, seed_list, grid, overrides, run_rows, time.perf_counter() - t0, n_dev)
-    # The input mode every run trained on: the method's default for "auto" (e.g. raw pixels for OC-SVM).
-    modes = sorted({r["preprocessing"] for r in run_rows if "preprocessing" in r})
-    results["preprocessing"] = modes[0] if len(modes) == 1 else (modes or resolve_preprocessing(
-        preprocessing, image=ds.kind == "image", defaults=get_method(method).preprocessing)[0])
-    results["preprocessing_requested"] = preprocessing
-    if contamination:
-        results["protocol"] += f"; training sets contaminated with a fraction {contamination} of other-class rows"
-    if preprocessing != "auto":
-        results["protocol"] += f"; preprocessing={preprocessing!r}"
-    results["train_time_s"] = train_time
-    if writer:
-        _write_extremes(out_dir, ds, run_rows, score_files)
-        write_report(out_dir, results, figures=figures)
-    return results
+    return run_rows, score_files, train_time
 
 
 def _noise_figures(model: Any, ds: Dataset, scores: np.ndarray, out_dir: str, by_lam: bool) -> None:

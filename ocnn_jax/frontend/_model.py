@@ -93,7 +93,7 @@ class Model:
             parts.append(f"λ {_brief(sorted({float(v) for v in np.asarray(self.run_lams)}))}")
         sizes = [int(np.prod(np.shape(v)[1:])) for v in jax.tree.leaves(self.variables)]
         backbone = self.backbone_spec.get("name", self.backbone_spec.get("family", "?"))
-        return (f"{type(self).__name__}(method={self.method!r}, runs={self.n_models} ({' × '.join(parts)}), "
+        return (f"{type(self).__name__}(method={self.method!r}, runs={self.n_runs} ({' × '.join(parts)}), "
                 f"sample_shape={tuple(self.sample_shape)}, backbone={backbone!r}, "
                 f"{sum(sizes):,} stored values per run)")
 
