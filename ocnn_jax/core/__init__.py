@@ -9,7 +9,14 @@ the run axis map), ``losses`` and ``prox`` (the objectives), ``optim``, ``config
 from . import losses, prox
 from .batching import StackedData, stack_classes
 from .config import OptimConfig, active_pretrain, with_overrides
-from .errors import HypersphereCollapseError, TrainingDivergedError
+from .errors import (
+    DirectoryLockedError,
+    HypersphereCollapseError,
+    Interrupted,
+    ModelFileError,
+    SweepDirectoryError,
+    TrainingDivergedError,
+)
 from .program import Phase, Program, RunSpec, make_runs, run_program
 
 __all__ = [
@@ -27,4 +34,8 @@ __all__ = [
     "active_pretrain",
     "TrainingDivergedError",
     "HypersphereCollapseError",
+    "ModelFileError",
+    "SweepDirectoryError",
+    "DirectoryLockedError",
+    "Interrupted",
 ]
