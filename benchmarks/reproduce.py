@@ -5,7 +5,8 @@
     python benchmarks/reproduce.py --dataset cifar10 --full --data-dir DIR --out DIR   # GPU/TPU
 
 Each method is one ``ocnn_jax.sweep`` (all 10 classes × seeds under the inductive protocol) written to
-``OUT/<method>/`` (resumable: rerun the same command after an interruption). Then ``OUT/results.md``
+``OUT/<method>/`` (resumable: rerun the same command after an interruption; a directory holding
+another sweep, or one written before sweeps had fingerprints, is refused: pass --overwrite to redo it). Then ``OUT/results.md``
 puts every method's per-class AUROC (mean ± population std) beside the reference, with the difference
 and whether our mean lies within one reference std; ``OUT/results.json`` holds the numbers.
 
@@ -51,6 +52,8 @@ def main(argv=None) -> int:
     p.add_argument("--classes", default="all", help="'all' or a comma list of class indices")
     p.add_argument("--data-dir", default=None, help="dataset directory (default: ocnn_jax.datasets search order)")
     p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--overwrite", action="store_true",
+                   help="delete each method's earlier sweep in OUT/<method>/ and run it again (default: resume it)")
     args = p.parse_args(argv)
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -66,7 +69,8 @@ def main(argv=None) -> int:
         print(f"== {method} ==", flush=True)
         combined[method] = sweep(
             args.dataset, method, normal_classes=classes, seeds=seeds, data_dir=args.data_dir,
-            out_dir=os.path.join(args.out, method), resume=True, quick=args.quick, progress=True,
+            out_dir=os.path.join(args.out, method), resume=not args.overwrite, overwrite=args.overwrite,
+            quick=args.quick, progress=True,
         )
         print(f"{method}: mean AUROC {100 * combined[method]['overall_mean']:.2f} in {time.perf_counter() - t:.0f} s",
               flush=True)
