@@ -164,12 +164,10 @@ class ClassData(NamedTuple):
     y_test: np.ndarray
 
 
-def default_data_dir() -> str:
-    """``$OCNN_JAX_DATA_DIR``, else ``../shared/data/mnist`` beside the repository."""
-    env = os.environ.get("OCNN_JAX_DATA_DIR")
-    if env:
-        return env
-    return str(REPO_ROOT.parent / "shared" / "data" / "mnist")
+def default_data_dir() -> str | None:
+    """``$OCNN_JAX_DATA_DIR`` when set, else None: ``ocnn_jax.datasets.load`` then searches its own places
+    (the environment variables and the per-user cache ``~/.cache/ocnn_jax``)."""
+    return os.environ.get("OCNN_JAX_DATA_DIR") or None
 
 
 def test_subset(n_total: int, n_test: int | None, seed: int = 0) -> np.ndarray:
@@ -471,8 +469,8 @@ def add_common_args(parser: argparse.ArgumentParser, *, epochs: int, pretrain_ep
                     n_train: int | None, n_test: int | None, seeds: bool = True) -> None:
     """The options every script shares (data, classes, [seeds,] epochs, output)."""
     parser.add_argument("--data-dir", default=default_data_dir(),
-                        help="folder with the MNIST IDX .gz files (default: $OCNN_JAX_DATA_DIR or "
-                             "../shared/data/mnist beside the repo; current: %(default)s)")
+                        help="folder with the MNIST IDX .gz files (default: $OCNN_JAX_DATA_DIR, else the "
+                             "per-user cache ~/.cache/ocnn_jax, where `ocnn-jax ... --download` puts them)")
     parser.add_argument("--classes", type=parse_int_list, default=[0],
                         help="normal classes, e.g. '0,3' or '0-9' (default: 0)")
     if seeds:

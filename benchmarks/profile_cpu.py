@@ -7,7 +7,7 @@ Perfetto trace: every XLA op's run time is summed over the trace and mapped to t
 Adam, loop bookkeeping), layer and direction (forward / backward). Op times are per model, summed
 over the devices' threads, so with several devices they add up to more than the wall time.
 
-    python benchmarks/profile_cpu.py --data-dir ../shared/data/mnist --md benchmarks/results/profile_cpu.md
+    python benchmarks/profile_cpu.py --data-dir $MNIST_DIR --md benchmarks/results/profile_cpu.md
 
 Needs only ocnn_jax (no Keras, no PyTorch).
 """

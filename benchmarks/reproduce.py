@@ -1,6 +1,6 @@
 """Reproduce the one-class tables (docs/algorithms.md §12.1) for every method, ours beside the published ones.
 
-    python benchmarks/reproduce.py --dataset mnist --quick --data-dir ../shared/data/mnist \\
+    python benchmarks/reproduce.py --dataset mnist --quick --data-dir $MNIST_DIR \\
         --out benchmarks/results/reproduce_mnist_quick
     python benchmarks/reproduce.py --dataset cifar10 --full --data-dir DIR --out DIR   # GPU/TPU
 

@@ -1,4 +1,4 @@
-"""Checks on the real MNIST and CIFAR-10 copies in /work/shared/data (skipped when it is absent).
+"""Checks on the real MNIST and CIFAR-10 copies in $OCNN_SHARED_DATA (skipped when it is unset).
 
 Set ``OCNN_SHARED_DATA`` to point elsewhere. Run with ``-s`` to see the measured figures.
 """
@@ -26,7 +26,7 @@ MNIST_TEST = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 def shared() -> Path:
     root = shared_data_dir()
     if root is None:
-        pytest.skip("shared data directory absent (set OCNN_SHARED_DATA or provide ../shared/data)")
+        pytest.skip("shared data directory absent (set OCNN_SHARED_DATA to a folder holding mnist/ and cifar10/)")
     return root
 
 

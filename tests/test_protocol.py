@@ -1,7 +1,7 @@
 """The one-class protocol (docs/algorithms.md §7): split, contamination, preprocessing, per-class stack.
 
 Synthetic and offline except the last tests, which reproduce the published GCN + min-max table from
-/work/shared/data and skip when it is absent.
+$OCNN_SHARED_DATA and skip when it is unset.
 """
 
 from __future__ import annotations
@@ -179,13 +179,13 @@ def test_digits_split_end_to_end():
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# The published constants table, recomputed from the real data (skips without /work/shared/data)
+# The published constants table, recomputed from the real data (skips without $OCNN_SHARED_DATA)
 
 
 def _shared():
     root = shared_data_dir()
     if root is None:
-        pytest.skip("shared data directory absent (set OCNN_SHARED_DATA or provide ../shared/data)")
+        pytest.skip("shared data directory absent (set OCNN_SHARED_DATA to a folder holding mnist/ and cifar10/)")
     return root
 
 
