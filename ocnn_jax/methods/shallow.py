@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
+from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
 from scipy.special import logsumexp
 from sklearn.svm import OneClassSVM
@@ -50,7 +51,7 @@ from ..core.config import check_int, check_positive, validate_nu
 from ..core.progress import progress as progress_display
 
 __all__ = ["ShallowConfig", "GAMMA_RULES", "scale_gamma", "Estimator", "OCSVM", "KDE", "ISOFOREST", "ShallowFit", "fit_shallow", "fit_estimator",
-           "GaussianKDE", "gaussian_kde_log_density", "holdout_split"]
+           "GaussianKDE", "gaussian_kde_log_density", "holdout_split", "Projected"]
 
 #: OC-SVM γ rules: "scale" (1/(d·Var(X)) of the run's training rows) or "heldout" (Ruff's grid, selected
 #: on held-out normals).
@@ -93,6 +94,11 @@ class ShallowConfig:
       gammas: OC-SVM γ grid of the "heldout" rule, default 2^-10 … 2^-1.
       bandwidths: KDE bandwidth grid, default 2^{0.5k}, k = −10 … 10.
       holdout_fraction: share of each run's normal training data held out for selection, in (0, 0.5].
+      cv_folds: KDE bandwidth selection: 1 = one held-out split of ``holdout_fraction``; k >= 2 = the
+        mean held-out log-likelihood over k folds of the training rows (Ruff et al.'s 5-fold search).
+      pca: None, or the share of variance in (0, 1) that a PCA fitted on each run's training rows
+        keeps before the estimator (Ruff et al. used 0.95 for all three baselines); scoring projects
+        the same way.
       n_estimators: Isolation Forest trees.
       score_batch_size: samples per ``score`` chunk; memory only.
     """
@@ -102,6 +108,8 @@ class ShallowConfig:
     gammas: tuple[float, ...] = field(default_factory=lambda: _pow2_grid(-10, -1, 1))
     bandwidths: tuple[float, ...] = field(default_factory=lambda: _pow2_grid(-5, 5, 0.5))
     holdout_fraction: float = 0.2
+    cv_folds: int = 1
+    pca: float | None = None
     n_estimators: int = 100
     score_batch_size: int = 2048
 
@@ -122,6 +130,10 @@ class ShallowConfig:
         h = self.holdout_fraction
         if isinstance(h, bool) or not isinstance(h, (int, float)) or not (0 < h <= 0.5):
             raise ValueError(f"holdout_fraction must lie in (0, 0.5], got {h!r}")
+        check_int("cv_folds", self.cv_folds, minimum=1)
+        p = self.pca
+        if p is not None and (isinstance(p, bool) or not isinstance(p, (int, float)) or not (0 < p < 1)):
+            raise ValueError(f"pca must be None or a share of variance in (0, 1), got {p!r}")
         check_int("n_estimators", self.n_estimators, minimum=1)
         check_int("score_batch_size", self.score_batch_size, minimum=1)
 
@@ -204,6 +216,8 @@ def _select_gamma(x: np.ndarray, cfg: ShallowConfig, seed: int) -> float:
     (ties: the smaller γ; "heldout")."""
     if cfg.gamma_rule == "scale":
         return scale_gamma(x)
+    if len(cfg.gammas) == 1:  # nothing to choose (e.g. one grid point of a sweep over γ)
+        return float(cfg.gammas[0])
     fit_rows, held = holdout_split(x.shape[0], cfg.holdout_fraction, seed)
     best, best_value = None, None
     for gamma in sorted(cfg.gammas):
@@ -215,12 +229,21 @@ def _select_gamma(x: np.ndarray, cfg: ShallowConfig, seed: int) -> float:
 
 
 def _select_bandwidth(x: np.ndarray, cfg: ShallowConfig, seed: int) -> float:
-    """KDE: the held-out log-likelihood of every bandwidth from one set of distances; the largest wins
-    (ties: the smaller h)."""
-    fit_rows, held = holdout_split(x.shape[0], cfg.holdout_fraction, seed)
-    best, best_value = None, None
+    """KDE: the mean held-out log-likelihood of every bandwidth (one set of distances per split), over one
+    held-out split (``cv_folds`` = 1) or ``cv_folds`` seeded folds; the largest wins (ties: the smaller h)."""
     bandwidths = sorted(cfg.bandwidths)
-    means = gaussian_kde_log_density(x[fit_rows], x[held], bandwidths).mean(axis=1)
+    if len(bandwidths) == 1:
+        return float(bandwidths[0])
+    if cfg.cv_folds == 1:
+        splits = [holdout_split(x.shape[0], cfg.holdout_fraction, seed)]
+    else:
+        if x.shape[0] < cfg.cv_folds:
+            raise ValueError(f"cv_folds={cfg.cv_folds} needs at least that many training rows, got {x.shape[0]}")
+        folds = np.array_split(np.random.default_rng(seed).permutation(x.shape[0]), cfg.cv_folds)
+        splits = [(np.sort(np.concatenate(folds[:k] + folds[k + 1 :])), np.sort(f)) for k, f in enumerate(folds)]
+    means = np.mean([gaussian_kde_log_density(x[fit_rows], x[held], bandwidths).mean(axis=1)
+                     for fit_rows, held in splits], axis=0)
+    best, best_value = None, None
     for h, value in zip(bandwidths, means):
         if best_value is None or value > best_value:  # strict: ties keep the smaller h
             best, best_value = h, float(value)
@@ -257,16 +280,36 @@ ISOFOREST = Estimator(
 )
 
 
+class Projected:
+    """A fitted estimator behind a fitted PCA: ``decision_function`` / ``score_samples`` of the projected rows."""
+
+    def __init__(self, pca: PCA, estimator: Any) -> None:
+        self.pca, self.estimator = pca, estimator
+
+    def decision_function(self, x: np.ndarray) -> np.ndarray:
+        return self.estimator.decision_function(self.pca.transform(x))
+
+    def score_samples(self, x: np.ndarray) -> np.ndarray:
+        return self.estimator.score_samples(self.pca.transform(x))
+
+
 def fit_estimator(spec: Estimator, x: np.ndarray, cfg: ShallowConfig, seed: int, hyper: float | None = None):
     """Fit one run on its training rows x (n, d); selects the hyperparameter unless ``hyper`` is given.
+    With ``cfg.pca`` the rows are first projected by a PCA fitted on them (deterministic: full SVD), and
+    selection, fit and threshold all work on the projection.
 
     Returns:
       (fitted estimator, hyperparameter or None, ``predict`` threshold on the score).
     """
+    pca = None
+    if cfg.pca is not None:
+        pca = PCA(n_components=cfg.pca, svd_solver="full").fit(x)
+        x = pca.transform(x)
     if hyper is None:
         hyper = spec.select(x, cfg, seed)
     est = spec.make(cfg, seed, hyper).fit(x)
-    return est, hyper, spec.threshold(est, x, cfg, seed, hyper)
+    threshold = spec.threshold(est, x, cfg, seed, hyper)
+    return (est if pca is None else Projected(pca, est)), hyper, threshold
 
 
 class ShallowFit(NamedTuple):
