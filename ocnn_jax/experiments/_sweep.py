@@ -266,7 +266,7 @@ def sweep(
     if selection == "paper":
         overrides = {**paper_config(method), **overrides}  # raises for a deep method
         if preprocessing == "auto" and ds.x_train.ndim > 2:  # the paper's images: GCN (l1) + min-max for all methods
-            fit_options["preprocessing"] = "gcn_minmax"
+            preprocessing = fit_options["preprocessing"] = "gcn_minmax"
     groups = _grid_groups(grid)
     # Resolves every config too: an unknown or invalid override fails here, before anything is created.
     fingerprint = _fingerprint(ds, method, classes, seed_list, grid, {**overrides, **fit_options}, groups)
