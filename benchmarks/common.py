@@ -423,8 +423,9 @@ def ocnn_jax_records(classes: Sequence[ClassData], seeds: Sequence[int], hyper: 
         n_images = lambda n: (pre.epochs * steps_per_epoch(n, pre.batch_size) * pre.batch_size  # noqa: E731
                               + oc.epochs * steps_per_epoch(n, oc.batch_size) * oc.batch_size)
     elif method == "dcae":
+        # The references train Ruff's bias-free AE (the paper network), not our default's output bias.
         cfg = dict(epochs=pre.epochs, batch_size=pre.batch_size, lr=pre.lr, lr_milestone=pre.lr_milestone,
-                   weight_decay=pre.weight_decay)
+                   weight_decay=pre.weight_decay, output_bias="none")
         n_images = lambda n: pre.epochs * steps_per_epoch(n, pre.batch_size) * pre.batch_size  # noqa: E731
     else:
         raise ValueError(f"unknown method {method!r}")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import ocnn_jax
-from ocnn_jax.methods.ae_training import apply_eval
+from ocnn_jax.methods.ae_training import ae_row, apply_eval
 from ocnn_jax.core.batching import eval_chunking, stack_classes
 from ocnn_jax.core.config import OptimConfig, active_pretrain, with_overrides
 from ocnn_jax.methods import OCNNConfig, default_config
@@ -164,7 +164,7 @@ def test_ocnn_defaults_and_bad_input():
     assert active_pretrain(cfg) is None and OCNNConfig().features == "input"
     # Switching to the encoder codes brings back the family's AE pretraining row (kept in the config).
     for feat in ("encoder", "encoder_l2"):
-        assert active_pretrain(with_overrides(cfg, features=feat)) == default_config("mnist_lenet", "dcae").train
+        assert active_pretrain(with_overrides(cfg, features=feat)) == ae_row("mnist_lenet")
     assert with_overrides(default_config("cifar_lenet", "ocnn"), features="encoder").pretrain.epochs == 350
     assert (cfg.train.lr, cfg.train.lr_milestone, cfg.train.batch_size, cfg.train.epochs) == (1e-4, None, 200, 100)
     assert default_config("cifar_lenet", "ocnn").hidden_units == 128

@@ -17,7 +17,8 @@ from ocnn_jax.methods import DCAEConfig, RCAEConfig, default_config
 from ocnn_jax.nn import make_backbone
 from ocnn_jax.core.program import RunSpec, run_program
 from ocnn_jax.core.prox import group_soft_threshold, rcae_noise, soft_threshold
-from ocnn_jax.methods.rcae import make_dcae, make_rcae, noise_nonzero_per_iteration
+from ocnn_jax.methods.rcae import (PAPER_AE, make_dcae, make_rcae, noise_nonzero_per_iteration,
+                                   reconstruction_autoencoder, resolve_output_bias)
 
 floats = st.floats(-10, 10, allow_nan=False, width=32)
 taus = st.floats(0, 5, allow_nan=False, width=32)
@@ -127,6 +128,56 @@ def test_infinite_lambda_rcae_equals_dcae_exactly():
     assert not np.any(np.asarray(a.noise)) and not np.any(np.asarray(ma["train/noise_nonzero"]))
 
 
+@pytest.mark.parametrize("output", ["sigmoid", "linear"])
+def test_output_bias_starts_at_the_class_mean_and_the_paper_decoder_has_none(output):
+    """Default DCAE/RCAE: one decoder bias per output channel (here per feature), initialised at the
+    mean of the run's valid rows (padding excluded), its logit under a sigmoid; PAPER_AE: no bias."""
+    r = np.random.default_rng(2)
+    cls0 = r.random((40, D)).astype(np.float32) * np.linspace(0.05, 0.9, D, dtype=np.float32)
+    cls1 = r.random((27, D)).astype(np.float32) * 0.1 + 0.4
+    data = stack_classes([cls0, cls1], 16)
+    n_chunks, _ = eval_chunking(data.n_max, 16)
+    backbone = make_backbone("mlp", (D,), rep_dim=4, hidden=(16,), output=output)
+    run = RunSpec(jnp.int32(1), jnp.float32(0.1), jnp.float32(0.2))
+    for cfg, params_of in [(DCAEConfig(train=OPT), lambda s: s.params),
+                           (RCAEConfig(outer_iterations=3, epochs_per_iteration=2, train=OPT), lambda s: s.ae.params)]:
+        state = make_dcae(backbone, cfg, data.n_max, n_chunks).init(jax.random.key(0), run, data) \
+            if isinstance(cfg, DCAEConfig) else make_rcae(backbone, cfg, data.n_max, n_chunks).init(jax.random.key(0), run, data)
+        mean = cls1.astype(np.float64).mean(0)
+        expected = np.log(mean / (1 - mean)) if output == "sigmoid" else mean
+        np.testing.assert_allclose(params_of(state)["decoder"]["output_bias"], expected, rtol=1e-5, atol=1e-6)
+        paper = with_overrides(cfg, **PAPER_AE)
+        prog = (make_dcae if isinstance(cfg, DCAEConfig) else make_rcae)(backbone, paper, data.n_max, n_chunks)
+        assert "output_bias" not in params_of(prog.init(jax.random.key(0), run, data))["decoder"]
+
+
+def test_output_bias_needs_a_decoder_field_and_auto_leaves_custom_decoders_alone():
+    import flax.linen as nn
+
+    class Enc(nn.Module):
+        @nn.compact
+        def __call__(self, x, train):
+            return nn.Dense(2, use_bias=False)(x)
+
+    class Dec(nn.Module):
+        @nn.compact
+        def __call__(self, z, train):
+            return nn.Dense(D, use_bias=False)(z)
+
+    x = np.random.default_rng(0).random((30, D)).astype(np.float32)
+    with pytest.raises(ValueError, match=r"output_bias='data_mean' needs a decoder with a boolean field `output_bias`.*"
+                                         r"pass output_bias='none'"):
+        ocnn_jax.fit(x, method="dcae", encoder=Enc(), decoder=Dec(), epochs=1, batch_size=10, output_bias="data_mean",
+                     progress=False)
+    model = ocnn_jax.fit(x, method="dcae", encoder=Enc(), decoder=Dec(), epochs=1, batch_size=10, progress=False)
+    assert model.config.output_bias == "auto" and "output_bias" not in model.variables["params"]["decoder"]
+    assert resolve_output_bias(model.backbone, model.config) == "none"
+    assert model.score(x).shape == (3, 30)
+    builtin = make_backbone("mlp", (D,))
+    assert resolve_output_bias(builtin, DCAEConfig()) == "data_mean"
+    assert resolve_output_bias(builtin, DCAEConfig(output_bias="none")) == "none"
+
+
 @pytest.mark.parametrize("penalty, theta_input", [("l1", "x"), ("l21", "x_minus_n")])
 def test_noise_step_is_the_prox_of_the_residual_and_padding_stays_zero(penalty, theta_input):
     """After each outer iteration the N in the compiled run equals prox_{λ/2}(X − AE(input)) of that
@@ -139,7 +190,7 @@ def test_noise_step_is_the_prox_of_the_residual_and_padding_stays_zero(penalty, 
     run = RunSpec(jnp.int32(1), jnp.float32(0.1), jnp.float32(0.2))
     epoch = jax.jit(prog.phases[0].epoch_fn)
     state = prog.init(jax.random.key(0), run, data)
-    ae = autoencoder_of(BACKBONE)
+    ae = reconstruction_autoencoder(BACKBONE, cfg)
     n = 27
     x = np.asarray(data.x[1, :n])
     for e in range(6):
@@ -194,7 +245,7 @@ def test_rcae_scores_are_reconstruction_errors_and_round_trip(lam_grid_fit, tmp_
     assert loaded.runs == model.runs and loaded.config == model.config
     v = jax.tree.map(lambda a: a[5], model.variables)
     xp = model.preprocess(x, 0)
-    recon = np.asarray(apply_eval(autoencoder_of(model.backbone), v["params"], v["batch_stats"], xp))
+    recon = np.asarray(apply_eval(reconstruction_autoencoder(model.backbone, model.config), v["params"], v["batch_stats"], xp))
     np.testing.assert_allclose(model.score(x)[5], ((xp - recon) ** 2).sum(1), rtol=1e-5)
 
 
@@ -202,9 +253,14 @@ def test_rcae_config_defaults_and_bad_input():
     cfg = default_config("mnist_lenet", "rcae")
     assert (cfg.outer_iterations, cfg.epochs_per_iteration, cfg.train.epochs, cfg.lam) == (5, 30, 150, 0.1)
     assert cfg.train.lr_milestone == 50 and cfg.train.weight_decay == 5e-4 and cfg.penalty == "l1"
+    assert (cfg.train.lr, cfg.output_bias) == (1e-3, "auto")  # the stable defaults (not the paper's)
     cifar = default_config("cifar_lenet", "rcae")
     assert (cifar.outer_iterations, cifar.epochs_per_iteration, cifar.train.epochs) == (10, 35, 350)
-    assert default_config("mlp", "dcae").train == default_config("mlp", "deep_svdd").pretrain
+    # DCAE trains the AE-pretraining row of the family, at lr 1e-3; PAPER_AE restores the paper's lr.
+    dcae = default_config("mlp", "dcae")
+    assert dcae.output_bias == "auto"
+    assert with_overrides(dcae, **PAPER_AE).train == default_config("mlp", "deep_svdd").pretrain
+    assert with_overrides(dcae, **PAPER_AE).output_bias == "none"
     assert with_overrides(cfg, outer_iterations=2, epochs_per_iteration=3).train.epochs == 6
     assert with_overrides(cfg, lam=[1, float("inf")]).lams == (1.0, float("inf"))
     x = np.random.default_rng(0).random((30, 4))
@@ -219,8 +275,22 @@ def test_rcae_config_defaults_and_bad_input():
         ({"epochs": 10}, TypeError, r"outer_iterations × epochs_per_iteration"),
         ({"outer_iterations": 0}, ValueError, r"outer_iterations must be an int >= 1"),
         ({"nu": 0}, ValueError, r"nu must lie in \(0, 1\]"),
+        ({"output_bias": "zero"}, ValueError, r"output_bias must be one of \('auto', 'data_mean', 'none'\)"),
     ]:
         with pytest.raises(exc, match=match):
             ocnn_jax.fit(x, method="rcae", progress=False, **kwargs)
     with pytest.raises(ValueError, match="train.epochs must equal"):
         RCAEConfig(outer_iterations=2, epochs_per_iteration=2)
+
+
+def test_model_files_without_the_output_bias_field_load_as_the_bias_free_decoder():
+    """Files written before ``output_bias`` existed hold bias-free AEs: they load with output_bias="none"."""
+    import dataclasses
+
+    from ocnn_jax.frontend._files import config_from_dict
+
+    for cfg in (DCAEConfig(), RCAEConfig()):
+        stored = {"type": type(cfg).__name__, **dataclasses.asdict(cfg)}
+        assert config_from_dict(stored) == cfg  # a current file: as written
+        del stored["output_bias"]
+        assert config_from_dict(stored).output_bias == "none"

@@ -19,7 +19,8 @@ import numpy as np
 
 from ..core.batching import run_map
 from ..core.prox import rcae_noise
-from ..methods.ae_training import apply_eval, autoencoder_of
+from ..methods.ae_training import apply_eval
+from ..methods.rcae import reconstruction_autoencoder
 from ._model import Model
 
 __all__ = ["reconstruction_parts"]
@@ -43,7 +44,7 @@ def reconstruction_parts(model: Model, x: Any) -> dict[str, np.ndarray]:
     if getattr(model.config, "theta_input", "x") != "x":
         raise ValueError("N is recomputable only with theta_input='x' (with 'x_minus_n' it depends on the previous N)")
     base = model._base_inputs(x)
-    ae = autoencoder_of(model.backbone)
+    ae = reconstruction_autoencoder(model.backbone, model.config)
     rcae = model.method == "rcae"
     if rcae:
         lams = model.run_lams if model.run_lams is not None else np.full(model.n_runs, model.config.lams[0], np.float32)

@@ -105,8 +105,10 @@ def _config_to_dict(cfg: Any) -> dict[str, Any]:
 
 
 #: Config fields added after model files were first written, with the value that reproduces the behaviour
-#: of the files that lack them (OC-SVM: the held-out γ grid).
+#: of the files that lack them (DCAE/RCAE: the bias-free decoder; OC-SVM: the held-out γ grid).
 _ADDED_FIELDS: dict[str, dict[str, Any]] = {
+    "DCAEConfig": {"output_bias": "none"},
+    "RCAEConfig": {"output_bias": "none"},
     "ShallowConfig": {"gamma_rule": "heldout"},
 }
 

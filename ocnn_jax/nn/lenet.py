@@ -3,7 +3,8 @@
 All layers are bias-free 5x5 stride-1 convs (:class:`~ocnn_jax.nn.layers.Conv`) and dense
 layers; BatchNorm has no scale/bias (eps 1e-4, momentum 0.9); leaky ReLU slope 0.01;
 decoders end in a sigmoid (``output="linear"`` gives an identity output for standardised
-inputs). PyTorch's stride-1 ``ConvTranspose2d(k=5, padding=p)`` is written as a plain conv
+inputs); ``output_bias=True`` adds one learnable bias per output channel before it (not Ruff's network;
+DCAE and RCAE use it, see ``ocnn_jax.methods.rcae``). PyTorch's stride-1 ``ConvTranspose2d(k=5, padding=p)`` is written as a plain conv
 with padding ``4 - p`` (p = 2 -> 2, size kept; p = 3 -> 1, size shrinks by 2).
 
 Intermediate activations are ``sow``-n into the ``'intermediates'`` collection (a no-op
@@ -29,7 +30,7 @@ from .layers import (
     upsample_nearest_2x,
     xavier_leaky_init,
 )
-from .mlp import OUTPUTS
+from .mlp import OUTPUTS, add_output_bias
 
 __all__ = [
     "MnistLeNetEncoder",
@@ -100,6 +101,7 @@ class MnistLeNetDecoder(nn.Module):
 
     rep_dim: int = 32
     output: str = "sigmoid"
+    output_bias: bool = False
 
     @nn.compact
     def __call__(self, z: jax.Array, train: bool) -> jax.Array:
@@ -113,7 +115,7 @@ class MnistLeNetDecoder(nn.Module):
         x = leaky_relu(batch_norm(train, "bn2")(x))
         self.sow("intermediates", "up3", upsample_nearest_2x(x))
         x = Conv(1, padding=2, kernel_init=torch_deconv_init, upsample=True, name="deconv3")(x)
-        return _output(x, self.output, "MnistLeNetDecoder")
+        return _output(add_output_bias(self, x, self.output_bias), self.output, "MnistLeNetDecoder")
 
 
 class CifarLeNetEncoder(nn.Module):
@@ -141,6 +143,7 @@ class CifarLeNetDecoder(nn.Module):
 
     rep_dim: int = 128
     output: str = "sigmoid"
+    output_bias: bool = False
 
     @nn.compact
     def __call__(self, z: jax.Array, train: bool) -> jax.Array:
@@ -154,4 +157,4 @@ class CifarLeNetDecoder(nn.Module):
             x = leaky_relu(batch_norm(train, f"bn{i}")(x))
         self.sow("intermediates", "up3", upsample_nearest_2x(x))
         x = Conv(3, padding=2, kernel_init=xavier_leaky_init, upsample=True, name="deconv4")(x)
-        return _output(x, self.output, "CifarLeNetDecoder")
+        return _output(add_output_bias(self, x, self.output_bias), self.output, "CifarLeNetDecoder")

@@ -2,7 +2,7 @@
 
 Encoder: flatten -> [dense h -> BN -> lrelu] for h in ``hidden`` -> dense ``rep_dim``.
 Decoder: [dense h -> BN -> lrelu] for h in reversed(``hidden``) -> dense prod(input_shape)
--> sigmoid (inputs in [0, 1]) or identity (standardised features) -> reshape.
+-> reshape [-> + output bias] -> sigmoid (inputs in [0, 1]) or identity (standardised features).
 Dense layers use PyTorch's default init U(+-1/sqrt(fan_in)).
 """
 
@@ -13,13 +13,27 @@ from collections.abc import Sequence
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
 from .layers import batch_norm, leaky_relu, torch_default_init
 
-__all__ = ["MLPEncoder", "MLPDecoder", "OUTPUTS"]
+__all__ = ["MLPEncoder", "MLPDecoder", "OUTPUTS", "add_output_bias"]
 
 #: Allowed decoder output activations.
 OUTPUTS: tuple[str, ...] = ("sigmoid", "linear")
+
+
+def add_output_bias(module: nn.Module, x: jax.Array, enabled: bool) -> jax.Array:
+    """``x + b`` with a learnable ``"output_bias"`` b of shape (C,), C = x's last axis (the output
+    channels; the features of a flat output), zero-initialised; ``x`` unchanged when not ``enabled``.
+
+    Called inside a decoder's compact ``__call__`` right before the output activation. DCAE/RCAE set b
+    to the normal class's mean (its logit under a sigmoid) at initialisation, so the bias-free layers
+    before it only model the deviations from that level (``ocnn_jax.methods.rcae``)."""
+    if not enabled:
+        return x
+    bias = module.param("output_bias", nn.initializers.zeros, (x.shape[-1],), jnp.float32)
+    return x + bias.reshape((1,) * (x.ndim - 1) + bias.shape)
 
 
 def _dense(features: int, name: str) -> nn.Dense:
@@ -54,11 +68,14 @@ class MLPDecoder(nn.Module):
       hidden: the *encoder's* hidden widths; applied here in reverse order.
       input_shape: one sample's shape to reconstruct (required, all sizes positive).
       output: ``"sigmoid"`` for data scaled to [0, 1], ``"linear"`` for standardised data.
+      output_bias: a learnable bias over the output's last axis before the activation
+        (:func:`add_output_bias`); False (default, Ruff's bias-free network) adds none.
     """
 
     hidden: Sequence[int] = (64,)
     input_shape: tuple[int, ...] = ()
     output: str = "sigmoid"
+    output_bias: bool = False
 
     @nn.compact
     def __call__(self, z: jax.Array, train: bool) -> jax.Array:
@@ -74,7 +91,6 @@ class MLPDecoder(nn.Module):
             x = _dense(h, f"dense{i}")(x)
             x = batch_norm(train, f"bn{i}")(x)
             x = leaky_relu(x)
-        x = _dense(math.prod(self.input_shape), "out")(x)
-        if self.output == "sigmoid":
-            x = jax.nn.sigmoid(x)
-        return x.reshape(x.shape[0], *self.input_shape)
+        x = _dense(math.prod(self.input_shape), "out")(x).reshape(x.shape[0], *self.input_shape)
+        x = add_output_bias(self, x, self.output_bias)
+        return jax.nn.sigmoid(x) if self.output == "sigmoid" else x
