@@ -278,3 +278,44 @@ def test_write_outputs_writes_json_and_markdown(tmp_path):
     assert json.loads((tmp_path / "a" / "r.json").read_text()) == {"x": None}
     assert (tmp_path / "b" / "r.md").read_text() == "# t\n"
     write_outputs(None, None, {}, "")  # both optional
+
+
+def test_default_settings_suite_cells_resume_and_isoforest_equals_sklearn(tmp_path, capsys):
+    """One small cell pair of the suite: our Isolation Forest with its default (raw) input is scikit-learn's
+    with its defaults, run for run; the JSON is written per cell and a rerun skips the finished cells."""
+    import default_settings_suite as suite
+
+    out = tmp_path / "suite.json"
+    args = ["--datasets", "iris_raw", "--methods", "isoforest,sk_isoforest", "--out", str(out)]
+    assert suite.main(args) == 0
+    cells = json.loads(out.read_text())["cells"]
+    ours, sk = cells["iris_raw/isoforest"], cells["iris_raw/sk_isoforest"]
+    assert ours["preprocessing"] == "none" and ours["seeds"] == [0, 1, 2] and len(ours["auroc"]) == 3
+    np.testing.assert_allclose(ours["auroc"], sk["auroc"], rtol=0, atol=1e-12)
+    md = out.with_suffix(".md").read_text()
+    assert "| iris_raw |" in md and "isoforest | sk_isoforest |  diff" in md and "+0.00" in md
+    capsys.readouterr()
+    assert suite.main(args) == 0
+    assert "iris_raw/isoforest: done" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        suite.main(["--datasets", "imagenet"])
+
+
+def test_ae_stability_report_pairs_before_and_after_and_checks_the_targets():
+    """ae_stability.md from cells alone (no training): before = the paper-settings cell, after = the default;
+    the targets (seed std <= 3 points per class, no run below 50 %) are judged per cell."""
+    import default_settings_suite as suite
+
+    cell = lambda auroc: {"classes": ["a", "b"], "seeds": [0, 1, 2], "auroc": auroc, "preprocessing": "x"}  # noqa: E731
+    results = {"command": "c", "cells": {
+        "iris_raw/dcae": cell([[0.99, 0.98, 0.99], [0.97, 0.96, 0.98]]),
+        "iris_raw/dcae_paper": cell([[0.9, 0.4, 0.7], [0.97, 0.96, 0.98]]),
+        "iris_raw/rcae": cell([[0.9, 0.9, 0.9], [0.9, 0.9, 0.9]]),  # no before: not reported
+    }}
+    md = suite.ae_stability_markdown(results)
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in md.split("## Summary")[1].split("##")[0].splitlines()
+            if line.startswith("|")]
+    assert [r[:2] for r in rows[2:]] == [["iris_raw", "dcae"]]  # header, rule, one pair (rcae has no before)
+    assert rows[2][4:] == ["40.00 → 96.00", "20.55 → 0.82", "no → yes"]
+    assert "90.00 / 40.00 / 70.00" in md
+    assert suite.ae_stability_markdown({"cells": {"iris_raw/dcae": cell([[1, 1, 1], [1, 1, 1]])}}) is None
