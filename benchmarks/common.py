@@ -415,8 +415,9 @@ def ocnn_jax_records(classes: Sequence[ClassData], seeds: Sequence[int], hyper: 
         n_images = lambda n: images_per_run(n, hyper)  # noqa: E731
     elif method == "ocnn":
         oc = hyper.ocnn
-        # The references train OC-NN on the pretrained encoder's codes: docs/algorithms.md §2, not our default.
-        cfg = dict(features="encoder", epochs=oc.epochs, batch_size=oc.batch_size, lr=oc.lr, nu=hyper.nu,
+        # The references train the paper's OC-NN (head on the frozen pretrained codes, g linear, no RBF
+        # layer: PAPER_OCNN, docs/algorithms.md §2), not our default.
+        cfg = dict(features="encoder", kernel="none", g="linear", epochs=oc.epochs, batch_size=oc.batch_size, lr=oc.lr, nu=hyper.nu,
                    hidden_units=hyper.ocnn_hidden, pretrain_epochs=pre.epochs, pretrain_batch_size=pre.batch_size,
                    pretrain_lr=pre.lr, pretrain_lr_milestone=pre.lr_milestone,
                    pretrain_weight_decay=pre.weight_decay)

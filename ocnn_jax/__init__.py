@@ -35,7 +35,7 @@ _NAMES: dict[str, str] = {
                      "default_config", "make_train"], "methods"),
     **dict.fromkeys(["OptimConfig", "with_overrides"], "core.config"),
     **dict.fromkeys(["HypersphereCollapseError", "TrainingDivergedError", "ModelFileError", "SweepDirectoryError",
-                     "DirectoryLockedError", "Interrupted"], "core.errors"),
+                     "DirectoryLockedError", "Interrupted", "OCNNDegenerateError", "TooFewStepsWarning"], "core.errors"),
     **dict.fromkeys(["RunSpec", "make_runs"], "core.program"),
     **dict.fromkeys(["OneClassSplit", "OneClassStack", "one_class_split", "one_class_stack"], "datasets.protocol"),
     **dict.fromkeys(["make_run_mesh", "set_cpu_devices", "CSVLogger", "TensorBoardLogger", "EpochMetrics"], "engine"),
@@ -62,8 +62,8 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from . import core, datasets, engine, experiments, frontend, methods, nn  # noqa: F401
     from .core.config import OptimConfig, with_overrides  # noqa: F401
     from .core.errors import (  # noqa: F401
-        DirectoryLockedError, HypersphereCollapseError, Interrupted, ModelFileError, SweepDirectoryError,
-        TrainingDivergedError)
+        DirectoryLockedError, HypersphereCollapseError, Interrupted, ModelFileError, OCNNDegenerateError,
+        SweepDirectoryError, TooFewStepsWarning, TrainingDivergedError)
     from .core.program import RunSpec, make_runs  # noqa: F401
     from .datasets.protocol import OneClassSplit, OneClassStack, one_class_split, one_class_stack  # noqa: F401
     from .engine import CSVLogger, EpochMetrics, TensorBoardLogger, make_run_mesh, set_cpu_devices  # noqa: F401

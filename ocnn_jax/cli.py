@@ -119,8 +119,9 @@ def _build_parser() -> argparse.ArgumentParser:
         description=(
             "Fit each method (one compiled program per deep method; the shallow baselines on the host) on "
             "every requested normal class x seed, evaluate on the test split (inductive one-vs-rest) and "
-            "print one table. Methods: " + ", ".join(METHODS) + "; OC-NN variants: ocnn_encoder (features='encoder', "
-            "docs/algorithms.md §2), ocnn_encoder_l2 (features='encoder_l2'), ocnn_input (= the default features='input'). "
+            "print one table. Methods: " + ", ".join(METHODS) + "; OC-NN variants: ocnn_paper (the paper's head on the frozen pretrained codes, "
+            "docs/algorithms.md §2), ocnn_encoder (the default RBF layer on the pretrained codes), ocnn_input (the RBF "
+            "layer on the preprocessed input), ocnn_encoder_l2 (the paper's head on unit-norm codes). "
             "OC-NN columns also show the paper-comparable sign AUROC (from predict's 0/1 flags)."
         ),
     )

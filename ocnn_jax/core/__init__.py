@@ -14,7 +14,9 @@ from .errors import (
     HypersphereCollapseError,
     Interrupted,
     ModelFileError,
+    OCNNDegenerateError,
     SweepDirectoryError,
+    TooFewStepsWarning,
     TrainingDivergedError,
 )
 from .program import Phase, Program, RunSpec, make_runs, run_program
@@ -38,4 +40,6 @@ __all__ = [
     "SweepDirectoryError",
     "DirectoryLockedError",
     "Interrupted",
+    "OCNNDegenerateError",
+    "TooFewStepsWarning",
 ]

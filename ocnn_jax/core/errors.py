@@ -12,6 +12,8 @@ __all__ = [
     "SweepDirectoryError",
     "DirectoryLockedError",
     "Interrupted",
+    "OCNNDegenerateError",
+    "TooFewStepsWarning",
 ]
 
 
@@ -118,3 +120,33 @@ class Interrupted(KeyboardInterrupt):
         self.checkpoint = checkpoint
         where = f"; the checkpoint {checkpoint!r} is saved" if checkpoint else ""
         super().__init__(f"interrupted (SIGINT){where}")
+
+
+class OCNNDegenerateError(RuntimeError):
+    """An OC-NN head found no separation of the normal data from the origin: its final objective is
+    not below that of the trivial head w = 0 (ŷ ≡ 0, r = 0, objective 0), e.g. because ‖w‖ collapsed.
+    Its scores are then what is left of the random init, not a detector (docs/algorithms.md §2).
+
+    Attributes:
+      model_indices, runs: the degenerate runs (as in ``TrainingDivergedError``).
+      objectives: their final objectives.
+      model: the fitted model with all runs, so nothing is lost; inspect or drop the degenerate ones.
+    """
+
+    def __init__(self, model_indices: list[int], runs: list[dict[str, Any]], objectives: list[float],
+                 model: Any = None):
+        self.model_indices = model_indices
+        self.runs = runs
+        self.objectives = objectives
+        self.model = model
+        values = ", ".join(f"{o:.4g}" for o in objectives)
+        super().__init__(
+            f"OC-NN found no separation from the origin: the final objective of {_describe(model_indices, runs)} "
+            f"is {values}, not below the trivial head's 0 (w = 0). The fitted model is attached as .model; "
+            "use the default representation (kernel='rbf'), more steps (epochs) or a larger lr."
+        )
+
+
+class TooFewStepsWarning(UserWarning):
+    """Explicit settings give a training phase fewer optimizer steps than the per-size minimum
+    (``ocnn_jax.methods.defaults.MIN_STEPS``): the network may be left near its initialisation."""

@@ -27,8 +27,9 @@ __all__ = [
     "ocnn_loss",
 ]
 
-#: OC-NN hidden activations g: identity ("linear") or the logistic sigmoid.
-OCNN_ACTIVATIONS: tuple[str, ...] = ("linear", "sigmoid")
+#: OC-NN hidden activations g: identity ("linear") and the logistic sigmoid (the paper's), and tanh,
+#: the sigmoid moved through the origin (tanh(t) = 2·sigmoid(2t) − 1: bounded, g(0) = 0).
+OCNN_ACTIVATIONS: tuple[str, ...] = ("linear", "sigmoid", "tanh")
 
 
 def per_sample_sse(recon: jax.Array, target: jax.Array) -> jax.Array:
@@ -156,7 +157,7 @@ def ocnn_output(head: dict[str, jax.Array], z: jax.Array, g: str = "linear") -> 
     Args:
       head: {"V": (h, p), "w": (h,)}.
       z: (B, p) representations.
-      g: "linear" (identity) or "sigmoid".
+      g: "linear" (identity), "sigmoid" or "tanh".
 
     Returns:
       (B,) outputs ŷ.
@@ -164,6 +165,8 @@ def ocnn_output(head: dict[str, jax.Array], z: jax.Array, g: str = "linear") -> 
     hidden = z @ head["V"].T
     if g == "sigmoid":
         hidden = jax.nn.sigmoid(hidden)
+    elif g == "tanh":
+        hidden = jnp.tanh(hidden)
     elif g != "linear":
         raise ValueError(f"g must be one of {OCNN_ACTIVATIONS}, got {g!r}")
     return hidden @ head["w"]
@@ -186,7 +189,7 @@ def ocnn_loss(head: dict[str, jax.Array], z: jax.Array, r: ArrayLike, nu: ArrayL
       z: (B, p) representations of the minibatch.
       r: scalar bias r.
       nu: scalar ν ∈ (0, 1].
-      g: "linear" or "sigmoid".
+      g: "linear", "sigmoid" or "tanh".
 
     Returns:
       scalar loss.

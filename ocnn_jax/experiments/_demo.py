@@ -24,44 +24,31 @@ from ..datasets import Dataset, load, load_digits
 from ..engine._checkpoint import atomic_write_bytes
 from ..frontend._model import Model
 from ..methods.rcae import PAPER_AE, noise_nonzero_per_iteration
+from ..methods.defaults import dataset_defaults
+from ..methods.ocnn import PAPER_OCNN
 from ..methods.registry import METHODS, get_method
 from ._outdir import check_new_file_path
 from ._report import TABLE_WIDTH, format_table, per_class_summary
 
-__all__ = ["run_demo", "run_comparison", "method_settings", "DEMO_CONFIG", "DIGITS_CONFIG", "VARIANTS", "ALL_METHODS"]
+__all__ = ["run_demo", "run_comparison", "method_settings", "VARIANTS", "ALL_METHODS"]
 
-#: Deviations from the paper defaults for this small data set (about 90 training images per digit):
-#: batches of 32 instead of 200; epochs and learning rates as in the paper.
-DEMO_CONFIG: dict[str, Any] = {"batch_size": 32, "pretrain_batch_size": 32}
-
-#: Per-method digits settings on top of the defaults. With ~90 images (2 steps per epoch) the paper's
-#: lr 1e-4 leaves OC-NN's glorot head almost where it started after 100 epochs and the AE of RCAE/DCAE
-#: far from converged after 150 (300 Adam steps), so these methods use lr 1e-3 here. Deep SVDD keeps the
-#: demo's settings.
-DIGITS_CONFIG: dict[str, dict[str, Any]] = {
-    "deep_svdd": DEMO_CONFIG,
-    "soft_boundary": DEMO_CONFIG,
-    "ocnn": {**DEMO_CONFIG, "lr": 1e-3},
-    "rcae": {"batch_size": 32, "lr": 1e-3},
-    "dcae": {"batch_size": 32, "lr": 1e-3},
-}
-
-#: Named variants for tables: name -> (method, overrides). OC-NN's default is ``features="input"``
-#: (a deviation from docs/algorithms.md §2, see ``OCNNConfig``); "ocnn_encoder" is the exact §2 configuration
-#: (frozen pretrained encoder codes), "ocnn_encoder_l2" those codes on the unit sphere, "ocnn_input"
-#: the default spelled out (kept for the commands of earlier result files). "dcae_paper"/"rcae_paper" are
-#: the paper's bias-free AE at lr 1e-4 (``methods.rcae.PAPER_AE``; the defaults add a data-mean output bias).
+#: Named variants for tables: name -> (method, overrides). OC-NN's default puts an RBF layer between z and
+#: the head (docs/algorithms.md §2); "ocnn_paper" is the paper's exact configuration (``PAPER_OCNN``: the
+#: head with g linear on the frozen pretrained codes), "ocnn_encoder" / "ocnn_input" the default layer on
+#: the pretrained codes / the preprocessed input, "ocnn_encoder_l2" the paper's head on unit-norm codes.
+#: "dcae_paper"/"rcae_paper" are the paper's bias-free AE at lr 1e-4 (``methods.rcae.PAPER_AE``; the
+#: defaults add a data-mean output bias).
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "dcae_paper": ("dcae", PAPER_AE),
     "rcae_paper": ("rcae", PAPER_AE),
+    "ocnn_paper": ("ocnn", dict(PAPER_OCNN)),
     "ocnn_input": ("ocnn", {"features": "input"}),
     "ocnn_encoder": ("ocnn", {"features": "encoder"}),
-    "ocnn_encoder_l2": ("ocnn", {"features": "encoder_l2"}),
+    "ocnn_encoder_l2": ("ocnn", {"features": "encoder_l2", "kernel": "none", "g": "linear"}),
 }
 
-#: What ``--methods all`` compares: every method of the method table. Variants are compared only when named;
-#: "ocnn_encoder" (docs/algorithms.md §2 exactly) is known to rank anomalies as more normal on the
-#: project's encoders (benchmarks/results/issue3_*.md), so it is never part of "all".
+#: What ``--methods all`` compares: every method of the method table. Variants (e.g. "ocnn_paper", the paper's
+#: exact OC-NN) are compared only when named.
 ALL_METHODS: tuple[str, ...] = METHODS
 
 #: Methods whose comparison columns are followed by the paper-comparable sign AUROC (docs/algorithms.md §8).
@@ -69,15 +56,17 @@ SIGN_AUROC_METHODS: tuple[str, ...] = ("ocnn",)
 SIGN_AUROC_LABEL = "paper-comparable sign AUROC"
 
 _LABELS = {"ocsvm": "OC-SVM (RBF)", "isoforest": "IsolationForest", "kde": "KDE", "ocnn_input": "ocnn (features=input)",
-           "ocnn_encoder": "ocnn (features=encoder, §2)", "ocnn_encoder_l2": "ocnn (features=encoder_l2)"}
+           "ocnn_paper": "ocnn (paper, §2)", "ocnn_encoder": "ocnn (features=encoder)",
+           "ocnn_encoder_l2": "ocnn (features=encoder_l2, paper head)"}
 
 
 def method_settings(name: str, dataset: str = "digits") -> tuple[str, dict[str, Any]]:
-    """(method, fit overrides) of a method or variant name for ``dataset`` ("digits": small-data batches)."""
+    """(method, fit overrides) of a method or variant name for ``dataset``: the variant's overrides on top
+    of the data set's row of ``ocnn_jax.methods.defaults.DATASET_DEFAULTS`` (digits: small-data batches)."""
     method, extra = VARIANTS.get(name, (name, {}))
     if method not in METHODS:
         raise ValueError(f"unknown method {name!r}; choose from {sorted(METHODS) + sorted(VARIANTS)}")
-    base = DIGITS_CONFIG.get(method, {}) if dataset == "digits" else {}
+    base = dataset_defaults(dataset, method)
     return method, {**base, **extra}
 
 
@@ -190,7 +179,7 @@ def run_comparison(
 
     Args:
       methods: method names (``ocnn_jax.METHODS``; default all of them) or variants (``VARIANTS``, e.g.
-        "ocnn_encoder", compared only when named).
+        "ocnn_paper", compared only when named).
       dataset: "digits" (embedded) or a ``ocnn_jax.datasets.load`` name such as "mnist".
       classes: the normal classes ("all" or a list of labels).
       seeds: number of seeds or a list; every method uses the same seeds.

@@ -54,6 +54,7 @@ from ..engine._interrupt import deferred_sigint, interrupt_requested
 from ..engine._runs import make_run_mesh
 from ..frontend._files import _library_version
 from ..frontend._fit import fit
+from ..methods.defaults import dataset_defaults
 from ..methods.registry import default_config, get_method
 from ..nn import make_backbone
 from ._fingerprint import compatibility_version, dataset_digest, make_fingerprint
@@ -131,18 +132,6 @@ def _auto_max_runs(ds: Dataset, method: str, cfg_overrides: dict[str, Any], n_de
     data_bytes = 4 * int(np.prod(ds.x_train.shape))
     budget = max(_memory_budget() - data_bytes, per_run)
     return max(n_devices, (budget // per_run) * n_devices)
-
-
-def _dataset_defaults(name: str, method: str) -> dict[str, Any]:
-    """Small-data adjustments: scikit-learn's digits have about 90 training images per class, so the
-    deep methods use batches of 32 instead of 200 (as the demo does)."""
-    spec = get_method(method)
-    if name != "digits" or spec.kind == "shallow":
-        return {}
-    out = {"batch_size": 32}
-    if spec.has_pretrain:
-        out["pretrain_batch_size"] = 32
-    return out
 
 
 def _grid_groups(grid: dict[str, Sequence[Any]] | None) -> list[tuple[dict[str, Any], dict[str, list[Any]]]]:
@@ -262,7 +251,7 @@ def sweep(
     if selection not in SELECTIONS:
         raise ValueError(f"selection must be one of {SELECTIONS}, got {selection!r}")
     fit_options = {"preprocessing": preprocessing, "contamination": contamination}
-    overrides = {**_dataset_defaults(ds.name, method), **(spec.quick if quick else {}), **config}
+    overrides = {**dataset_defaults(ds.name, method), **(spec.quick if quick else {}), **config}
     if selection == "paper":
         overrides = {**paper_config(method), **overrides}  # raises for a deep method
         if preprocessing == "auto" and ds.x_train.ndim > 2:  # the paper's images: GCN (l1) + min-max for all methods

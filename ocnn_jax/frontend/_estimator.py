@@ -207,13 +207,16 @@ class DeepSVDD(BaseDetector):
 
 
 class OCNN(BaseDetector):
-    """OC-NN (Chalapathy et al. 2018): ``nu`` (default: contamination), ``features`` ("input" default,
-    "encoder", "encoder_l2"), ``hidden_units``, ``epochs``, ``batch_size`` / ``lr`` (of the AE pretraining
-    too, which runs only with the encoder features). See ``BaseDetector``."""
+    """OC-NN (Chalapathy et al. 2018): ``nu`` (default: contamination), ``features`` ("input" for feature
+    vectors, "encoder" for images through the LeNet encoders; "encoder_l2"), ``kernel`` ("rbf" default: the
+    RBF landmark layer before the head, "none": the paper's head on z), ``hidden_units``, ``epochs``,
+    ``batch_size`` / ``lr`` (of the AE pretraining too, which runs only with the encoder features). See
+    ``BaseDetector``."""
 
     method = "ocnn"
-    _params = {"nu": None, "features": None, "hidden_units": None, **_DEEP, "epochs": None}
-    _overrides = {"features": ("features",), "hidden_units": ("hidden_units",), "epochs": ("epochs",), **_BOTH_PHASES}
+    _params = {"nu": None, "features": None, "kernel": None, "hidden_units": None, **_DEEP, "epochs": None}
+    _overrides = {"features": ("features",), "kernel": ("kernel",), "hidden_units": ("hidden_units",),
+                  "epochs": ("epochs",), **_BOTH_PHASES}
 
 
 class RCAE(BaseDetector):

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..core.batching import StackedData, chunked_apply, eval_chunking, run_map, stack_classes
 from ..core.config import active_pretrain, with_overrides
-from ..core.errors import HypersphereCollapseError
+from ..core.errors import HypersphereCollapseError, OCNNDegenerateError
 from ..core.inputs import as_samples, check_labels, network_shape, resolve_seeds
 from ..core.program import make_runs
 from ..datasets.preprocess import Affine, resolve_preprocessing
@@ -27,6 +27,7 @@ from ..engine._checkpoint import Checkpointer
 from ..engine._devices import to_host
 from ..engine._driver import execute
 from ..engine._runs import resolve_run_axis
+from ..methods.defaults import schedule_for_size
 from ..methods.registry import default_config, get_method
 from ..methods.shallow import fit_shallow
 from ..methods.train import Train, make_train
@@ -88,7 +89,9 @@ def fit(
         "vmap", "map", or an int group width.
       progress: show progress: a bar in a terminal or notebook, plain log lines otherwise (the rate
         shown excludes compilation).
-      check_collapse: raise ``HypersphereCollapseError`` when a run's training scores are constant.
+      check_collapse: raise ``HypersphereCollapseError`` when a run's training scores are constant,
+        and ``OCNNDegenerateError`` when an OC-NN head found no separation from the origin (final
+        objective not below the trivial head's 0).
       mesh: optional ``jax.sharding.Mesh`` with one axis "runs" (``ocnn_jax.make_run_mesh``):
         the runs are sharded over its devices (padded with repeats to a multiple of its size).
       checkpoint: optional ``ocnn_jax.engine.Checkpointer``: training state saved between
@@ -98,8 +101,9 @@ def fit(
         ``TensorBoardLogger(logdir)``; deep methods only (the shallow baselines have no epochs).
       **config: overrides of the method config (see ``ocnn_jax.with_overrides``), e.g.
         ``epochs=50, pretrain_epochs=50, lr=1e-4, batch_size=128, nu=0.05``; OC-NN ``g``,
-        ``hidden_units``, ``features`` ("input" default, "encoder" = docs/algorithms.md §2, "encoder_l2"),
-        ``finetune_encoder``; RCAE ``lam`` (a number, or a sequence: a λ grid
+        ``hidden_units``, ``features`` ("input", "encoder", "encoder_l2"), ``kernel`` ("rbf" default,
+        "none"), ``landmarks``, ``rbf_gamma``, ``finetune_encoder`` (``ocnn_jax.methods.PAPER_OCNN`` is
+        the paper's exact configuration); RCAE ``lam`` (a number, or a sequence: a λ grid
         trained in the same program), ``penalty``, ``outer_iterations``, ``epochs_per_iteration``;
         shallow ``gammas``, ``bandwidths``, ``holdout_fraction``, ``n_estimators``.
 
@@ -111,6 +115,7 @@ def fit(
       ValueError / TypeError: bad input, naming the argument.
       TrainingDivergedError: a run's loss became NaN/inf (names the run's index, class and seed).
       HypersphereCollapseError: a run collapsed (the fitted model is attached as ``.model``).
+      OCNNDegenerateError: an OC-NN run is degenerate (the fitted model is attached as ``.model``).
     """
     spec = get_method(method)
     x = as_samples(x, "x", min_samples=2)
@@ -139,6 +144,8 @@ def fit(
     per_device = len(run_cls) if mesh is None else -(-len(run_cls) // mesh.size)
     width = resolve_run_axis(model_axis, backbone_spec["family"], per_device)
     cfg = _clamp_batch_sizes(cfg, min(len(r) for r in class_rows))
+    cfg = _clamp_landmarks(cfg, min(len(r) for r in class_rows))
+    cfg = schedule_for_size(method, cfg, min(len(r) for r in class_rows), explicit=config)
 
     affines, class_data = preprocess_classes(x, class_rows, mode, normal=normal_rows)
     data = stack_classes(class_data, cfg.score_batch_size)
@@ -170,6 +177,11 @@ def fit(
         **common,
     )
     if check_collapse:
+        if spec.degenerate is not None:  # first: a degenerate OC-NN head also has constant scores
+            bad = spec.degenerate(metrics)
+            if bad:
+                final = [float(metrics["train/objective"][i, -1]) for i in bad]
+                raise OCNNDegenerateError(bad, [run_info[i] for i in bad], final, model)
         bad = [i for i, s in enumerate(train_scores) if collapsed(s)]
         if bad:
             raise HypersphereCollapseError(bad, [run_info[i] for i in bad], model)
@@ -335,6 +347,13 @@ def _clamp_batch_sizes(cfg, n_min: int):
             )
             updates[name] = dataclasses.replace(phase, batch_size=n_min)
     return dataclasses.replace(cfg, **updates) if updates else cfg
+
+
+def _clamp_landmarks(cfg, n_min: int):
+    """OC-NN's K RBF landmarks are distinct rows of every normal class: at most the smallest class."""
+    if getattr(cfg, "kernel", None) == "rbf" and cfg.landmarks > n_min:
+        return dataclasses.replace(cfg, landmarks=n_min)
+    return cfg
 
 
 def _phase_batches(cfg) -> list[int]:

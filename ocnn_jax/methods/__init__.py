@@ -7,7 +7,8 @@ Reading order: ``registry`` (what every method provides), then ``deep_svdd`` (th
 
 from .ae_training import ae_row
 from .deep_svdd import DeepSVDDConfig, SVDDState, deep_svdd_scores, make_deep_svdd, svdd_defaults
-from .ocnn import OCNN_FEATURES, OCNNConfig, OCNNState, make_ocnn, ocnn_defaults, ocnn_scores
+from .defaults import DATASET_DEFAULTS, MIN_STEPS, dataset_defaults, schedule_for_size
+from .ocnn import OCNN_FEATURES, OCNN_KERNELS, PAPER_OCNN, OCNNConfig, OCNNState, degenerate_runs, make_ocnn, ocnn_defaults, ocnn_scores
 from .rcae import (
     RCAE_INPUTS,
     DCAEConfig,
@@ -27,12 +28,15 @@ from .shallow import ISOFOREST, KDE, OCSVM, Estimator, GaussianKDE, ShallowConfi
 __all__ = [
     # the method table
     "Method", "METHOD_TABLE", "METHODS", "DEEP_METHODS", "SHALLOW_METHODS", "get_method", "default_config",
+    # per-dataset and per-size defaults on top of the paper defaults
+    "DATASET_DEFAULTS", "MIN_STEPS", "dataset_defaults", "schedule_for_size",
     # one run as one pure function
     "make_train", "Train",
     # per method: config, defaults, state, program, scorer
     "ae_row",
     "DeepSVDDConfig", "svdd_defaults", "SVDDState", "make_deep_svdd", "deep_svdd_scores",
-    "OCNNConfig", "OCNN_FEATURES", "ocnn_defaults", "OCNNState", "make_ocnn", "ocnn_scores",
+    "OCNNConfig", "OCNN_FEATURES", "OCNN_KERNELS", "PAPER_OCNN", "ocnn_defaults", "OCNNState", "make_ocnn", "ocnn_scores",
+    "degenerate_runs",
     "RCAEConfig", "DCAEConfig", "RCAE_INPUTS", "rcae_defaults", "dcae_defaults", "RCAEState", "make_rcae",
     "make_dcae", "reconstruction_scores", "noise_nonzero_per_iteration",
     "ShallowConfig", "Estimator", "OCSVM", "KDE", "ISOFOREST", "GaussianKDE", "fit_estimator", "fit_shallow",

@@ -1,25 +1,28 @@
 """OC-NN with the paper's objective (Chalapathy, Menon & Chawla 2018; docs/algorithms.md §2), as a ``Program``.
 
 One run: [AE pretraining → the pretrained encoder (weights and BN running statistics)] gives z →
-head ŷ = ⟨w, g(V z)⟩ (glorot-uniform, no biases) → r ← q_ν(ŷ over the whole training set) →
-epochs of minibatch Adam on ``½‖w‖² + ½‖V‖² + (1/ν)·mean relu(sg(r) − ŷ)``, each followed by
-r ← q_ν(ŷ over the whole (unpadded) training set, inference mode), all inside the compiled scan.
+[RBF layer φ fitted on the run's normal z] → head ŷ = ⟨w, g(V φ)⟩ (glorot-uniform, no biases) →
+r ← q_ν(ŷ over the whole training set) → epochs of minibatch Adam on
+``½‖w‖² + ½‖V‖² + (1/ν)·mean relu(sg(r) − ŷ)``, each followed by r ← q_ν(ŷ over the whole (unpadded)
+training set, inference mode), all inside the compiled scan.
 
-What z is (``OCNNConfig.features``): "input" (the default, a deviation from docs/algorithms.md §2/§11),
-the flattened preprocessed input with no encoder and no pretraining; "encoder" (the exact §2
-configuration), the frozen pretrained encoder's code; "encoder_l2", that code on the unit sphere,
-z / max(‖z‖, ε). Why the default deviates (measured AUROCs and the argument that the objective has
-only the trivial minimiser on unit-norm features): README "Deviation from the paper" and
-``benchmarks/results/issue3_*.md``.
+What z is (``OCNNConfig.features``): "input", the flattened preprocessed input (no encoder, no
+pretraining); "encoder", the pretrained encoder's code; "encoder_l2", that code on the unit sphere.
+What the head sees (``OCNNConfig.kernel``): "rbf" (default), φ(z), RBF units on landmarks of the
+normal training data (``ocnn_jax.core.rbf``); "none", z itself (the paper). ``PAPER_OCNN`` is the
+paper's exact configuration. Why the default adds the RBF layer and g = tanh: README "OC-NN:
+representation" and docs/algorithms.md §2.
 
 Frozen encoder (default with the encoder features): z is computed once per run over the padded class
 and kept in the state, so the head trains on an (n_max, p) matrix and the per-epoch quantile costs one
 matrix product. Fine-tuning (``finetune_encoder=True``): the encoder trains too (BN in training mode)
-with coupled decay on its parameters only; the epoch-end pass runs it over the class in inference
-mode, chunked. Two Adam chains (head without decay, encoder with) equal one Adam with a decay mask,
-since Adam acts per parameter. Score s(x) = r − ŷ(x): higher = more anomalous; ``predict`` flags
-s(x) > 0. For the OC-NN paper's v1 tables, ``Model.sign_auroc`` gives the paper-comparable sign
-AUROC of those flags (docs/algorithms.md §8), never instead of the AUROC on the scores.
+with coupled decay on its parameters only, the RBF layer stays as fitted on the pretrained codes; the
+epoch-end pass runs the encoder over the class in inference mode, chunked. Two Adam chains (head
+without decay, encoder with) equal one Adam with a decay mask, since Adam acts per parameter. Score
+s(x) = r − ŷ(x): higher = more anomalous; ``predict`` flags s(x) > 0. For the OC-NN paper's v1
+tables, ``Model.sign_auroc`` gives the paper-comparable sign AUROC of those flags (docs/algorithms.md
+§8), never instead of the AUROC on the scores. ``degenerate_runs`` is the label-free check that a
+head found a separation from the origin at all.
 """
 
 from __future__ import annotations
@@ -34,37 +37,63 @@ import optax
 
 from .ae_training import ae_row, apply_eval, apply_train, encoder_program
 from ..core.batching import StackedData, chunked_apply, minibatch_epoch
-from ..core.config import OptimConfig, check_int, validate_nu
+from ..core.config import OptimConfig, check_int, check_positive, validate_nu
 from ..core.losses import OCNN_ACTIVATIONS, masked_mean, masked_quantile, ocnn_loss, ocnn_output, ocnn_penalty
 from ..nn import Backbone
 from ..core.optim import init_opt_state, lr_at_epoch, make_optimizer
 from ..core.program import Phase, Program, RunSpec
+from ..core.rbf import RBFLayer, fit_rbf_layer, rbf_features
 
-__all__ = ["OCNNConfig", "OCNN_FEATURES", "ocnn_defaults", "OCNNState", "init_head", "make_ocnn", "ocnn_features", "ocnn_scores", "project_codes", "unit_norm"]
+__all__ = ["OCNNConfig", "OCNN_FEATURES", "OCNN_KERNELS", "PAPER_OCNN", "ocnn_defaults", "OCNNState", "init_head", "make_ocnn",
+           "ocnn_features", "ocnn_scores", "head_input", "kernel_of", "degenerate_runs", "project_codes", "unit_norm"]
 
 
 #: What OC-NN's z is: the flattened preprocessed input (default), the (pretrained) encoder's code
 #: (docs/algorithms.md §2), or that code on the unit sphere.
 OCNN_FEATURES: tuple[str, ...] = ("input", "encoder", "encoder_l2")
+#: The layer between z and the head: RBF units on landmarks of the normal training data ("rbf", the
+#: default), or none (the paper: the head on z itself).
+OCNN_KERNELS: tuple[str, ...] = ("rbf", "none")
+#: The paper's exact configuration (docs/algorithms.md §2): the head with g linear on the frozen
+#: pretrained encoder's codes, no kernel layer. ``fit(..., method="ocnn", **PAPER_OCNN)``.
+PAPER_OCNN: dict[str, Any] = {"features": "encoder", "kernel": "none", "g": "linear"}
+#: A run whose final objective is not below this has found no separation from the origin: the
+#: trivial head w = 0 (ŷ ≡ 0, r = 0) scores 0 (``degenerate_runs``).
+DEGENERATE_OBJECTIVE = -1e-3
 
 
 @dataclass(frozen=True)
 class OCNNConfig:
-    """OC-NN, the paper objective (docs/algorithms.md §2): ŷ = ⟨w, g(V z)⟩, hinge on r = q_ν(ŷ), score r − ŷ.
+    """OC-NN, the paper objective (docs/algorithms.md §2): ŷ = ⟨w, g(V φ)⟩, hinge on r = q_ν(ŷ), score r − ŷ.
 
-    **Deviation from docs/algorithms.md §2/§11:** the default z is the flattened preprocessed input
-    (``features="input"``), not the frozen pretrained encoder's code; ``features="encoder"`` is the
-    exact §2 configuration (measurements: ``benchmarks/results/issue3_*.md``).
+    What the paper keeps: the objective ½‖w‖² + ½‖V‖² + (1/ν)·mean relu(r − ŷ) − r, the hinge, the
+    penalties and r as the ν-quantile of ŷ over the training set, recomputed after every epoch inside
+    the compiled loop. What the project chooses (docs/algorithms.md §2, "Default representation"): the
+    head does not see z itself but φ(z), RBF units on K landmarks of the normal training data
+    (``ocnn_jax.core.rbf``), with g = tanh. ŷ has no bias, so the objective separates the normal data
+    from the *origin*; φ maps everything far from the normal data to the origin, and tanh (bounded,
+    tanh(0) = 0) keeps it there and makes the objective bounded below. ``PAPER_OCNN`` (features
+    "encoder", kernel "none", g "linear") is the paper's exact configuration.
 
     Attributes:
       nu: ν ∈ (0, 1]; r is the ν-quantile of ŷ over the whole training set, refreshed every epoch.
-      g: hidden activation, "linear" (identity; "identity" is accepted as an alias) or "sigmoid".
+      g: hidden activation: "tanh" (default), or the paper's "linear" (identity; "identity" is
+        accepted as an alias) and "sigmoid".
       hidden_units: h, rows of V (32 for MNIST and the MLP, 128 for CIFAR-10).
       features: what z is, shape (p,) per sample:
-        "input" (default, project deviation): the flattened preprocessed input (p = prod(input
-        shape)); no encoder, no pretraining (``pretrain`` is kept but not used).
-        "encoder" (docs/algorithms.md §2): the pretrained AE encoder's code (p = rep_dim).
+        "input": the flattened preprocessed input (p = prod(input shape)); no encoder, no
+        pretraining (``pretrain`` is kept but not used). The default for the MLP family (vectors,
+        small images).
+        "encoder" (docs/algorithms.md §2): the pretrained AE encoder's code (p = rep_dim). The default
+        for the LeNet families and user-supplied encoders.
         "encoder_l2": that code projected to the unit sphere, z / max(‖z‖, 1e-12) (p = rep_dim).
+      kernel: "rbf" (default): the head sees φ(z) ∈ ℝ^K, RBF units on ``landmarks`` rows of the run's
+        normal training representations, per-feature std scaling, γ by the median heuristic (or
+        ``rbf_gamma``), features divided by their training mean; fitted once at the start of the
+        head phase and then fixed. "none": the head sees z (the paper).
+      landmarks: K (at most the smallest normal class; ``fit`` lowers it to that).
+      rbf_gamma: None (median heuristic: 1 / median squared distance between landmarks after the
+        std scaling) or a fixed γ > 0 on the std-scaled representations.
       finetune_encoder: False (default): the pretrained encoder is frozen in inference mode and z is
         computed once per run; True: the encoder trains too (BN in training mode) with coupled decay
         ``train.weight_decay`` on the encoder only. Needs features "encoder" or "encoder_l2".
@@ -77,9 +106,12 @@ class OCNNConfig:
     """
 
     nu: float = 0.1
-    g: str = "linear"
+    g: str = "tanh"
     hidden_units: int = 32
     features: str = "input"
+    kernel: str = "rbf"
+    landmarks: int = 256
+    rbf_gamma: float | None = None
     finetune_encoder: bool = False
     train: OptimConfig = field(
         default_factory=lambda: OptimConfig(lr=1e-4, lr_milestone=None, weight_decay=1e-6, batch_size=200, epochs=100)
@@ -96,6 +128,11 @@ class OCNNConfig:
         check_int("hidden_units", self.hidden_units, minimum=1)
         if self.features not in OCNN_FEATURES:
             raise ValueError(f"features must be one of {OCNN_FEATURES}, got {self.features!r}")
+        if self.kernel not in OCNN_KERNELS:
+            raise ValueError(f"kernel must be one of {OCNN_KERNELS}, got {self.kernel!r}")
+        check_int("landmarks", self.landmarks, minimum=2)
+        if self.rbf_gamma is not None:
+            check_positive("rbf_gamma", self.rbf_gamma)
         if not isinstance(self.finetune_encoder, bool):
             raise ValueError(f"finetune_encoder must be True or False, got {self.finetune_encoder!r}")
         if self.features == "input" and self.finetune_encoder:
@@ -111,9 +148,12 @@ class OCNNConfig:
 
 
 def ocnn_defaults(family: str) -> OCNNConfig:
-    """Paper defaults for a backbone family: h = 128 for CIFAR-10 (32 otherwise) and the family's AE row
-    for pretraining (used with the encoder features)."""
-    return OCNNConfig(hidden_units=128 if family == "cifar_lenet" else 32, pretrain=ae_row(family))
+    """Project defaults for a backbone family: the RBF layer and g = tanh everywhere; z is the
+    pretrained encoder's code for the LeNet families and user-supplied encoders ("custom"), the
+    preprocessed input for the MLP family (feature vectors, small images); h = 128 for CIFAR-10 (32
+    otherwise); the family's AE row for pretraining."""
+    features = "input" if family == "mlp" else "encoder"
+    return OCNNConfig(hidden_units=128 if family == "cifar_lenet" else 32, features=features, pretrain=ae_row(family))
 
 
 class OCNNState(NamedTuple):
@@ -126,6 +166,8 @@ class OCNNState(NamedTuple):
       key: PRNG key.
       r: scalar, the ν-quantile of ŷ over the training set (updated every epoch).
       features: (n_max, p) z of the run's padded class with the frozen encoder; None when fine-tuning.
+      kernel: the RBF layer (fitted on the codes the head phase starts from, then fixed), or None
+        with ``kernel="none"``.
     """
 
     params: Any
@@ -134,6 +176,7 @@ class OCNNState(NamedTuple):
     key: jax.Array
     r: jax.Array
     features: jax.Array | None
+    kernel: RBFLayer | None = None
 
 
 def init_head(key: jax.Array, hidden_units: int, rep_dim: int) -> dict[str, jax.Array]:
@@ -171,11 +214,33 @@ def ocnn_features(backbone: Backbone, cfg: OCNNConfig, params: Any, stats: Any, 
     return project_codes(cfg, apply_eval(backbone.encoder, params, stats, x))
 
 
+def head_input(kernel: RBFLayer | None, z: jax.Array) -> jax.Array:
+    """What the head sees: φ(z) (B, K) through the RBF layer, or z (B, p) itself without one."""
+    return z if kernel is None else rbf_features(kernel, z)
+
+
+def kernel_of(variables: dict[str, Any]) -> RBFLayer | None:
+    """The RBF layer kept in a run's variables ({"kernel": {...}}), or None (``kernel="none"``)."""
+    k = variables.get("kernel")
+    return RBFLayer(**k) if k else None
+
+
 def ocnn_scores(backbone: Backbone, cfg: OCNNConfig, variables: dict[str, Any], x: jax.Array) -> jax.Array:
     """Inference-mode scores r − ŷ(x) of one run on x (B, *input_shape) → (B,)."""
     # .get: features="input" models have empty encoder trees, which a saved file does not keep.
     z = ocnn_features(backbone, cfg, variables["params"].get("encoder", {}), variables.get("batch_stats", {}), x)
-    return variables["r"] - ocnn_output(variables["params"]["head"], z, cfg.g)
+    return variables["r"] - ocnn_output(variables["params"]["head"], head_input(kernel_of(variables), z), cfg.g)
+
+
+def degenerate_runs(metrics: dict[str, Any]) -> list[int]:
+    """Runs whose head found no separation from the origin: final objective ≥ ``DEGENERATE_OBJECTIVE``
+    (the trivial head w = 0 has objective 0, so training did no better than it; this is also where a
+    collapsed ‖w‖ → 0 ends). Label-free. ``metrics``: fit's train metrics, "train/objective" (M, epochs)."""
+    obj = metrics.get("train/objective")
+    if obj is None or obj.shape[-1] == 0:
+        return []
+    final = obj[:, -1]
+    return [i for i in range(final.shape[0]) if not final[i] < DEGENERATE_OBJECTIVE]
 
 
 def make_ocnn(backbone: Backbone, cfg: OCNNConfig, n_max: int, n_chunks: int) -> Program:
@@ -189,18 +254,19 @@ def make_ocnn(backbone: Backbone, cfg: OCNNConfig, n_max: int, n_chunks: int) ->
     train = cfg.train
     finetune = cfg.finetune_encoder
     rep_dim = math.prod(backbone.input_shape) if cfg.features == "input" else backbone.rep_dim
+    head_dim = cfg.landmarks if cfg.kernel == "rbf" else rep_dim
+    trainable = ("head", "encoder") if finetune else ("head",)
 
     def encode(params, stats, run: RunSpec, data: StackedData) -> jax.Array:
         return chunked_apply(lambda xb: ocnn_features(backbone, cfg, params, stats, xb), data.x, run.cls, n_chunks)
 
     def train_outputs(state: OCNNState, run: RunSpec, data: StackedData) -> jax.Array:
         """(n_max,) ŷ of the run's padded class, inference mode (rows ≥ n are padding)."""
-        head = state.params["head"]
         if finetune:
             z = encode(state.params["encoder"], state.batch_stats, run, data)
         else:
             z = state.features
-        return ocnn_output(head, z, cfg.g)
+        return ocnn_output(state.params["head"], head_input(state.kernel, z), cfg.g)
 
     def refresh_r(state: OCNNState, run: RunSpec, data: StackedData) -> tuple[OCNNState, jax.Array]:
         """r ← q_ν(ŷ over the whole training set); also returns the objective at the new r."""
@@ -211,17 +277,19 @@ def make_ocnn(backbone: Backbone, cfg: OCNNConfig, n_max: int, n_chunks: int) ->
         return state._replace(r=r), objective
 
     def start(enc_params, enc_stats, key, run: RunSpec, data: StackedData) -> OCNNState:
-        head_key, run_key = jax.random.split(key)
-        head = init_head(head_key, cfg.hidden_units, rep_dim)
+        head_key, kernel_key, run_key = jax.random.split(key, 3)
+        head = init_head(head_key, cfg.hidden_units, head_dim)
         params = {"encoder": enc_params, "head": head}
         opt_state = {"head": init_opt_state(head)}
         if finetune:
             opt_state["encoder"] = init_opt_state(enc_params)
-        features = None if finetune else encode(enc_params, enc_stats, run, data)
-        state = OCNNState(params, enc_stats, opt_state, run_key, jnp.zeros((), jnp.float32), features)
+        z = encode(enc_params, enc_stats, run, data)
+        kernel = None
+        if cfg.kernel == "rbf":
+            kernel = fit_rbf_layer(kernel_key, z, data.n[run.cls], cfg.landmarks, cfg.rbf_gamma)
+        state = OCNNState(params, enc_stats, opt_state, run_key, jnp.zeros((), jnp.float32),
+                          None if finetune else z, kernel)
         return refresh_r(state, run, data)[0]
-
-    trainable = ("head", "encoder") if finetune else ("head",)
 
     def ocnn_epoch(state: OCNNState, run: RunSpec, epoch: jax.Array, data: StackedData):
         key, perm_key = jax.random.split(state.key)
@@ -236,11 +304,11 @@ def make_ocnn(backbone: Backbone, cfg: OCNNConfig, n_max: int, n_chunks: int) ->
                     z = project_codes(cfg, z)
                 else:
                     z, stats = st.features[idx], st.batch_stats
-                return ocnn_loss(p["head"], z, st.r, run.nu, cfg.g), stats
+                return ocnn_loss(p["head"], head_input(st.kernel, z), st.r, run.nu, cfg.g), stats
 
             p = {k: st.params[k] for k in trainable}
             (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(p)
-            params, opt_state = dict(st.params), {}
+            params, opt_state = dict(st.params), dict(st.opt_state)
             for k in trainable:
                 updates, opt_state[k] = txs[k].update(grads[k], st.opt_state[k], p[k])
                 params[k] = optax.apply_updates(p[k], updates)

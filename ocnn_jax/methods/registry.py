@@ -21,7 +21,7 @@ from ..core.program import Program
 from ..datasets.preprocess import DEFAULT_PREPROCESSING
 from ..nn import Backbone
 from .deep_svdd import DeepSVDDConfig, SVDDState, deep_svdd_scores, make_deep_svdd, svdd_defaults
-from .ocnn import OCNNConfig, OCNNState, make_ocnn, ocnn_defaults, ocnn_scores
+from .ocnn import OCNNConfig, OCNNState, degenerate_runs, make_ocnn, ocnn_defaults, ocnn_scores
 from .rcae import DCAEConfig, RCAEConfig, RCAEState, dcae_defaults, make_dcae, make_rcae, rcae_defaults, reconstruction_scores
 from .shallow import ISOFOREST, KDE, OCSVM, Estimator, ShallowConfig
 
@@ -62,6 +62,9 @@ class Method(NamedTuple):
       preprocessing: what ``preprocessing="auto"`` means for this method: (images, feature vectors).
         The deep methods use Ruff's l1 GCN + per-class min-max on images and standardising on vectors;
         each shallow baseline the input measured to serve it best (``SHALLOW_PREPROCESSING``).
+      degenerate: deep, optional: fit's train metrics ("<phase>/<name>" -> (M, epochs)) -> indices of
+        runs that trained into a degenerate solution, judged without labels (OC-NN: no separation
+        from the origin, ``ocnn.degenerate_runs``).
     """
 
     name: str
@@ -76,6 +79,7 @@ class Method(NamedTuple):
     estimator: Estimator | None = None
     stores_noise: bool = False
     preprocessing: tuple[str, str] = DEFAULT_PREPROCESSING
+    degenerate: Callable[[dict[str, np.ndarray]], list[int]] | None = None
 
     @property
     def has_pretrain(self) -> bool:
@@ -100,7 +104,10 @@ def _score_soft(backbone: Backbone, cfg: Any, variables: dict[str, Any], x: jax.
 
 
 def _export_ocnn(state: OCNNState) -> dict[str, Any]:
-    return {"params": state.params, "batch_stats": state.batch_stats, "r": state.r}
+    out = {"params": state.params, "batch_stats": state.batch_stats, "r": state.r}
+    if state.kernel is not None:  # the RBF layer (docs/algorithms.md §2) is part of the scorer
+        out["kernel"] = state.kernel._asdict()
+    return out
 
 
 def _export_ae(state: Any) -> dict[str, Any]:
@@ -148,10 +155,8 @@ METHOD_TABLE: dict[str, Method] = {
         Method("soft_boundary", "deep", DeepSVDDConfig, lambda family: svdd_defaults(family, "soft-boundary"),
                {**_SVDD_QUICK, "warmup_epochs": 2},
                make_deep_svdd, _export_svdd, _score_soft, _zero_threshold),
-        # OC-NN on the default features="input" (no pretraining) is cheap: the paper's 100 head epochs. With
-        # features="encoder"/"encoder_l2" also pass e.g. pretrain_epochs=5, pretrain_lr_milestone=4.
-        Method("ocnn", "deep", OCNNConfig, ocnn_defaults, {},
-               make_ocnn, _export_ocnn, ocnn_scores, _zero_threshold),
+        Method("ocnn", "deep", OCNNConfig, ocnn_defaults, {"pretrain_epochs": 5, "pretrain_lr_milestone": 4},
+               make_ocnn, _export_ocnn, ocnn_scores, _zero_threshold, degenerate=degenerate_runs),
         Method("rcae", "deep", RCAEConfig, rcae_defaults, {"outer_iterations": 2, "epochs_per_iteration": 5, "lr_milestone": 8},
                make_rcae, _export_rcae, reconstruction_scores, _upper_quantile_threshold, stores_noise=True),
         Method("dcae", "deep", DCAEConfig, dcae_defaults, {"epochs": 10, "lr_milestone": 8},

@@ -1,0 +1,98 @@
+"""OC-NN's kernel-style feature layer: RBF units on landmarks drawn from the normal training data
+(docs/algorithms.md §2).
+
+φ_k(z) = exp(−γ‖s ⊙ (z − l_k)‖²) / m,  k = 1 … K   (computed on s ⊙ (z − μ), μ the training mean)
+
+* l_k: K rows of the run's own normal training representations, drawn without replacement.
+* s: 1 / per-feature std of those representations (features with no spread keep scale 1), so the
+  kernel does not depend on the units of the features (raw or standardised tabular data give the same
+  layer).
+* γ: the median heuristic, 1 / median of the squared scaled distances between distinct landmarks
+  (or a given number).
+* m: the mean of the unnormalised φ over the normal training data, so the features have mean 1 whatever
+  the kernel width. OC-NN's penalty ½‖w‖² + ½‖V‖² is not scale-invariant: features that are too small
+  leave w = 0 as the optimum.
+
+Why: ŷ = ⟨w, g(V φ)⟩ has no bias, so OC-NN separates the normal data from the origin. Every φ_k
+tends to 0 away from the landmarks, so "far from the normal data" is the origin of the head's input
+(as for the ν-OC-SVM's RBF feature map). Pure JAX, jit/vmap friendly; padding rows are masked.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+from .losses import masked_mean, masked_quantile
+
+__all__ = ["RBFLayer", "pairwise_sq_dist", "rbf_features", "fit_rbf_layer", "STD_EPS"]
+
+#: Features whose std over the normal training data is at most this keep scale 1.
+STD_EPS = 1e-6
+
+
+class RBFLayer(NamedTuple):
+    """A fitted RBF layer.
+
+    Attributes:
+      landmarks: (K, p) landmark representations, already centred and scaled: s ⊙ (l_k − μ).
+      shift: (p,) μ, the mean of the normal training representations (centring only helps float32
+        accuracy of the distances; it does not change them).
+      inv_scale: (p,) per-feature scale s.
+      gamma: scalar γ (on the scaled representations).
+      norm: scalar m, the mean unnormalised feature over the normal training data.
+    """
+
+    landmarks: jax.Array
+    shift: jax.Array
+    inv_scale: jax.Array
+    gamma: jax.Array
+    norm: jax.Array
+
+
+def pairwise_sq_dist(a: jax.Array, b: jax.Array) -> jax.Array:
+    """‖a_i − b_j‖² for a (B, p), b (K, p) → (B, K), clipped at 0 (float rounding)."""
+    d = jnp.sum(a * a, axis=1)[:, None] + jnp.sum(b * b, axis=1)[None, :] - 2.0 * (a @ b.T)
+    return jnp.maximum(d, 0.0)
+
+
+def rbf_features(layer: RBFLayer, z: jax.Array) -> jax.Array:
+    """φ(z) for representations z (B, p) → (B, K), in (0, 1/m]."""
+    d = pairwise_sq_dist((z - layer.shift[None, :]) * layer.inv_scale[None, :], layer.landmarks)
+    return jnp.exp(-layer.gamma * d) / layer.norm
+
+
+def fit_rbf_layer(key: jax.Array, z: jax.Array, n_valid: ArrayLike, n_landmarks: int,
+                  gamma: float | None = None) -> RBFLayer:
+    """Fit the layer on the first ``n_valid`` rows of z (n_max, p); the rest is padding.
+
+    Args:
+      key: PRNG key of the landmark draw.
+      z: (n_max, p) representations of the run's normal training data (padded).
+      n_valid: number of valid rows (may be traced); must be ≥ ``n_landmarks``.
+      n_landmarks: K (static).
+      gamma: None for the median heuristic, else γ on the std-scaled representations.
+    """
+    n_max = z.shape[0]
+    valid = jnp.arange(n_max) < n_valid
+    mean = masked_mean(z, n_valid)
+    std = jnp.sqrt(masked_mean(jnp.square(z - mean[None, :]), n_valid))
+    inv_scale = jnp.where(std > STD_EPS, 1.0 / jnp.maximum(std, STD_EPS), 1.0)
+    # K distinct valid rows: random keys for the valid rows, +2 (after every valid one) for padding.
+    order = jnp.argsort(jnp.where(valid, jax.random.uniform(key, (n_max,)), 2.0))
+    zs = (z - mean[None, :]) * inv_scale[None, :]
+    landmarks = zs[order[:n_landmarks]]
+    if gamma is None:
+        d = pairwise_sq_dist(landmarks, landmarks)
+        off = jnp.where(jnp.eye(n_landmarks, dtype=bool), jnp.inf, d).reshape(-1)
+        n_pairs = n_landmarks * (n_landmarks - 1)
+        med = masked_quantile(jnp.sort(off), jnp.asarray(max(n_pairs, 1), jnp.int32), 0.5)
+        g = 1.0 / jnp.maximum(med, jnp.finfo(z.dtype).tiny)
+    else:
+        g = jnp.asarray(gamma, z.dtype)
+    raw = jnp.exp(-g * pairwise_sq_dist(zs, landmarks))
+    norm = jnp.maximum(masked_mean(jnp.mean(raw, axis=1), n_valid), jnp.finfo(z.dtype).tiny)
+    return RBFLayer(landmarks, mean, inv_scale, g, norm)
