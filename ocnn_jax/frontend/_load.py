@@ -76,7 +76,9 @@ def load(path: str, *, encoder: nn.Module | None = None, decoder: nn.Module | No
         noise = arrays.get("variables/noise_norms")  # RCAE: one norm per padded training row
         pretrain = getattr(config, "pretrain", None)
         n_max = (int(noise.shape[1]) if noise is not None and noise.ndim == 2 and noise.shape[1] > 0
-                 else max([config.train.batch_size] + ([pretrain.batch_size] if pretrain else [])))
+                 else max([config.train.batch_size] + ([pretrain.batch_size] if pretrain else [])
+                          # OC-NN's RBF layer draws its K landmarks from the padded class: n_max >= K
+                          + ([config.landmarks] if getattr(config, "kernel", None) == "rbf" else [])))
         try:
             shapes = expected_variables(method, backbone, config, net_shape, n_classes, n_max)
         except Exception as err:  # a header whose config and backbone cannot form a program
