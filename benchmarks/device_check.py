@@ -1,0 +1,706 @@
+"""Accelerator check in one unattended call: equivalence, throughput vs M, precision options, and as much
+of the full MNIST reproduction as the time budget leaves. Writes JSON + Markdown (+ figures).
+
+Run from the repository root on the machine under test (no network needed)::
+
+    PYTHONPATH=. python benchmarks/device_check.py                 # writes into $OUT (else --out)
+    PYTHONPATH=. python benchmarks/device_check.py --tiny --out /tmp/dc   # CPU smoke run (CI)
+
+Sections, each within its share of ``--budget`` seconds (a section that would overrun is cut short and
+says so; results are written after every section, so a killed run keeps what it finished):
+
+1. **equivalence**: every deep method, M = 3 runs as one vmapped program vs the same runs compiled one
+   at a time, float32 matmul precision; largest differences of the trained variables and of the test
+   scores' AUROC. Where pytest is installed, also the vmap/lax.map equivalence tests of
+   ``tests/test_training.py`` on this backend.
+2. **throughput**: Deep SVDD, OC-NN and RCAE at M = 1, 10, 100, 1000 (the first M (class, seed) runs,
+   seed-major), vmapped model axis, JAX's default precision. Per M: compile s, first execution
+   (includes autotuning), steady execution (the second), images·models/s, speed-up over M = 1,
+   achieved TFLOP/s (FLOPs counted from the traced program, ``jaxbench.jaxpr_flops``) against the
+   chip's peak, XLA's memory estimate and the device's peak bytes in use.
+3. **precision**: the same Deep SVDD program at float32, TF32 and bf16 matmul/conv precision
+   (``jax.default_matmul_precision``): steady seconds and the AUROC of the first runs, per run against
+   float32.
+4. **reproduction**: the paper-length MNIST runs (every class × ``--seeds`` seeds, paper epochs of
+   ``ocnn_jax.default_config``), one class (all seeds vmapped) at a time, methods interleaved, until
+   the budget is spent; the projected time of the whole table from the measured classes.
+
+Data: MNIST from ``--data-dir`` / ``$OCNN_JAX_DATA_DIR`` / ``../shared/data/mnist`` / ``data/mnist``;
+without it the throughput uses synthetic MNIST-shaped data (timings do not depend on pixels) and the
+AUROC-dependent sections say so. To bring MNIST to a machine without network, copy the four IDX ``.gz``
+files into an ignored folder of the checkout (e.g. ``out/mnist``) and pass ``--data-dir out/mnist``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+import numpy as np  # noqa: E402
+
+from common import REPO_ROOT, environment, markdown_table, mean_std, write_json  # noqa: E402
+
+__all__ = ["PEAK_TFLOPS", "peak_tflops", "parse_args", "main", "Budget"]
+
+#: Dense peak TFLOP/s per chip by matmul precision (vendor data sheets, SXM parts, no sparsity).
+PEAK_TFLOPS: dict[str, dict[str, float]] = {
+    "H200": {"float32": 67.0, "tensorfloat32": 494.7, "bfloat16": 989.4},
+    "H100": {"float32": 67.0, "tensorfloat32": 494.7, "bfloat16": 989.4},
+    "A100": {"float32": 19.5, "tensorfloat32": 156.0, "bfloat16": 312.0},
+    "L4": {"float32": 30.3, "tensorfloat32": 60.0, "bfloat16": 121.0},
+}
+
+#: JAX's default precision per platform, in the keys of PEAK_TFLOPS (GPU: f32 dots/convs run as TF32).
+DEFAULT_PRECISION = {"gpu": "tensorfloat32", "cuda": "tensorfloat32", "tpu": "bfloat16", "cpu": "float32"}
+
+#: Precision options: label -> values of jax.default_matmul_precision to try in order (the dot
+#: algorithm presets first; the legacy names where a backend refuses a preset).
+PRECISIONS: dict[str, tuple[str, ...]] = {
+    "float32": ("F32_F32_F32", "float32"),
+    "tensorfloat32": ("TF32_TF32_F32", "tensorfloat32"),
+    "bfloat16": ("BF16_BF16_F32", "bfloat16"),
+}
+
+#: Throughput workload per method (short: a few epochs on every training image of the class).
+THROUGHPUT_OVERRIDES: dict[str, dict[str, Any]] = {
+    "deep_svdd": {"pretrain_epochs": 2, "epochs": 2},
+    "soft_boundary": {"pretrain_epochs": 2, "epochs": 2, "warmup_epochs": 1},
+    "ocnn": {"epochs": 10},
+    "rcae": {"outer_iterations": 2, "epochs_per_iteration": 1},
+    "dcae": {"epochs": 2},
+}
+
+#: Equivalence workload: tiny, so that a difference is a difference of computation, not of chaos.
+EQUIV_OVERRIDES: dict[str, dict[str, Any]] = {
+    "deep_svdd": {"pretrain_epochs": 1, "epochs": 2, "batch_size": 50, "pretrain_batch_size": 50},
+    "soft_boundary": {"pretrain_epochs": 1, "epochs": 2, "warmup_epochs": 1, "batch_size": 50, "pretrain_batch_size": 50},
+    "ocnn": {"epochs": 3, "batch_size": 50},
+    "rcae": {"outer_iterations": 2, "epochs_per_iteration": 1, "batch_size": 50},
+    "dcae": {"epochs": 2, "batch_size": 50},
+}
+
+TINY_OVERRIDES: dict[str, dict[str, Any]] = {
+    "deep_svdd": {"pretrain_epochs": 1, "epochs": 1, "batch_size": 16, "pretrain_batch_size": 16},
+    "soft_boundary": {"pretrain_epochs": 1, "epochs": 1, "warmup_epochs": 1, "batch_size": 16, "pretrain_batch_size": 16},
+    "ocnn": {"epochs": 2, "batch_size": 16},
+    "rcae": {"outer_iterations": 1, "epochs_per_iteration": 1, "batch_size": 16},
+    "dcae": {"epochs": 1, "batch_size": 16},
+}
+
+
+def peak_tflops(device_kind: str, precision: str) -> float | None:
+    """The chip's dense peak for ``precision`` ("float32", "tensorfloat32", "bfloat16"), or None."""
+    kind = device_kind.upper()
+    for name, peaks in PEAK_TFLOPS.items():
+        if name in kind:
+            return peaks.get(precision)
+    return None
+
+
+class Budget:
+    """Wall-clock budget: ``left()`` seconds remain of ``total`` since construction."""
+
+    def __init__(self, total: float) -> None:
+        self.total = float(total)
+        self.t0 = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def left(self) -> float:
+        return self.total - self.elapsed()
+
+
+# --------------------------------------------------------------------------------------------------
+# Command line
+
+
+def _ints(text: str) -> list[int]:
+    from common import parse_int_list
+
+    return parse_int_list(text)
+
+
+def _names(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default=None, help="output folder (default: $OUT, else out/device_check)")
+    p.add_argument("--budget", type=float, default=None,
+                   help="total seconds for all sections (default 420; --tiny 120)")
+    p.add_argument("--data-dir", default=None, help="folder of the MNIST IDX .gz files")
+    p.add_argument("--models", type=_ints, default=None, help="throughput M values (default 1,10,100,1000)")
+    p.add_argument("--methods", type=_names, default=None, help="throughput methods (default deep_svdd,ocnn,rcae)")
+    p.add_argument("--equiv-methods", type=_names, default=None,
+                   help="equivalence methods (default: all five deep methods)")
+    p.add_argument("--precisions", type=_names, default=None,
+                   help=f"precision options from {','.join(PRECISIONS)} (default: all)")
+    p.add_argument("--precision-models", type=int, default=None, help="M of the precision runs (default 100)")
+    p.add_argument("--repro-methods", type=_names, default=None,
+                   help="reproduction methods (default deep_svdd,ocnn,rcae,dcae,soft_boundary)")
+    p.add_argument("--seeds", type=int, default=None, help="reproduction seeds per class (default 10)")
+    p.add_argument("--n-train", type=int, default=None,
+                   help="training images per class for equivalence/throughput/precision (default: all)")
+    p.add_argument("--n-test", type=int, default=None, help="test images (default: all 10 000)")
+    p.add_argument("--backbone", default=None, help="mnist_lenet (default) or mlp")
+    p.add_argument("--no-pytest", action="store_true", help="skip the pytest equivalence tests")
+    p.add_argument("--no-figures", action="store_true", help="skip the matplotlib figures")
+    p.add_argument("--tiny", action="store_true",
+                   help="CPU smoke run: MLP backbone, synthetic data, OC-NN only, M = 1,2, a few steps")
+    args = p.parse_args(argv)
+    tiny = args.tiny
+
+    def default(attr: str, normal: Any, small: Any) -> None:
+        if getattr(args, attr) is None:
+            setattr(args, attr, small if tiny else normal)
+
+    default("budget", 420.0, 120.0)
+    default("models", [1, 10, 100, 1000], [1, 2])
+    default("methods", ["deep_svdd", "ocnn", "rcae"], ["ocnn"])
+    default("equiv_methods", ["deep_svdd", "rcae", "ocnn", "soft_boundary", "dcae"], ["ocnn"])
+    default("precisions", list(PRECISIONS), ["bfloat16"])
+    default("precision_models", 100, 2)
+    default("repro_methods", ["deep_svdd", "ocnn", "rcae", "dcae", "soft_boundary"], ["ocnn"])
+    default("seeds", 10, 2)
+    default("n_train", None, 48)
+    default("n_test", None, 60)
+    default("backbone", "mnist_lenet", "mlp")
+    if tiny:
+        args.no_pytest = True
+    if args.out is None:
+        args.out = os.environ.get("OUT") or str(REPO_ROOT / "out" / "device_check")
+    for name in [*args.methods, *args.equiv_methods, *args.repro_methods]:
+        if name not in THROUGHPUT_OVERRIDES:
+            p.error(f"unknown deep method {name!r}; expected one of {sorted(THROUGHPUT_OVERRIDES)}")
+    bad = [x for x in args.precisions if x not in PRECISIONS]
+    if bad:
+        p.error(f"--precisions: unknown {bad}; expected from {list(PRECISIONS)}")
+    if args.budget <= 0:
+        p.error(f"--budget must be positive, got {args.budget}")
+    return args
+
+
+# --------------------------------------------------------------------------------------------------
+# Data
+
+
+def load_classes(args: argparse.Namespace, classes: Sequence[int], n_train: int | None, log: Callable[[str], None]):
+    """(ClassData list, source): MNIST where found, else synthetic MNIST-shaped data."""
+    from common import default_data_dir, prepare_classes
+    from jaxbench import synthetic_classes
+
+    if not args.tiny:
+        candidates = [args.data_dir, os.environ.get("OCNN_JAX_DATA_DIR"), default_data_dir(),
+                      str(REPO_ROOT / "data" / "mnist"), str(REPO_ROOT / "out" / "mnist")]
+        for d in candidates:
+            if d and Path(d).is_dir() and any(Path(d).glob("*ubyte*")):
+                try:
+                    return prepare_classes(classes, d, n_train=n_train, n_test=args.n_test), f"mnist ({d})"
+                except Exception as err:  # noqa: BLE001
+                    log(f"MNIST at {d} unusable: {err}")
+    return synthetic_classes(classes, n_train or 6000, args.n_test or 10000), "synthetic"
+
+
+# --------------------------------------------------------------------------------------------------
+# Sections
+
+
+class Context:
+    """Shared state of one device check: budget, log, benches (cached per method/config/classes)."""
+
+    def __init__(self, args: argparse.Namespace, budget: Budget) -> None:
+        self.args = args
+        self.budget = budget
+        self.benches: dict[Any, Any] = {}
+        self.compiled: dict[Any, Any] = {}
+        self.data_cache: dict[Any, Any] = {}
+        self.data_source = "not loaded"
+
+    def log(self, msg: str) -> None:
+        print(f"[{self.budget.elapsed():6.1f} s] {msg}", flush=True)
+
+    def classes(self, ids: Sequence[int], n_train: int | None):
+        key = (tuple(ids), n_train)
+        if key not in self.data_cache:
+            self.data_cache[key], self.data_source = load_classes(self.args, ids, n_train, self.log)
+        return self.data_cache[key]
+
+    def bench(self, method: str, overrides: dict[str, Any], ids: Sequence[int], n_train: int | None):
+        from jaxbench import MethodBench
+
+        key = (method, tuple(sorted(overrides.items())), tuple(ids), n_train)
+        if key not in self.benches:
+            self.benches[key] = MethodBench(method, self.classes(ids, n_train), self.args.backbone, overrides, "vmap")
+        return self.benches[key]
+
+    def compile(self, bench: Any, n_models: int, precision: str | None = None, count_flops: bool = True):
+        key = (id(bench), n_models, precision)
+        if key not in self.compiled:
+            self.compiled[key] = bench.compile(n_models, precision=precision, count_flops=count_flops)
+        c = self.compiled[key]
+        if count_flops and not math.isfinite(c.flops):  # compiled earlier without counting
+            c.flops = bench.count_flops(n_models)
+        return c
+
+    def overrides(self, method: str, table: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        return dict(TINY_OVERRIDES[method] if self.args.tiny else table[method])
+
+
+def run_plan(classes: Sequence[int], n_models: int) -> list[tuple[int, int]]:
+    """The first ``n_models`` (class, seed) runs, seed-major."""
+    seeds = -(-n_models // len(classes))
+    return [(c, s) for s in range(seeds) for c in classes][:n_models]
+
+
+def _max_diff(a: Any, b: Any, rtol: float = 2e-3, atol: float = 2e-3) -> tuple[float, float, bool]:
+    """(max |a − b|, max |a − b| / (|b| + 1e-6), every leaf allclose(rtol, atol)) over all leaves;
+    a NaN or inf anywhere counts as infinitely different."""
+    import jax
+
+    abs_d, rel_d, close = 0.0, 0.0, True
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+        if x.size == 0:
+            continue
+        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+            return float("inf"), float("inf"), False
+        d = np.abs(x - y)
+        abs_d = max(abs_d, float(d.max()))
+        rel_d = max(rel_d, float((d / (np.abs(y) + 1e-6)).max()))
+        close = close and bool(np.allclose(x, y, rtol=rtol, atol=atol))
+    return abs_d, rel_d, close
+
+
+def section_equivalence(ctx: Context, share: float) -> dict[str, Any]:
+    """Every deep method: M = 3 vmapped runs vs each run compiled alone, float32 precision."""
+    import jax
+
+    args = ctx.args
+    end = ctx.budget.elapsed() + share
+    rows, notes = [], []
+    ids = [0, 1]
+    runs = [(0, 0), (1, 1), (0, 2)] if not args.tiny else [(0, 0), (1, 1)]
+    n_train = args.n_train if args.tiny else min(args.n_train or 600, 600)
+    for method in args.equiv_methods:
+        if ctx.budget.elapsed() > end:
+            notes.append(f"{method}: not run (section budget of {share:.0f} s spent)")
+            continue
+        try:
+            bench = ctx.bench(method, ctx.overrides(method, EQUIV_OVERRIDES), ids, n_train)
+            prec = None if args.tiny else "highest"
+            many = ctx.compile(bench, len(runs), prec, count_flops=False)
+            one = ctx.compile(bench, 1, prec, count_flops=False)
+            out_many, s_many = bench.train(many, runs)
+            worst_abs, worst_rel, auc_diff, ok = 0.0, 0.0, 0.0, True
+            auc_many = bench.aurocs(out_many, runs)
+            for i, r in enumerate(runs):
+                out_one, _ = bench.train(one, [r])
+                a, rel, close = _max_diff(jax.tree.map(lambda v: v[i], out_many), jax.tree.map(lambda v: v[0], out_one))
+                worst_abs, worst_rel, ok = max(worst_abs, a), max(worst_rel, rel), ok and close
+                auc_diff = max(auc_diff, abs(bench.aurocs(out_one, [r])[0] - auc_many[i]))
+            rows.append({"method": method, "runs": len(runs), "max_abs_diff": worst_abs, "max_rel_diff": worst_rel,
+                         "max_auroc_diff": auc_diff, "pass": bool(ok and auc_diff <= 1e-3)})
+            ctx.log(f"equivalence {method}: max |Δ| {worst_abs:.2e}, max rel {worst_rel:.2e}, max ΔAUROC {auc_diff:.2e}")
+        except Exception as err:  # noqa: BLE001
+            rows.append({"method": method, "error": f"{type(err).__name__}: {err}"[:500]})
+            ctx.log(f"equivalence {method} FAILED: {err}")
+            traceback.print_exc()
+    pytest_result = None
+    if not args.no_pytest:
+        pytest_result = run_pytest(ctx, max(0.0, end - ctx.budget.elapsed()))
+    return {"rows": rows, "notes": notes, "pytest": pytest_result,
+            "precision": "float32 ('highest')" if not args.tiny else "default",
+            "criterion": "pass: trained variables equal to rtol 2e-3 / atol 2e-3 and test AUROC to 1e-3"}
+
+
+def run_pytest(ctx: Context, seconds: float) -> dict[str, Any] | None:
+    """The vmap / lax.map equivalence tests of tests/test_training.py on this backend, if pytest exists."""
+    try:
+        import pytest  # noqa: F401
+    except ImportError:
+        return {"skipped": "pytest is not installed here"}
+    if seconds < 30:
+        return {"skipped": f"only {seconds:.0f} s left in the section"}
+    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+           "tests/test_training.py", "-k", "vmapped or lax_map or same_key"]
+    # float32 matmuls: the tests' tolerances are for vmap vs sequential, not for TF32 (GPU default)
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               JAX_DEFAULT_MATMUL_PRECISION="float32")
+    try:
+        proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=seconds)
+        tail = (proc.stdout + proc.stderr)[-1500:]
+        ctx.log(f"pytest equivalence tests: rc {proc.returncode}")
+        return {"command": " ".join(cmd), "returncode": proc.returncode, "output_tail": tail}
+    except subprocess.TimeoutExpired:
+        return {"command": " ".join(cmd), "timeout_seconds": seconds}
+
+
+def section_throughput(ctx: Context, share: float) -> dict[str, Any]:
+    """Throughput vs M for each method, vmapped model axis, default precision."""
+    import jax
+
+    args = ctx.args
+    end = ctx.budget.elapsed() + share
+    ids = list(range(10)) if not args.tiny else [0, 1]
+    kind = jax.devices()[0].device_kind
+    prec = DEFAULT_PRECISION.get(jax.default_backend(), "float32")
+    peak = peak_tflops(kind, prec)
+    rows, notes = [], []
+    methods = list(args.methods)
+    for mi, method in enumerate(methods):
+        m_end = ctx.budget.elapsed() + (end - ctx.budget.elapsed()) / (len(methods) - mi)
+        try:
+            bench = ctx.bench(method, ctx.overrides(method, THROUGHPUT_OVERRIDES), ids, args.n_train)
+        except Exception as err:  # noqa: BLE001
+            rows.append({"method": method, "error": f"{type(err).__name__}: {err}"[:500]})
+            continue
+        base = None
+        last = None  # (M, compile s, first execution s) of the last measured M
+        ms = sorted(args.models)
+        order = ms[:1] + ms[:0:-1]  # M = 1 first (the speed-up's base), then the largest M down
+        for m in order:
+            left = m_end - ctx.budget.elapsed()
+            if last is not None:
+                # compile (≈ independent of M) + one execution: linear in M from a saturated M > 1; from
+                # M = 1 (launch-bound on an accelerator) assume the vmapped axis gains at least 10×
+                est = last[1] + last[2] * (m / last[0]) * (0.1 if last[0] == 1 else 1.0)
+                if est > left:
+                    notes.append(f"{method} M = {m}: skipped (≈ {est:.0f} s projected, {max(left, 0):.0f} s "
+                                 "left of its share)")
+                    continue
+            runs = run_plan(ids, m)
+            try:
+                c = ctx.compile(bench, m)
+                out, first = bench.train(c, runs)
+                steady, repeated = first, False
+                if ctx.budget.elapsed() + first < m_end:
+                    out, steady = bench.train(c, runs)
+                    repeated = True
+                aucs = bench.aurocs(out, runs, limit=min(m, 10))
+            except Exception as err:  # noqa: BLE001
+                msg = f"{type(err).__name__}: {err}"
+                rows.append({"method": method, "models": m, "error": msg[:500]})
+                ctx.log(f"throughput {method} M = {m} FAILED: {msg[:300]}")
+                continue
+            last = (m, c.compile_seconds, first)
+            images = bench.images(runs)
+            rate = images / steady
+            base = rate if m == 1 else base
+            tflops = c.flops / steady / 1e12 if math.isfinite(c.flops) else None
+            a_mean, a_std = mean_std([100 * a for a in aucs])
+            row = {"method": method, "models": m, "compile_seconds": c.compile_seconds, "first_seconds": first,
+                   "steady_seconds": steady, "images": images, "images_models_per_second": rate,
+                   "speedup_vs_one": rate / base if base else None, "flops": c.flops, "tflops": tflops,
+                   "peak_tflops": peak, "fraction_of_peak": (tflops / peak) if (tflops and peak) else None,
+                   "xla_memory": c.memory, "device_memory": _device_memory(), "auroc_mean": a_mean,
+                   "auroc_std": a_std, "auroc_runs": len(aucs), "steady_is_second_execution": repeated}
+            rows.append(row)
+            ctx.log(f"throughput {method} M = {m}: compile {c.compile_seconds:.1f} s, first {first:.2f} s, "
+                    f"steady {steady:.2f} s, {rate:,.0f} img·models/s, "
+                    f"{tflops if tflops is not None else float('nan'):.2f} TFLOP/s")
+            del out
+    rows.sort(key=lambda r: (methods.index(r["method"]), r.get("models", 0)))
+    return {"rows": rows, "notes": notes, "device_kind": kind, "precision": prec, "peak_tflops": peak,
+            "workload": {m: ctx.overrides(m, THROUGHPUT_OVERRIDES) for m in methods},
+            "classes": ids, "n_train": args.n_train}
+
+
+def _device_memory() -> dict[str, int] | None:
+    from jaxbench import device_memory
+
+    return device_memory()
+
+
+def section_precision(ctx: Context, share: float) -> dict[str, Any]:
+    """Deep SVDD at float32 / TF32 / bf16: steady seconds and AUROC vs float32."""
+    import jax
+
+    args = ctx.args
+    end = ctx.budget.elapsed() + share
+    method = "ocnn" if args.tiny else "deep_svdd"
+    ids = list(range(10)) if not args.tiny else [0, 1]
+    bench = ctx.bench(method, ctx.overrides(method, THROUGHPUT_OVERRIDES), ids, args.n_train)
+    m = args.precision_models
+    runs = run_plan(ids, m)
+    kind = jax.devices()[0].device_kind
+    labels = list(args.precisions)
+    if "float32" not in labels:
+        labels = ["default"] + labels  # the reference: JAX's default precision
+    rows, notes, ref = [], [], None
+    for label in labels:
+        if ctx.budget.elapsed() > end and ref is not None:
+            notes.append(f"{label}: not run (section budget spent)")
+            continue
+        tried = [None] if label == "default" else list(PRECISIONS[label])
+        for value in tried:
+            try:
+                c = ctx.compile(bench, m, value, count_flops=False)
+                out, first = bench.train(c, runs)
+                out, steady = bench.train(c, runs)
+                aucs = bench.aurocs(out, runs, limit=min(m, 10))
+            except Exception as err:  # noqa: BLE001
+                notes.append(f"{label} as {value!r}: {type(err).__name__}: {str(err)[:200]}")
+                continue
+            a_mean, _ = mean_std([100 * a for a in aucs])
+            if ref is None:
+                ref = aucs
+            diffs = [100 * (a - r) for a, r in zip(aucs, ref)]
+            rows.append({"precision": label, "setting": value or "JAX default", "models": m,
+                         "steady_seconds": steady, "images_models_per_second": bench.images(runs) / steady,
+                         "peak_tflops": peak_tflops(kind, label) if label != "default" else None,
+                         "auroc_mean": a_mean, "auroc_runs": len(aucs),
+                         "auroc_diff_vs_reference_mean": float(np.mean(diffs)),
+                         "auroc_diff_vs_reference_max_abs": float(np.max(np.abs(diffs)))})
+            ctx.log(f"precision {label} ({value}): steady {steady:.2f} s, AUROC {a_mean:.2f}")
+            break
+    return {"method": method, "rows": rows, "notes": notes, "reference": labels[0],
+            "workload": ctx.overrides(method, THROUGHPUT_OVERRIDES)}
+
+
+def section_reproduction(ctx: Context, share: float) -> dict[str, Any]:
+    """Paper-length MNIST runs, one class (all seeds vmapped) at a time, until the budget is spent."""
+    args = ctx.args
+    end = ctx.budget.elapsed() + share
+    seeds = list(range(args.seeds))
+    all_ids = list(range(10)) if not args.tiny else [0, 1]
+    classes = all_ids if not args.tiny else [0]
+    rows, notes = [], []
+    per_method: dict[str, list[float]] = {m: [] for m in args.repro_methods}
+    estimate: dict[str, float] = {}
+    for c in classes:
+        for method in args.repro_methods:
+            left = end - ctx.budget.elapsed()
+            if estimate.get(method, 0.0) * 1.2 > left or left < 5:
+                continue
+            overrides = TINY_OVERRIDES[method] if args.tiny else {}
+            t0 = time.perf_counter()
+            try:
+                # every class's data in one bench: the method's len(seeds)-run program is compiled once
+                # and run on one class after another
+                bench = ctx.bench(method, overrides, all_ids, None if not args.tiny else args.n_train)
+                comp = ctx.compile(bench, len(seeds), count_flops=False)
+                runs = [(c, s) for s in seeds]
+                out, seconds = bench.train(comp, runs)
+                aucs = bench.aurocs(out, runs)
+            except Exception as err:  # noqa: BLE001
+                rows.append({"method": method, "class": c, "error": f"{type(err).__name__}: {err}"[:500]})
+                estimate[method] = float("inf")
+                continue
+            wall = time.perf_counter() - t0
+            estimate[method] = wall - (comp.compile_seconds if len(per_method[method]) == 0 else 0.0)
+            per_method[method].append(seconds)
+            a_mean, a_std = mean_std([100 * a for a in aucs])
+            rows.append({"method": method, "class": c, "seeds": len(seeds), "compile_seconds": comp.compile_seconds,
+                         "train_seconds": seconds, "wall_seconds": wall, "auroc_mean": a_mean, "auroc_std": a_std,
+                         "aurocs": [100 * a for a in aucs]})
+            ctx.log(f"reproduction {method} class {c}: {seconds:.1f} s train ({wall:.1f} s wall), "
+                    f"AUROC {a_mean:.2f} ± {a_std:.2f}")
+    projection = {}
+    for method, secs in per_method.items():
+        if secs:
+            projection[method] = {"classes_measured": len(secs), "mean_class_seconds": float(np.mean(secs)),
+                                  "projected_seconds_all_classes": float(np.mean(secs)) * len(classes)}
+        else:
+            notes.append(f"{method}: no class fitted in the budget")
+    total = sum(p["projected_seconds_all_classes"] for p in projection.values())
+    return {"rows": rows, "notes": notes, "projection": projection, "projected_total_seconds": total,
+            "seeds": len(seeds), "data": ctx.data_source,
+            "epochs": "paper defaults (ocnn_jax.default_config)" if not args.tiny else "tiny"}
+
+
+# --------------------------------------------------------------------------------------------------
+# Report
+
+
+def _fmt(v: Any, f: str = "{:.2f}") -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "—"
+    return f.format(v)
+
+
+def render(report: dict[str, Any]) -> str:
+    """The Markdown report of whatever sections have finished."""
+    env = report["environment"]
+    lines = [f"# Device check: {env.get('device_kind', '?')} × {env.get('device_count', '?')} "
+             f"({env.get('backend', '?')}){' — tiny CPU smoke run' if report['args'].get('tiny') else ''}", "",
+             f"jax {env['versions'].get('jax', '?')}, Python {env['python']}, data: {report.get('data', '?')}, "
+             f"budget {report['args']['budget']:.0f} s, elapsed {report.get('elapsed_seconds', 0):.0f} s.", "",
+             f"Command: `{report['command']}`", ""]
+    eq = report["sections"].get("equivalence")
+    if eq:
+        lines += ["## 1. vmap vs one run at a time", "", f"Precision {eq['precision']}; {eq['criterion']}.", ""]
+        lines.append(markdown_table(eq["rows"], [
+            ("method", "method", "{}"), ("runs", "runs", "{}"), ("max abs Δ", "max_abs_diff", "{:.2e}"),
+            ("max rel Δ", "max_rel_diff", "{:.2e}"), ("max ΔAUROC", "max_auroc_diff", "{:.2e}"),
+            ("pass", "pass", "{}"), ("error", "error", "{}")]))
+        lines += [f"- {n}" for n in eq["notes"]]
+        if eq.get("pytest"):
+            py = eq["pytest"]
+            lines += ["", f"pytest: {py.get('skipped') or ('rc ' + str(py.get('returncode')))}"]
+        lines.append("")
+    tp = report["sections"].get("throughput")
+    if tp:
+        lines += ["## 2. Throughput vs number of models M", "",
+                  f"Vmapped model axis, JAX default precision ({tp['precision']}, peak "
+                  f"{_fmt(tp['peak_tflops'], '{:.0f}')} TFLOP/s), classes {tp['classes']}, "
+                  f"{tp['n_train'] or 'all'} training images per class; workload {tp['workload']}. "
+                  "steady = second execution of the compiled program; TFLOP/s = dot/conv FLOPs of the traced "
+                  "program ÷ steady s.", ""]
+        view = [dict(r, xla_gib=(r.get("xla_memory") or {}).get("total_bytes", 0) / 2**30 if r.get("xla_memory") else None,
+                     peak_gib=((r.get("device_memory") or {}).get("peak_bytes_in_use", 0) / 2**30)
+                     if r.get("device_memory") else None) for r in tp["rows"]]
+        lines.append(markdown_table(view, [
+            ("method", "method", "{}"), ("M", "models", "{}"), ("compile s", "compile_seconds", "{:.1f}"),
+            ("first s", "first_seconds", "{:.2f}"), ("steady s", "steady_seconds", "{:.2f}"),
+            ("img·models / s", "images_models_per_second", "{:,.0f}"), ("× M = 1", "speedup_vs_one", "{:.1f}"),
+            ("TFLOP/s", "tflops", "{:.2f}"), ("% of peak", "fraction_of_peak", lambda v: f"{100 * v:.1f}"),
+            ("XLA GiB", "xla_gib", "{:.2f}"), ("device peak GiB", "peak_gib", "{:.2f}"),
+            ("AUROC % (first ≤ 10 runs)", "auroc_mean", "{:.2f}"), ("error", "error", "{}")]))
+        lines += [f"- {n}" for n in tp["notes"]] + [""]
+    pr = report["sections"].get("precision")
+    if pr:
+        lines += ["## 3. Precision options", "",
+                  f"{pr['method']} with workload {pr['workload']}; AUROC of the first runs, difference per run "
+                  f"against {pr['reference']} in percentage points.", ""]
+        lines.append(markdown_table(pr["rows"], [
+            ("precision", "precision", "{}"), ("setting", "setting", "{}"), ("M", "models", "{}"),
+            ("steady s", "steady_seconds", "{:.2f}"), ("img·models / s", "images_models_per_second", "{:,.0f}"),
+            ("peak TFLOP/s", "peak_tflops", "{:.0f}"), ("AUROC %", "auroc_mean", "{:.2f}"),
+            ("mean Δ pp", "auroc_diff_vs_reference_mean", "{:+.2f}"),
+            ("max abs Δ pp", "auroc_diff_vs_reference_max_abs", "{:.2f}")]))
+        lines += [f"- {n}" for n in pr["notes"]] + [""]
+    rp = report["sections"].get("reproduction")
+    if rp:
+        lines += ["## 4. Full MNIST reproduction, the part that fitted", "",
+                  f"Every class × {rp['seeds']} seeds, epochs: {rp['epochs']}; data {rp['data']}; one class "
+                  "(its seeds vmapped) per program.", ""]
+        lines.append(markdown_table(rp["rows"], [
+            ("method", "method", "{}"), ("class", "class", "{}"), ("seeds", "seeds", "{}"),
+            ("compile s", "compile_seconds", "{:.1f}"), ("train s", "train_seconds", "{:.1f}"),
+            ("AUROC %", "auroc_mean", "{:.2f}"), ("± std", "auroc_std", "{:.2f}"), ("error", "error", "{}")]))
+        proj = [{"method": k, **v} for k, v in rp["projection"].items()]
+        lines += ["", "Projected training time of the whole table (mean measured class × 10 classes; compile "
+                  "not included):", ""]
+        lines.append(markdown_table(proj, [
+            ("method", "method", "{}"), ("classes measured", "classes_measured", "{}"),
+            ("s / class", "mean_class_seconds", "{:.1f}"), ("projected s", "projected_seconds_all_classes", "{:.0f}")]))
+        lines += ["", f"Projected total: {rp['projected_total_seconds']:.0f} s "
+                  f"({rp['projected_total_seconds'] / 60:.1f} min)."] + [f"- {n}" for n in rp["notes"]] + [""]
+    for name, err in report.get("errors", {}).items():
+        lines += [f"Section {name} failed: `{err}`", ""]
+    return "\n".join(lines)
+
+
+def figures(report: dict[str, Any], out: Path) -> list[str]:
+    """images·models/s and TFLOP/s against M per method (PNG); [] when matplotlib is missing."""
+    tp = report["sections"].get("throughput")
+    if not tp or not tp["rows"]:
+        return []
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for method in sorted({r["method"] for r in tp["rows"]}):
+        rs = [r for r in tp["rows"] if r["method"] == method and "steady_seconds" in r]
+        if not rs:
+            continue
+        ms = [r["models"] for r in rs]
+        axes[0].plot(ms, [r["images_models_per_second"] for r in rs], "o-", label=method)
+        axes[1].plot(ms, [r["tflops"] or float("nan") for r in rs], "o-", label=method)
+    for ax, title in zip(axes, ("images·models / s", "achieved TFLOP/s")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("models M (vmapped)")
+        ax.set_title(title)
+        ax.legend()
+    if tp.get("peak_tflops"):
+        axes[1].axhline(tp["peak_tflops"], color="grey", ls="--", lw=1)
+    fig.tight_layout()
+    path = out / "throughput_vs_models.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return [path.name]
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+SECTIONS: tuple[tuple[str, float, Callable[[Context, float], dict[str, Any]]], ...] = (
+    ("equivalence", 0.20, section_equivalence),
+    ("throughput", 0.40, section_throughput),
+    ("precision", 0.12, section_precision),
+    ("reproduction", 1.00, section_reproduction),  # whatever is left
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    budget = Budget(args.budget)
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # peak memory = what the programs use
+    import jax
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = Context(args, budget)
+    dev = jax.devices()[0]
+    env = environment()
+    env.update(backend=jax.default_backend(), device_kind=dev.device_kind, device_count=jax.device_count(),
+               machine=platform.machine())
+    report: dict[str, Any] = {
+        "script": "device_check", "command": " ".join(["python benchmarks/device_check.py", *(argv or sys.argv[1:])]),
+        "args": vars(args), "environment": env, "sections": {}, "errors": {},
+    }
+    ctx.log(f"jax {jax.__version__} on {jax.default_backend()}: {jax.device_count()} × {dev.device_kind}; "
+            f"budget {args.budget:.0f} s; writing to {out}")
+
+    def write() -> None:
+        report["elapsed_seconds"] = budget.elapsed()
+        report["data"] = ctx.data_source
+        write_json(out / "device_check.json", report)
+        (out / "device_check.md").write_text(render(report) + "\n")
+
+    for name, share, fn in SECTIONS:
+        left = budget.left()
+        if left <= 1:
+            report["errors"][name] = "no time left in the budget"
+            continue
+        seconds = left if share >= 1.0 else share * args.budget
+        ctx.log(f"section {name}: {min(seconds, left):.0f} s")
+        try:
+            report["sections"][name] = fn(ctx, min(seconds, left))
+        except Exception as err:  # noqa: BLE001  (a section's failure must not lose the others)
+            report["errors"][name] = f"{type(err).__name__}: {err}"[:1000]
+            traceback.print_exc()
+        write()
+    if not args.no_figures:
+        try:
+            report["figures"] = figures(report, out)
+        except Exception as err:  # noqa: BLE001
+            report["errors"]["figures"] = f"{type(err).__name__}: {err}"
+    write()
+    print(render(report))
+    return 0 if not report["errors"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""benchmarks/device_check.py's CPU path at tiny settings (so its first accelerator run cannot fail for a
+reason a CPU run shows), and the FLOP counter it reports TFLOP/s with."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax import lax
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+if str(BENCH) not in sys.path:
+    sys.path.insert(0, str(BENCH))
+
+import device_check  # noqa: E402
+import jaxbench  # noqa: E402
+
+
+def test_flops_count_scan_bodies_times_their_length_and_convs():
+    def f(x):
+        def body(c, _):
+            return jnp.tanh(c @ c), None
+
+        return lax.scan(body, x, None, length=7)[0]
+
+    assert jaxbench.program_flops(f, jnp.ones((8, 8))) == 7 * 2 * 8**3  # XLA's cost_analysis says 1 × that
+
+    def conv(x, w):  # NHWC, HWIO, 'SAME': every output element is a 3·3·4 dot product
+        return lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+    x, w = jnp.ones((2, 5, 5, 4)), jnp.ones((3, 3, 4, 6))
+    assert jaxbench.program_flops(conv, x, w) == 2 * (2 * 5 * 5 * 6) * (3 * 3 * 4)
+    # the backward pass counts too (input and weight gradients: the same multiply-adds again, twice)
+    grad = jax.grad(lambda x, w: conv(x, w).sum(), argnums=(0, 1))
+    assert jaxbench.program_flops(grad, x, w) >= 3 * jaxbench.program_flops(conv, x, w) - 1
+
+
+def test_peak_table_and_argument_errors():
+    assert device_check.peak_tflops("NVIDIA H200", "bfloat16") == pytest.approx(989.4)
+    assert device_check.peak_tflops("cpu", "float32") is None
+    with pytest.raises(SystemExit):
+        device_check.parse_args(["--methods", "nope"])
+    with pytest.raises(SystemExit):
+        device_check.parse_args(["--precisions", "fp8"])
+    args = device_check.parse_args(["--out", "x"])
+    assert args.models == [1, 10, 100, 1000] and args.methods == ["deep_svdd", "ocnn", "rcae"]
+    assert args.backbone == "mnist_lenet" and args.seeds == 10
+
+
+def test_tiny_cpu_run_writes_every_section(tmp_path):
+    rc = device_check.main(["--tiny", "--budget", "3600", "--out", str(tmp_path), "--no-figures"])
+    report = json.loads((tmp_path / "device_check.json").read_text())
+    assert report["errors"] == {} and rc == 0
+    sec = report["sections"]
+    eq = sec["equivalence"]["rows"]
+    assert [r["method"] for r in eq] == ["ocnn"] and eq[0]["pass"] and eq[0]["max_abs_diff"] < 1e-5
+    tp = {r["models"]: r for r in sec["throughput"]["rows"]}
+    assert set(tp) == {1, 2}
+    for r in tp.values():
+        assert r["steady_seconds"] > 0 and r["flops"] > 0 and r["images"] > 0
+        assert r["xla_memory"]["total_bytes"] > 0 and np.isfinite(r["auroc_mean"])
+    assert tp[2]["images"] == 2 * tp[1]["images"] and tp[2]["flops"] == pytest.approx(2 * tp[1]["flops"], rel=0.01)
+    prec = sec["precision"]["rows"]
+    assert [r["precision"] for r in prec] == ["default", "bfloat16"]
+    assert sec["reproduction"]["projection"]["ocnn"]["classes_measured"] == 1
+    md = (tmp_path / "device_check.md").read_text()
+    for heading in ("## 1.", "## 2.", "## 3.", "## 4."):
+        assert heading in md
