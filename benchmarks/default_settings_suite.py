@@ -236,6 +236,14 @@ def _sweep_cell(dataset: str, method: str, classes: Sequence[int], seeds: Sequen
 # Summaries and the report
 
 
+def _commands(results: dict[str, Any], cells: Sequence[dict[str, Any]] | None = None) -> list[str]:
+    """Markdown list of the distinct commands that computed ``cells`` (default: all), in order."""
+    cells = list(results["cells"].values()) if cells is None else cells
+    seen = dict.fromkeys(f"`{c['command']}`" if c.get("command") else
+                         f"before: `{c['source']}`" if c.get("source") else "" for c in cells)
+    return [f"- {c}" for c in seen if c]
+
+
 def summarise(cell: dict[str, Any]) -> dict[str, float]:
     """mean: over classes of the per-class seed means; std: over seeds of the class-averaged AUROC (the
     seeds' spread of the data set's mean); worst class mean; worst single run; largest per-class seed std."""
@@ -262,9 +270,11 @@ def markdown(results: dict[str, Any]) -> str:
         "(class, seed); *max class std*: largest per-class seed std. The data sets are described in "
         "`benchmarks/default_settings_suite.py`.",
         "",
-        f"Command: `{results.get('command', 'python benchmarks/default_settings_suite.py')}`. "
         f"{results['environment']['platform']}; JAX {results['environment']['jax']} "
-        f"({results['environment']['backend']}).",
+        f"({results['environment']['backend']}); {results['environment']['cpu_count']} CPUs shared with other jobs "
+        "(wall times are not comparable). Commands (the cells were computed in these invocations, resumed per cell):",
+        "",
+        *_commands(results),
         "",
     ]
     datasets = [d for d in DATASETS if any(k.startswith(d + "/") for k in cells)]
@@ -366,7 +376,9 @@ def ae_stability_markdown(results: dict[str, Any]) -> str | None:
         "else equal (data set, split, seeds, epochs). AUROC %; *± std*: population std over seeds of the "
         "class-averaged AUROC; *max class std*: the largest per-class seed std; *targets*: every class's seed std "
         "<= 3 points and no run below 50 % (→: before → after). Produced by `benchmarks/default_settings_suite.py` "
-        f"(command of the last run: `{results.get('command', '')}`).",
+        "with the commands:",
+        "",
+        *_commands(results, [c for pair in pairs for c in pair[2:]]),
         "",
     ]
     header = ["data set", "method", "before", "after", "worst run", "max class std", "targets met"]
@@ -433,6 +445,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--work-dir", default=None, help="sweep folders of the large cells (default: OUT without .json + '_runs')")
     p.add_argument("--redo", action="store_true", help="recompute the selected cells even if OUT.json has them")
     p.add_argument("--report-only", action="store_true", help="rebuild OUT.md from OUT.json, train nothing")
+    p.add_argument("--merge", default=None, metavar="OTHER_JSON",
+                   help="copy the cells of another run's JSON (e.g. one run in parallel with its own --out) that OUT.json "
+                        "lacks, then rebuild the reports; trains nothing")
     p.add_argument("--progress", action="store_true", help="progress bars")
     args = p.parse_args(argv)
 
@@ -440,7 +455,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
     results.setdefault("schema_version", SCHEMA)
     results.setdefault("cells", {})
-    if args.report_only:
+    if args.merge:
+        other = json.loads(Path(args.merge).read_text())["cells"]
+        added = sorted(set(other) - set(results["cells"]))
+        results["cells"].update({k: other[k] for k in added})
+        print(f"merged {len(added)} cells from {args.merge}: {', '.join(added) or 'none'}")
+    if args.report_only or args.merge:
         if not results["cells"]:
             p.error(f"--report-only: no cells in {out}")
         _write(out, results)
@@ -483,7 +503,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 cell = _sweep_cell(d, m, mnist_classes, seeds, data_dir_for("mnist"), work_dir, args.progress)
             else:
                 cell = _sweep_cell(d, m, cifar_classes, (0,), data_dir_for("cifar10"), work_dir, args.progress)
-            cell.update(dataset=d, method=m, wall_s=time.perf_counter() - t0, date=time.strftime("%Y-%m-%d %H:%M:%S"))
+            cell.update(dataset=d, method=m, wall_s=time.perf_counter() - t0, date=time.strftime("%Y-%m-%d %H:%M:%S"),
+                        command=results["command"])
             results["cells"][key] = cell
             _write(out, results)  # after every cell: an interrupted run resumes from here
             s = summarise(cell)
