@@ -315,10 +315,10 @@ def markdown(results: dict[str, Any]) -> str:
         present = [m for m in methods if f"{d}/{m}" in cells]
         first = cells[f"{d}/{present[0]}"]
         lines += [f"### {d}", ""]
-        stab = [[m, cells[f"{d}/{m}"].get("preprocessing") or "", *(_pct(v) for v in summarise(cells[f"{d}/{m}"]).values())]
-                for m in present]
-        lines += [format_table(["method", "preprocessing", "mean", "± std", "worst class", "worst run", "max class std"],
-                               stab), ""]
+        stab = [[m, cells[f"{d}/{m}"].get("preprocessing") or "", *(_pct(v) for v in summarise(cells[f"{d}/{m}"]).values()),
+                 cells[f"{d}/{m}"].get("code", "")] for m in present]
+        lines += [format_table(["method", "preprocessing", "mean", "± std", "worst class", "worst run", "max class std",
+                                "code"], stab), ""]
         header = ["class"] + present
         rows = []
         for i, cname in enumerate(first["classes"]):
@@ -408,6 +408,20 @@ def ae_stability_markdown(results: dict[str, Any]) -> str | None:
 
 
 # --------------------------------------------------------------------------------------------------
+
+
+def _code_version() -> str:
+    """The repository's commit (short hash, "+dirty" with uncommitted changes under ocnn_jax/ or this script)."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "ocnn_jax", "benchmarks/default_settings_suite.py"],
+                               cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
 
 
 def _environment() -> dict[str, Any]:
@@ -504,7 +518,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 cell = _sweep_cell(d, m, cifar_classes, (0,), data_dir_for("cifar10"), work_dir, args.progress)
             cell.update(dataset=d, method=m, wall_s=time.perf_counter() - t0, date=time.strftime("%Y-%m-%d %H:%M:%S"),
-                        command=results["command"])
+                        command=results["command"], code=_code_version())
             results["cells"][key] = cell
             _write(out, results)  # after every cell: an interrupted run resumes from here
             s = summarise(cell)
