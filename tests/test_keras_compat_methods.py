@@ -1,0 +1,87 @@
+"""ocnn_jax.methods.keras_compat without Keras: NumPy oracles for its optimiser and losses, and the
+networks' shapes (``jax.eval_shape``, nothing compiled). The Keras comparison itself is
+tests/test_keras_original_equivalence.py (skipped without TensorFlow)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ocnn_jax.methods.keras_compat import (KerasCompatConfig, centre_eps, keras_adam, keras_bce, ocnn_repo_loss,
+                                           soft_threshold, svdd_repo_loss)
+from ocnn_jax.nn.keras_compat import (CAE_DECODER, CAE_ENCODER, OCNN_HEAD, RCAE_AE, SVDD_HEAD, KerasAE, KerasHeadNet,
+                                      KerasStack, keras_layer_order, variables_from_keras_weights)
+
+
+def test_keras_adam_two_steps_match_numpy():
+    lr, b1, b2, eps = 1e-3, 0.9, 0.999, 1e-7
+    rng = np.random.default_rng(0)
+    p = rng.normal(size=5).astype(np.float32)
+    grads = rng.normal(size=(2, 5)).astype(np.float32) * 1e-3
+    opt = keras_adam(lr, b1, b2, eps)
+    state, q = opt.init(jnp.asarray(p)), jnp.asarray(p)
+    m = v = np.zeros(5)
+    want = p.astype(np.float64)
+    for t, g in enumerate(grads, 1):
+        upd, state = opt.update(jnp.asarray(g), state)
+        q = q + upd
+        m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
+        want = want - lr * np.sqrt(1 - b2**t) / (1 - b1**t) * m / (np.sqrt(v) + eps)
+    np.testing.assert_allclose(np.asarray(q), want, rtol=1e-6, atol=1e-9)
+
+
+def test_losses_match_numpy():
+    rng = np.random.default_rng(1)
+    y = rng.normal(size=(6, 4)).astype(np.float32)
+    c = rng.normal(size=4).astype(np.float32)
+    want = np.mean(0.01 + np.maximum(0.0, (y - c) ** 2 - 0.01).sum(1)) / 0.2
+    np.testing.assert_allclose(float(ocnn_repo_loss(jnp.asarray(y), jnp.asarray(c), 0.1, 0.2)), want, rtol=1e-6)
+    np.testing.assert_allclose(float(svdd_repo_loss(jnp.asarray(y), jnp.asarray(c))), ((y - c) ** 2).sum(1).mean(), rtol=1e-6)
+    p = np.array([0.0, 0.3, 1.0], np.float32)
+    t = np.array([0.0, 1.0, 1.0], np.float32)
+    pc = np.clip(p, 1e-7, 1 - 1e-7)
+    np.testing.assert_allclose(float(keras_bce(jnp.asarray(p), jnp.asarray(t))),
+                               -np.mean(t * np.log(pc) + (1 - t) * np.log(1 - pc)), rtol=1e-6)
+    np.testing.assert_array_equal(centre_eps(np.array([0.05, -0.02, 0.0, 0.3, -0.5])), np.float32([0.1, -0.1, 0.0, 0.3, -0.5]))
+    np.testing.assert_allclose(soft_threshold(np.array([-1.0, 0.2, 0.7]), 1.0), [-0.5, 0.0, 0.2])
+    np.testing.assert_array_equal(soft_threshold(np.array([-1.0, 0.2]), 0.0), [-1.0, 0.2])
+
+
+@pytest.mark.parametrize("ds,shape,code", [("mnist", (28, 28, 1), (2, 2, 8)), ("cifar10", (32, 32, 3), (2, 2, 32))])
+def test_network_shapes(ds, shape, code):
+    x = jax.ShapeDtypeStruct((2,) + shape, jnp.float32)
+    key = jax.random.key(0)
+    ae = KerasAE(CAE_ENCODER[ds], CAE_DECODER[ds])
+    v = jax.eval_shape(lambda: ae.init(key, jnp.zeros((2,) + shape), False))
+    assert jax.eval_shape(lambda vv, xx: ae.apply(vv, xx, False), v, x).shape == (2,) + shape
+    assert jax.eval_shape(lambda vv, xx: ae.apply(vv, xx, False, method=ae.encode), v, x).shape == (2,) + code
+    h = 32 if ds == "mnist" else 128
+    for head, width in ((OCNN_HEAD, 32), (SVDD_HEAD[ds], h)):
+        net = KerasHeadNet(CAE_ENCODER[ds], head)
+        nv = jax.eval_shape(lambda: net.init(key, jnp.zeros((2,) + shape), False))
+        assert jax.eval_shape(lambda vv, xx: net.apply(vv, xx, False), nv, x).shape == (2, width)
+    rc = KerasStack(RCAE_AE[ds])
+    rv = jax.eval_shape(lambda: rc.init(key, jnp.zeros((2,) + shape), False))
+    assert jax.eval_shape(lambda vv, xx: rc.apply(vv, xx, False), rv, x).shape == (2,) + shape
+    # the Keras weight lists map one to one onto the Flax variables
+    order = keras_layer_order(RCAE_AE[ds])
+    def arrays(n, k):
+        p = rv["params"][n]
+        if k == "bn":
+            s = rv["batch_stats"][n]
+            return [np.zeros(a.shape, np.float32) for a in (p["scale"], p["bias"], s["mean"], s["var"])]
+        return [np.zeros(p["kernel"].shape, np.float32)] + ([np.zeros(p["bias"].shape, np.float32)] if "bias" in p else [])
+
+    weights = [arrays(n, k) for n, k in order]
+    params, stats = variables_from_keras_weights(RCAE_AE[ds], weights)
+    assert jax.tree.map(jnp.shape, params) == jax.tree.map(lambda a: a.shape, rv["params"])
+    assert jax.tree.map(jnp.shape, stats) == jax.tree.map(lambda a: a.shape, rv["batch_stats"])
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="ae_epochs"):
+        KerasCompatConfig(ae_epochs=-1)
+    with pytest.raises(ValueError, match="rcae_lambdas"):
+        KerasCompatConfig(rcae_lambdas=())

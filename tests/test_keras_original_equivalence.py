@@ -1,0 +1,137 @@
+"""The Keras port of the original oc-nn procedure (benchmarks/keras_original.py) and ocnn_jax's
+``keras_compat`` take the same training step from identical weights.
+
+Needs TensorFlow + Keras (the optional ``keras`` extra); skipped without them, as in CI. One batch of
+16 random MNIST-shaped images; Keras weights are copied into the Flax networks, then each framework
+takes one step of the repository's loss with its optimiser: the conv AE (MSE, Adam 1e-3), the "OC-NN"
+head (constant r, Adam 1e-4), the Deep SVDD head (with bias, Adam 1e-4) and the RCAE AE (Adam 1e-3,
+ε 1e-8). Compared: the loss, every updated weight and the BN moving statistics.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+keras = pytest.importorskip("keras")
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+if str(BENCH) not in sys.path:
+    sys.path.insert(0, str(BENCH))
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import keras_original as ko  # noqa: E402
+
+from ocnn_jax.methods.keras_compat import (KerasState, centre_eps, keras_adam, keras_mse, make_step,  # noqa: E402
+                                           ocnn_repo_loss, predict, svdd_repo_loss)
+from ocnn_jax.nn.keras_compat import (CAE_DECODER, CAE_ENCODER, OCNN_HEAD, RCAE_AE, SVDD_HEAD, KerasAE,  # noqa: E402
+                                      KerasHeadNet, KerasStack, keras_layer_order, variables_from_keras_weights)
+
+
+@pytest.fixture(scope="module")
+def batch():
+    return np.random.default_rng(0).random((16, 28, 28, 1)).astype(np.float32)
+
+
+def _vars(specs, weights):
+    """Flax variables of consecutive stacks ``specs`` = [(name, spec)] from Keras's weight lists."""
+    params, stats, i = {}, {}, 0
+    for name, spec in specs:
+        k = len(keras_layer_order(spec))
+        p, s = variables_from_keras_weights(spec, weights[i:i + k])
+        params[name], i = p, i + k
+        if s:
+            stats[name] = s
+    assert i == len(weights)
+    return params, stats
+
+
+def _flat(params, stats, specs):
+    """Flax variables back to Keras's weight-list order."""
+    out = []
+    for name, spec in specs:
+        for lname, kind in keras_layer_order(spec):
+            p = params[name][lname]
+            if kind == "bn":
+                s = stats[name][lname]
+                out.append([p["scale"], p["bias"], s["mean"], s["var"]])
+            else:
+                out.append([p["kernel"]] + ([p["bias"]] if "bias" in p else []))
+    return out
+
+
+def _compare(keras_model, params, stats, specs, lr):
+    got = _flat(params, stats, specs)
+    want = ko.weighted_layers(keras_model)
+    assert len(got) == len(want)
+    for g_layer, w_layer in zip(got, want):
+        for g, w in zip(g_layer, w_layer):
+            # An Adam step moves a weight by about lr·g/|g|. Where |g| is near ε, float rounding of the
+            # gradient changes that ratio, so a few isolated weights may differ by a fraction of lr.
+            g = np.asarray(g)
+            close = np.isclose(g, w, rtol=1e-4, atol=0.02 * lr)
+            assert close.mean() >= 0.999, f"{(~close).sum()} of {close.size} weights differ by > 0.02·lr"
+            np.testing.assert_allclose(g, w, rtol=1e-4, atol=0.25 * lr)
+
+
+def _step(module, loss, lr, eps, params, stats, x, target):
+    opt = keras_adam(lr, eps=eps)
+    state, val = jax.jit(make_step(module, loss, opt))(KerasState(params, stats, opt.init(params)), x, target)
+    return state, float(val)
+
+
+def test_cae_step(batch):
+    keras.utils.set_random_seed(1)
+    ae, _ = ko.build_cae("mnist")
+    specs = [("enc", CAE_ENCODER["mnist"]), ("dec", CAE_DECODER["mnist"])]
+    params, stats = _vars(specs, ko.weighted_layers(ae))
+    module = KerasAE(CAE_ENCODER["mnist"], CAE_DECODER["mnist"])
+    np.testing.assert_allclose(predict(module, params, stats, batch), ae.predict(batch, verbose=0), atol=1e-5)
+    ae.compile(optimizer=keras.optimizers.Adam(1e-3, epsilon=1e-7), loss="mean_squared_error")
+    k_loss = float(np.asarray(ae.train_on_batch(batch, batch)))
+    state, j_loss = _step(module, keras_mse, 1e-3, 1e-7, params, stats, jnp.asarray(batch), jnp.asarray(batch))
+    assert j_loss == pytest.approx(k_loss, rel=1e-5)
+    _compare(ae, state.params, state.batch_stats, specs, 1e-3)
+
+
+@pytest.mark.parametrize("head", ["ocnn", "deep_svdd"])
+def test_head_step(batch, head):
+    keras.utils.set_random_seed(2)
+    _, encoder = ko.build_cae("mnist")
+    net = ko.build_ocnn_net(encoder) if head == "ocnn" else ko.build_svdd_net(encoder, "mnist")
+    head_spec = OCNN_HEAD if head == "ocnn" else SVDD_HEAD["mnist"]
+    specs = [("enc", CAE_ENCODER["mnist"]), ("head_", head_spec)]
+    params, stats = _vars(specs, ko.weighted_layers(net))
+    module = KerasHeadNet(CAE_ENCODER["mnist"], head_spec)
+    y0 = net.predict(batch, verbose=0)
+    np.testing.assert_allclose(predict(module, params, stats, batch), y0, atol=1e-5)
+    c = centre_eps(y0.mean(0) + 0.05)
+    if head == "ocnn":
+        k_loss_fn, j_loss_fn = ko.ocnn_loss(c, 0.1, 0.2), (lambda y, _: ocnn_repo_loss(y, jnp.asarray(c), 0.1, 0.2))
+    else:
+        k_loss_fn, j_loss_fn = ko.svdd_loss(c), (lambda y, _: svdd_repo_loss(y, jnp.asarray(c)))
+    net.compile(optimizer=keras.optimizers.Adam(1e-4, epsilon=1e-7), loss=k_loss_fn)
+    dummy = np.zeros((len(batch), 32), np.float32)
+    k_loss = float(np.asarray(net.train_on_batch(batch, dummy)))
+    state, j_loss = _step(module, j_loss_fn, 1e-4, 1e-7, params, stats, jnp.asarray(batch), jnp.asarray(dummy))
+    assert j_loss == pytest.approx(k_loss, rel=1e-5)
+    _compare(net, state.params, state.batch_stats, specs, 1e-4)
+
+
+def test_rcae_step(batch):
+    keras.utils.set_random_seed(3)
+    ae = ko.build_rcae("mnist")
+    specs = [("s", RCAE_AE["mnist"])]
+    params, stats = _vars(specs, ko.weighted_layers(ae))
+    module = KerasStack(RCAE_AE["mnist"])
+    np.testing.assert_allclose(predict(module, params["s"], stats["s"], batch), ae.predict(batch, verbose=0), atol=1e-5)
+    ae.compile(optimizer=keras.optimizers.Adam(1e-3, epsilon=1e-8), loss="mean_squared_error")
+    k_loss = float(np.asarray(ae.train_on_batch(batch, batch)))
+    state, j_loss = _step(module, keras_mse, 1e-3, 1e-8, params["s"], stats["s"], jnp.asarray(batch), jnp.asarray(batch))
+    assert j_loss == pytest.approx(k_loss, rel=1e-5)
+    _compare(ae, {"s": state.params}, {"s": state.batch_stats}, specs, 1e-3)
