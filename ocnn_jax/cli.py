@@ -173,7 +173,8 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="delete the sweep already in --out (results, chunks, checkpoints, figures) and start fresh")
     sw.add_argument("--quick", action="store_true", help="a few epochs per method, sized for a CPU")
     sw.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
-                    help="hyperparameter grid, e.g. lam=0.1,1 (traced: one program) or nu=0.01,0.1 (repeatable)")
+                    help="hyperparameter grid (repeatable): nu, lr, weight_decay, lam are traced (one program), "
+                         "e.g. nu=0.01,0.1; other keys (epochs=10,20, contamination=0,0.1) compile one program per value")
     sw.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="config override for every run, e.g. epochs=20 (repeatable)")
     sw.add_argument("--max-runs", "--max-models", dest="max_runs", type=_positive_int, default=None,

@@ -23,3 +23,10 @@ def test_sharded_driver_equals_single_device():
         assert out[name] < 1e-4, out
         assert out[name + "_loss"] < 1e-4, out
         assert "runs" in out[name + "_sharding"], out
+
+
+def test_fit_uses_every_device_by_default_with_the_results_of_one_device():
+    out = _run("fit_auto_mesh.py")
+    assert out["devices"] == 8 and out["n_runs"] == 6 and out["mesh_sizes"] == [8, 0]
+    assert out["score_diff"] < 1e-4 and out["loss_diff"] < 1e-4, out
+    assert out["auroc_diff"] < 1e-3, out

@@ -144,11 +144,14 @@ def test_cli_sweep_and_report(tmp_path, capsys):
     assert not (out / ".lock").exists()
     results = json.loads((out / "results.json").read_text())
     _check_schema(results)
-    assert [s["static"] for s in results["settings"]] == [{"nu": 0.05}, {"nu": 0.1}]
+    # ν is traced: one group ("default"), one setting per grid point, and a label-free best point
+    assert [(s["group"], s["point"]) for s in results["settings"]] == [("default", {"nu": 0.05}), ("default", {"nu": 0.1})]
+    assert results["best"]["point"] in ({"nu": 0.05}, {"nu": 0.1})
     assert results["config"]["batch_size"] == 32  # digits default
     assert "mean AUROC" in capsys.readouterr().out
     assert main(["report", str(out)]) == 0
-    assert "## nu-0.05" in capsys.readouterr().out
+    report = capsys.readouterr().out
+    assert "## default, ν = 0.05" in report and "Best grid point" in report
     with pytest.raises(SystemExit):
         main(["sweep", "--dataset", "digits", "--out", str(out), "--grid", "lam"])
 

@@ -18,7 +18,11 @@ __all__ = [
 
 
 def _describe(model_indices: list[int], runs: list[dict[str, Any]]) -> str:
-    return ", ".join(f"model {i} (normal class {r['normal_class']!r}, seed {r['seed']})" for i, r in zip(model_indices, runs))
+    def grid(r: dict[str, Any]) -> str:
+        return "".join(f", {k} {v}" for k, v in r.items() if k not in ("normal_class", "seed"))
+
+    return ", ".join(f"model {i} (normal class {r['normal_class']!r}, seed {r['seed']}{grid(r)})"
+                     for i, r in zip(model_indices, runs))
 
 
 class TrainingDivergedError(FloatingPointError):

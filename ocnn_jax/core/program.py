@@ -19,7 +19,11 @@ from jax import lax
 
 from .batching import StackedData
 
-__all__ = ["RunSpec", "Phase", "Program", "run_program", "run_phase_epochs", "make_runs"]
+__all__ = ["RunSpec", "TRACED_KEYS", "Phase", "Program", "run_program", "run_phase_epochs", "make_runs", "run_value"]
+
+#: Hyperparameters that may differ between the runs of one compiled program (``RunSpec`` fields):
+#: a grid over them is more runs on the run axis, not more programs.
+TRACED_KEYS: tuple[str, ...] = ("nu", "lr", "weight_decay", "lam")
 
 
 class RunSpec(NamedTuple):
@@ -28,13 +32,27 @@ class RunSpec(NamedTuple):
     Attributes:
       cls: int32 index of the run's normal class in ``StackedData``.
       nu: float32 ν of the run.
-      lam: float32 λ of the run (RCAE's noise penalty; a λ grid is a vmapped axis). None where a
-        method has no λ; RCAE then uses its config's λ.
+      lam: float32 λ of the run (RCAE's noise penalty). None where a method has no λ; RCAE then uses
+        its config's λ.
+      lr: float32 learning rate of the run's main ("train") phase, before the LR milestone's ×0.1
+        (the milestone epoch stays static). None: the config's ``train.lr``.
+      weight_decay: float32 coupled L2 decay of the run's main phase. None: the config's
+        ``train.weight_decay``.
+
+    A field left None is a compile-time constant of the program; a (M,) array makes it a per-run
+    value, so a grid over ν, λ, the learning rate and the weight decay trains as one program.
     """
 
     cls: jax.Array
     nu: jax.Array
     lam: jax.Array | None = None
+    lr: jax.Array | None = None
+    weight_decay: jax.Array | None = None
+
+
+def run_value(value: jax.Array | None, default: float) -> jax.Array | float:
+    """A run's traced hyperparameter, or the config's static ``default`` where the RunSpec has None."""
+    return default if value is None else value
 
 
 EpochFn = Callable[[Any, RunSpec, jax.Array, StackedData], tuple[Any, dict[str, jax.Array]]]
@@ -96,20 +114,34 @@ def run_program(program: Program, key: jax.Array, run: RunSpec, data: StackedDat
     return state, metrics
 
 
-def make_runs(run_class: Any, run_seeds: Any, nu: float, run_lams: Any = None) -> tuple[jax.Array, RunSpec]:
+def make_runs(run_class: Any, run_seeds: Any, nu: Any, run_lams: Any = None, *, lr: Any = None,
+              weight_decay: Any = None) -> tuple[jax.Array, RunSpec]:
     """(keys, RunSpec) of M runs, the inputs ``jax.vmap(train)`` maps over.
 
     Args:
       run_class: (M,) index of each run's normal class in the ``StackedData``.
       run_seeds: (M,) non-negative int seeds; run i's PRNG key is ``jax.random.key(run_seeds[i])``
         (it drives initialisation and shuffling).
-      nu: ν of every run.
-      run_lams: optional (M,) λ per run (RCAE).
+      nu: ν of every run (a number) or per run ((M,)).
+      run_lams: optional λ per run (RCAE), a number or (M,).
+      lr, weight_decay: optional learning rate / weight decay of the main phase, a number or (M,);
+        None keeps the config's value as a compile-time constant.
 
     Returns:
       ((M,) PRNG keys, ``RunSpec`` with (M,) leaves).
     """
     cls = jnp.asarray(np.asarray(run_class), jnp.int32)
     keys = jax.vmap(jax.random.key)(jnp.asarray(np.asarray(run_seeds), jnp.uint32))
-    lam = None if run_lams is None else jnp.asarray(np.asarray(run_lams), jnp.float32)
-    return keys, RunSpec(cls, jnp.full(cls.shape, nu, jnp.float32), lam)
+
+    def per_run(value: Any, name: str) -> jax.Array | None:
+        if value is None:
+            return None
+        a = np.asarray(value, np.float32)
+        if a.ndim == 0:
+            return jnp.full(cls.shape, a, jnp.float32)
+        if a.shape != cls.shape:
+            raise ValueError(f"make_runs: {name} must be a number or have one value per run {cls.shape}, got shape {a.shape}")
+        return jnp.asarray(a)
+
+    return keys, RunSpec(cls, per_run(nu, "nu"), per_run(run_lams, "run_lams"), per_run(lr, "lr"),
+                         per_run(weight_decay, "weight_decay"))

@@ -3,6 +3,7 @@
 
 from ._callbacks import Callback, CSVLogger, EpochMetrics, TensorBoardLogger
 from ._checkpoint import Checkpointer, Position, atomic_savez, atomic_write_bytes
+from ._compile_cache import CACHE_ENV, default_cache_dir, ensure_compilation_cache
 from ._devices import parse_cpu_devices, set_cpu_devices, to_host, usable_cores
 from ._driver import chunk_size, execute
 from ._runs import RUN_AXIS, make_run_mesh, run_mapper, resolve_run_axis
@@ -26,4 +27,7 @@ __all__ = [
     "parse_cpu_devices",
     "usable_cores",
     "to_host",
+    "ensure_compilation_cache",
+    "default_cache_dir",
+    "CACHE_ENV",
 ]

@@ -72,6 +72,7 @@ def execute(
     checkpoint: Checkpointer | None = None,
     description: str = "",
     callbacks: Sequence[Callback] = (),
+    cache: dict[Any, Any] | None = None,
 ) -> tuple[Any, dict[str, np.ndarray], float]:
     """Train every run on the run axis.
 
@@ -93,6 +94,10 @@ def execute(
       description: prefix of the progress bar.
       callbacks: called with an ``EpochMetrics`` for every finished epoch (``engine._callbacks``), after
         each compiled call, where the progress display updates.
+      cache: optional dict that keeps the jitted init and transitions and the compiled epoch-chunk
+        executables, so that a later ``execute`` of the same ``program`` with as many runs and the same
+        ``width`` and ``mesh`` reuses them instead of tracing and compiling again (a sweep's chunks).
+        The caller owns it; it must not be shared between programs.
 
     Returns:
       (final state with (M, ...) leaves, metrics "<phase>/<name>" -> (M, epochs) arrays, wall seconds).
@@ -103,9 +108,22 @@ def execute(
     total = sum(p.epochs for p in program.phases)
     metrics: dict[str, list[np.ndarray]] = {}
 
-    init = jax.jit(mapped(lambda kr, d: program.init(kr[0], kr[1], d)))
-    transitions = [None if t is None else jax.jit(mapped(lambda sr, d, _t=t: _t(sr[0], sr[1], d)))
-                   for t in (program.transition(i) for i in range(len(program.phases)))]
+    cache = {} if cache is None else cache
+    tag = (n_runs, width)  # the functions below are specific to these (the mesh is the caller's)
+
+    def cached(key, build):
+        if (key, tag) not in cache:
+            cache[(key, tag)] = build()
+        return cache[(key, tag)]
+
+    def jit_transition(t):
+        return jax.jit(mapped(lambda sr, d: t(sr[0], sr[1], d)))
+
+    init = cached("init", lambda: jax.jit(mapped(lambda kr, d: program.init(kr[0], kr[1], d))))
+    transitions = []
+    for i in range(len(program.phases)):
+        t = program.transition(i)
+        transitions.append(None if t is None else cached(("transition", i), lambda t=t: jit_transition(t)))
 
     start = Position(0, 0)
     state = None
@@ -129,7 +147,7 @@ def execute(
             first = start.epoch if phase_idx == start.phase else 0
             if phase.epochs > first:
                 state = _run_phase(phase_idx, program, first, state, runs, data, mapped, target_chunks, metrics,
-                                   checkpoint, display)
+                                   checkpoint, display, cached)
             if transitions[phase_idx] is not None:
                 state = transitions[phase_idx]((state, runs), data)
             if checkpoint is not None and phase_idx + 1 < len(program.phases):
@@ -161,7 +179,7 @@ def _state_shape(program, init, transitions, keys, runs, data, pos: Position):
 
 def _run_phase(phase_idx: int, program: Program, first: int, state: Any, runs: RunSpec, data: StackedData,
                mapped: Callable[[Callable], Callable], target_chunks: int, metrics: dict[str, list[np.ndarray]],
-               checkpoint: Checkpointer | None, display: _Display) -> Any:
+               checkpoint: Checkpointer | None, display: _Display, cached: Callable[[Any, Callable], Any]) -> Any:
     """Epochs ``first`` … end of phase ``phase_idx``, a chunk of epochs per compiled call."""
     phase = program.phases[phase_idx]
     bar, run_info, description = display.bar, display.run_info, display.description
@@ -170,16 +188,21 @@ def _run_phase(phase_idx: int, program: Program, first: int, state: Any, runs: R
     if first % k:  # a checkpoint from a run with another chunking: finish the odd epochs one by one
         k = 1
 
-    def chunk(state_runs, shared):
-        d, start = shared
-        return run_phase_epochs(phase, state_runs[0], state_runs[1], d, start, k)
+    def build():
+        def chunk(state_runs, shared):
+            d, start = shared
+            return run_phase_epochs(phase, state_runs[0], state_runs[1], d, start, k)
 
-    mapped_chunk = mapped(chunk)
-    jitted = jax.jit(lambda s, r, shared: mapped_chunk((s, r), shared), donate_argnums=(0,))
+        mapped_chunk = mapped(chunk)
+        jitted = jax.jit(lambda s, r, shared: mapped_chunk((s, r), shared), donate_argnums=(0,))
+        # Compiled ahead of time, so that the first chunk's rate is a training rate, not compilation.
+        return jitted.lower(state, runs, (data, jnp.asarray(first, jnp.int32))).compile()
+
     bar.set_description(f"{description} {phase.name}".strip())
     bar.set_postfix_str("compiling")
-    # Compiled ahead of time, so that the first chunk's rate is a training rate, not compilation.
-    call = jitted.lower(state, runs, (data, jnp.asarray(first, jnp.int32))).compile()
+    # An executable is compiled for its inputs' shardings: a restored or re-placed state gets its own.
+    placement = tuple(str(getattr(a, "sharding", None)) for a in jax.tree.leaves((state, runs, data)))
+    call = cached(("phase", phase_idx, k, placement), build)
     for start in range(first, phase.epochs, k):
         t = time.perf_counter()
         state, m = call(state, runs, (data, jnp.asarray(start, jnp.int32)))

@@ -19,10 +19,17 @@ finished chunks and checkpoints are used only when they carry its digest and the
 one process at a time writes it (``_outdir.SweepDirectory``).
 
 Chunks: the runs of one grid group are tiled into (class subset × seed subset) blocks that fit the
-device memory (``plan_chunks``; ``max_runs_per_chunk`` overrides the estimate). Each chunk is one
-``ocnn_jax.fit`` call: one compiled program over its runs, sharded across the local devices.
-Grid keys ``lam`` (RCAE's λ) are traced, so a λ grid trains inside one program; every other grid key
-(``nu``, ``lr``, ``epochs``, …) is a static config value and gets one program per value.
+device memory (``plan_chunks``; ``max_runs_per_chunk`` overrides the estimate). A group's data is
+preprocessed once (``ocnn_jax.frontend.prepare``) and every chunk trains through it: the chunks are
+padded to one length (repeats of a run, dropped from the results), so the group compiles ONE program
+and every chunk reuses its executable (JAX's persistent compilation cache keeps it across processes,
+``ocnn_jax.engine.ensure_compilation_cache``). Grid keys ``nu``, ``lr``, ``weight_decay`` and ``lam``
+(``ocnn_jax.core.program.TRACED_KEYS``) are traced per run, so such a grid trains inside that one
+program; every other grid key (``epochs``, ``batch_size``, ``contamination``, …) changes the program
+or the data and makes a group of its own. Shallow baselines treat every grid key as a group.
+
+Reports give a per-class table for every grid point and name the best point by a label-free
+criterion, the final training objective (``SELECTION_CRITERION``), never by test AUROC.
 """
 
 from __future__ import annotations
@@ -50,10 +57,12 @@ from ..core.inputs import network_shape, resolve_seeds
 from ..datasets import Dataset, load
 from ..datasets.preprocess import resolve_preprocessing
 from ..engine._checkpoint import Checkpointer, atomic_savez, atomic_write_bytes
+from ..core.program import TRACED_KEYS
+from ..engine._compile_cache import ensure_compilation_cache
 from ..engine._interrupt import deferred_sigint, interrupt_requested
 from ..engine._runs import make_run_mesh
 from ..frontend._files import _library_version
-from ..frontend._fit import fit
+from ..frontend._fit import fit, grid_points, prepare, run_table
 from ..methods.defaults import dataset_defaults
 from ..methods.registry import default_config, get_method
 from ..nn import make_backbone
@@ -66,7 +75,13 @@ from ._report import TABLE_WIDTH, class_label, format_table
 __all__ = ["sweep", "plan_chunks", "per_class_table", "within_reference", "estimate_run_bytes", "write_report", "RESULTS_SCHEMA_VERSION"]
 
 RESULTS_SCHEMA_VERSION = 1
-TRACED_GRID_KEYS = ("lam",)
+#: Grid keys trained as per-run values inside one program (deep methods).
+TRACED_GRID_KEYS = TRACED_KEYS
+#: How the best grid point is named without test labels.
+SELECTION_CRITERION = ("lowest final training objective (the last epoch's 'train/objective' where the method "
+                       "reports one, else its mean training loss), mean over classes and seeds; test labels are "
+                       "not used")
+
 def estimate_run_bytes(n_params: int, batch_size: int, activation_floats: int, n_max: int, sample_size: int,
                        stores_noise: bool) -> int:
     """Documented device-memory estimate of one run, in bytes (float32).
@@ -134,15 +149,16 @@ def _auto_max_runs(ds: Dataset, method: str, cfg_overrides: dict[str, Any], n_de
     return max(n_devices, (budget // per_run) * n_devices)
 
 
-def _grid_groups(grid: dict[str, Sequence[Any]] | None) -> list[tuple[dict[str, Any], dict[str, list[Any]]]]:
+def _grid_groups(grid: dict[str, Sequence[Any]] | None,
+                 traced_keys: Sequence[str] = TRACED_GRID_KEYS) -> list[tuple[dict[str, Any], dict[str, list[Any]]]]:
     """Split a grid into (static overrides, traced values) groups: one group per combination of the
     static keys; traced keys stay lists inside each group."""
     grid = dict(grid or {})
     for key, values in grid.items():
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) == 0:
             raise ValueError(f"grid[{key!r}] must be a non-empty list of values, got {values!r}")
-    traced = {k: list(v) for k, v in grid.items() if k in TRACED_GRID_KEYS}
-    static_keys = [k for k in grid if k not in TRACED_GRID_KEYS]
+    traced = {k: list(v) for k, v in grid.items() if k in traced_keys}
+    static_keys = [k for k in grid if k not in traced_keys]
     groups = []
     for combo in itertools.product(*(grid[k] for k in static_keys)):
         groups.append((dict(zip(static_keys, combo)), traced))
@@ -188,8 +204,9 @@ def sweep(
       method: any ``ocnn_jax.fit`` method.
       normal_classes: "all" or a list of class indices/names.
       seeds: number of seeds (0 … k−1) or a list.
-      grid: hyperparameter lists, e.g. ``{"lam": [0.05, 0.1, 1.0]}`` (traced: one program) or
-        ``{"nu": [0.01, 0.1]}`` / ``{"lr": [...]}`` / ``{"epochs": [...]}`` (one program per value).
+      grid: hyperparameter lists. ``nu``, ``lr``, ``weight_decay`` and ``lam`` are traced per run:
+        ``{"nu": [0.01, 0.1], "lr": [1e-4, 1e-3]}`` trains as one program per chunk shape; any other
+        key (``{"epochs": [...]}``, ``{"contamination": [...]}``, …) makes one group (program) per value.
       data_dir: where the dataset files are (see ``ocnn_jax.datasets.load``).
       verify, download: as in ``ocnn_jax.datasets.load`` (checksum checks; fetch missing official files).
       out_dir: output directory (tables, figures, checkpoints); None keeps results in memory only.
@@ -236,6 +253,7 @@ def sweep(
     spec = get_method(method)
     if out_dir is not None:
         check_creatable_dir(out_dir, "out_dir")  # before loading (or downloading) the data
+    ensure_compilation_cache()
     ds = load(dataset, data_dir=data_dir, verify=verify, download=download) if isinstance(dataset, str) else dataset
     if not isinstance(ds, Dataset):
         raise TypeError(f"dataset must be a registry name or an ocnn_jax.datasets.Dataset, got {type(dataset).__name__}")
@@ -256,7 +274,8 @@ def sweep(
         overrides = {**paper_config(method), **overrides}  # raises for a deep method
         if preprocessing == "auto" and ds.x_train.ndim > 2:  # the paper's images: GCN (l1) + min-max for all methods
             preprocessing = fit_options["preprocessing"] = "gcn_minmax"
-    groups = _grid_groups(grid)
+    shallow = spec.kind == "shallow"  # host scikit-learn fits: no mesh, no training checkpoints
+    groups = _grid_groups(grid, () if shallow else TRACED_GRID_KEYS)
     # Resolves every config too: an unknown or invalid override fails here, before anything is created.
     fingerprint = _fingerprint(ds, method, classes, seed_list, grid, {**overrides, **fit_options}, groups)
     if selection == "paper":
@@ -271,22 +290,28 @@ def sweep(
     mesh = make_run_mesh(devices) if (devices is not None and len(devices) > 1) or (devices is None and jax.device_count() > 1) else None
     n_dev = 1 if mesh is None else mesh.size
 
-    shallow = spec.kind == "shallow"  # host scikit-learn fits: no mesh, no training checkpoints
     stored_limits = directory.stored_chunking.get("limits", {}) if directory is not None else {}
-    plan, limits = [], {}
+    plan, limits = [], {}  # plan: (tag, group name, static, group config, contamination, traced, chunk, pad_to)
     for static, traced in groups:
-        group_cfg = {**overrides, **static, **traced}
-        per_pair = max(1, len(traced.get("lam", [])))
+        static_cfg = dict(static)
+        rho = static_cfg.pop("contamination", contamination)
+        group_cfg = {**overrides, **static_cfg}
+        per_pair = 1
+        for values in traced.values():
+            per_pair *= len(values)
+        if not shallow and "lam" not in traced:
+            per_pair *= len(getattr(with_overrides(default_config("mlp", method), **group_cfg), "lams", (0,)))
         name = _group_name(static)
-        limit = max_runs_per_chunk or stored_limits.get(name) or _auto_max_runs(
-            ds, method, {k: v for k, v in group_cfg.items() if k != "lam"}, n_dev)
+        limit = max_runs_per_chunk or stored_limits.get(name) or _auto_max_runs(ds, method, group_cfg, n_dev)
         limits[name] = int(limit)
-        for i, chunk in enumerate(plan_chunks(classes, seed_list, per_pair, limit, n_dev)):
-            plan.append((f"{name}_{i:03d}", name, static, group_cfg, chunk))
+        chunks = plan_chunks(classes, seed_list, per_pair, limit, n_dev)
+        pad_to = max(len(c) * len(s) for c, s in chunks) * per_pair
+        for i, chunk in enumerate(chunks):
+            plan.append((f"{name}_{i:03d}", name, static, group_cfg, rho, traced, chunk, pad_to))
 
     with (directory.open({"limits": limits}) if directory is not None else contextlib.nullcontext()), deferred_sigint():
         run_rows, score_files, train_time = _run_chunks(
-            plan, ds, method, directory, writer, mesh, shallow, progress, checkpoint_every_s, fit_options, callbacks,
+            plan, ds, method, classes, directory, writer, mesh, shallow, progress, checkpoint_every_s, fit_options, callbacks,
             figures, "lam" in (grid or {}), selection)
         results = _results(ds, method, classes, seed_list, grid, overrides, run_rows, time.perf_counter() - t0, n_dev)
         # The input mode every run trained on: the method's default for "auto" (e.g. raw pixels for OC-SVM).
@@ -328,9 +353,16 @@ def _fingerprint(ds: Dataset, method: str, classes: list[int], seeds: list[int],
         family = make_backbone(encoder, shape).name if isinstance(encoder, str) else "custom"
     configs = {}
     for static, traced in groups:
-        group_cfg = {k: v for k, v in {**overrides, **static, **traced}.items() if k not in _FIT_OPTIONS}
-        configs[_group_name(static)] = {"fit": fit_options,
-                                        **dataclasses.asdict(with_overrides(default_config(family, method), **group_cfg))}
+        # RCAE's config holds its λ list; the other traced keys (nu, lr, weight_decay) are per-run values
+        # recorded in the grid, each checked against the config here.
+        group_cfg = {k: v for k, v in {**overrides, **static, **{k: v for k, v in traced.items() if k == "lam"}}.items()
+                     if k not in _FIT_OPTIONS}
+        base = with_overrides(default_config(family, method), **group_cfg)
+        for key, values in traced.items():
+            if key != "lam":
+                for value in values:
+                    with_overrides(base, **{key: value})
+        configs[_group_name(static)] = {"fit": fit_options, **dataclasses.asdict(base)}
     arrays = {"x_train": ds.x_train, "y_train": ds.y_train, "x_test": ds.x_test, "y_test": ds.y_test}
     return make_fingerprint(
         dataset=ds.name, dataset_digest=dataset_digest(arrays, ds.classes), method=method, config=configs,
@@ -339,7 +371,7 @@ def _fingerprint(ds: Dataset, method: str, classes: list[int], seeds: list[int],
     )
 
 
-def _run_chunks(plan, ds: Dataset, method: str, directory: SweepDirectory | None, writer: bool, mesh, shallow: bool,
+def _run_chunks(plan, ds: Dataset, method: str, classes: list[int], directory: SweepDirectory | None, writer: bool, mesh, shallow: bool,
                 progress: bool, checkpoint_every_s: float, fit_options: dict[str, Any],
                 callbacks: Sequence[Any], figures: bool, lam_grid: bool,
                 selection: str = "default") -> tuple[list[dict[str, Any]], list[str], float]:
@@ -347,13 +379,15 @@ def _run_chunks(plan, ds: Dataset, method: str, directory: SweepDirectory | None
     training seconds over all calls). Stops with ``Interrupted`` on SIGINT (``deferred_sigint``).
     ``fit_options``: the sweep's ``preprocessing`` and ``contamination`` for ``fit``; ``callbacks`` its
     training callbacks; ``figures``: draw RCAE's noise figures (``lam_grid``: one per λ); ``selection``:
-    "paper" fits and evaluates the shallow runs by ``paper_selection_runs``."""
+    "paper" fits and evaluates the shallow runs by ``paper_selection_runs``; ``classes``: every class of
+    the sweep (a group's data is prepared once for all of them)."""
     out_dir = None if directory is None else directory.out_dir
     run_rows: list[dict[str, Any]] = []
     score_files: list[str] = []
     train_time = 0.0  # training seconds of every chunk, also those finished by an earlier (resumed) call
+    prepared: dict[str, Any] = {}  # group name -> Prepared (data and compiled programs of the group)
     chunk_bar = progress_display(plan, desc="chunks", unit="chunk", enabled=progress and len(plan) >= 2, position=0)
-    for tag, name, static, group_cfg, (chunk_classes, chunk_seeds) in chunk_bar:
+    for tag, name, static, group_cfg, rho, traced, (chunk_classes, chunk_seeds), pad_to in chunk_bar:
         if interrupt_requested():
             raise Interrupted(None)
         chunk_bar.set_postfix_str(f"{tag}: classes {chunk_classes}, seeds {chunk_seeds}")
@@ -366,13 +400,9 @@ def _run_chunks(plan, ds: Dataset, method: str, directory: SweepDirectory | None
             train_time += finished["wall_time_s"]
             score_files.append(done[:-5] + ".npz")
             continue
-        ckpt = None
-        if directory is not None and not shallow:
-            ckpt = Checkpointer(os.path.join(out_dir, "checkpoints", f"{tag}.npz"), every_s=checkpoint_every_s,
-                                identity=directory.chunk_identity(tag, chunk_classes, chunk_seeds))
         if selection == "paper":
             rows, scores, wall, mode = paper_selection_runs(
-                ds, method, chunk_classes, chunk_seeds, progress=progress, **fit_options, **group_cfg)
+                ds, method, chunk_classes, chunk_seeds, progress=progress, **{**fit_options, "contamination": rho}, **group_cfg)
             for row in rows:
                 row.update(group=name, static=static, class_name=ds.classes[row["normal_class"]],
                            train_time_s=wall / len(rows), preprocessing=mode, selection="paper")
@@ -386,22 +416,37 @@ def _run_chunks(plan, ds: Dataset, method: str, directory: SweepDirectory | None
                                                          "wall_time_s": wall}).encode())
                 score_files.append(score_path)
             continue
-        model = fit(
-            ds.x_train, ds.y_train, method=method, normal_classes=chunk_classes, seeds=chunk_seeds,
-            progress=progress, **fit_options,
-            **({} if shallow else {"mesh": mesh, "checkpoint": ckpt, "callbacks": callbacks}), **group_cfg,
-        )
+        if shallow:
+            model = fit(ds.x_train, ds.y_train, method=method, normal_classes=chunk_classes, seeds=chunk_seeds,
+                        progress=progress, **{**fit_options, "contamination": rho}, **group_cfg)
+            points = [{}] * model.n_runs
+        else:
+            if name not in prepared:
+                prepared.clear()  # one group's data and programs on device at a time
+                prepared[name] = prepare(ds.x_train, ds.y_train, method=method, normal_classes=classes, mesh=mesh,
+                                         **{**fit_options, "contamination": rho}, **group_cfg)
+            prep = prepared[name]
+            group_points = grid_points(prep.config, traced)
+            table = run_table([classes.index(c) for c in chunk_classes], chunk_seeds, group_points)
+            ckpt = None
+            if directory is not None:
+                ckpt = Checkpointer(os.path.join(out_dir, "checkpoints", f"{tag}.npz"), every_s=checkpoint_every_s,
+                                    identity=directory.chunk_identity(tag, chunk_classes, chunk_seeds))
+            model = prep.train(table, pad_to=pad_to, checkpoint=ckpt, progress=progress, callbacks=callbacks)
+            points = [{k: float(v[j]) for k, v in table.grid.items()} for j in range(len(table))]
         train_time += model.wall_time
         scores = model.score(ds.x_test)
         values = model.evaluate_scores(scores, y=ds.y_test, metrics=("auroc", "aupr"))  # the test set is scored once
+        objectives = _final_objectives(model.train_metrics, model.n_runs)
         rows = []
         for j, run in enumerate(model.runs):
             row = {"group": name, "static": static, "normal_class": int(run["normal_class"]),
                    "class_name": ds.classes[int(run["normal_class"])], "seed": run["seed"],
                    "auroc": float(values["auroc"][j]), "aupr": float(values["aupr"][j]),
-                   "train_time_s": model.wall_time / model.n_runs, "preprocessing": model.preprocessing.mode}
-            if getattr(model, "run_lams", None) is not None:
-                row["lam"] = float(f"{float(model.run_lams[j]):.7g}")  # float32 back to the grid value
+                   "train_time_s": model.wall_time / model.n_runs, "preprocessing": model.preprocessing.mode,
+                   **points[j]}
+            if objectives is not None:
+                row["objective"] = objectives[j]
             rows.append(row)
         run_rows.extend(rows)
         if writer and figures and method == "rcae":  # N needs the model: drawn now, not by `report`
@@ -413,8 +458,9 @@ def _run_chunks(plan, ds: Dataset, method: str, directory: SweepDirectory | None
                 atomic_write_bytes(done, json.dumps({"fingerprint": directory.digest, "runs": rows,
                                                      "wall_time_s": model.wall_time}).encode())
             score_files.append(score_path)
-            if ckpt is not None:
+            if not shallow and ckpt is not None:
                 ckpt.clear()
+    prepared.clear()
     return run_rows, score_files, train_time
 
 
@@ -435,13 +481,33 @@ def _noise_figures(model: Any, ds: Dataset, scores: np.ndarray, out_dir: str, by
                      run=i, scores=scores)
 
 
+def _final_objectives(metrics: dict[str, np.ndarray], n_runs: int) -> list[float] | None:
+    """Per run, the label-free selection value: the last epoch of "train/objective" (OC-NN) or of
+    "train/loss"; None when the model has no training metrics (shallow baselines)."""
+    for key in ("train/objective", "train/loss"):
+        if key in metrics and np.asarray(metrics[key]).shape[-1] > 0:
+            return [float(v) for v in np.asarray(metrics[key])[:n_runs, -1]]
+    return None
+
+
+def _point(row: dict[str, Any]) -> tuple[tuple[str, float], ...]:
+    """A run's traced grid point as a sortable key."""
+    return tuple((k, row[k]) for k in TRACED_GRID_KEYS if k in row)
+
+
+def _point_label(point: dict[str, Any]) -> str:
+    names = {"nu": "ν", "lam": "λ", "lr": "lr", "weight_decay": "weight decay"}
+    return ", ".join(f"{names.get(k, k)} = {v:g}" for k, v in point.items())
+
+
 def _results(ds, method, classes, seeds, grid, overrides, rows, wall, n_dev) -> dict[str, Any]:
-    """The results.json dictionary: per (group, λ, class) the per-seed AUROCs, mean and population std
-    (and the same for AUPR, ``aupr_mean`` / ``aupr_std``, when the runs have it: sweeps written before
-    AUPR was recorded have AUROC only)."""
-    keyf = lambda r: (r["group"], r.get("lam"))  # noqa: E731
+    """The results.json dictionary: per (group, grid point, class) the per-seed AUROCs, mean and
+    population std (and the same for AUPR, ``aupr_mean`` / ``aupr_std``, when the runs have it: sweeps
+    written before AUPR was recorded have AUROC only); per setting the mean final training objective,
+    and the best setting by it."""
+    keyf = lambda r: (r["group"], _point(r))  # noqa: E731
     settings = []
-    for key in sorted({keyf(r) for r in rows}, key=lambda k: (k[0], -1 if k[1] is None else k[1])):
+    for key in sorted({keyf(r) for r in rows}):
         sel = [r for r in rows if keyf(r) == key]
         per_class = []
         for c in classes:
@@ -454,11 +520,20 @@ def _results(ds, method, classes, seeds, grid, overrides, rows, wall, n_dev) -> 
                     aps = [r["aupr"] for r in runs]
                     entry.update(auprs=aps, aupr_mean=float(np.mean(aps)), aupr_std=float(np.std(aps, ddof=0)))
                 per_class.append(entry)
-        setting = {"group": key[0], "static": sel[0]["static"], "lam": key[1], "per_class": per_class,
-                   "mean": float(np.mean([p["mean"] for p in per_class]))}
+        objectives = [r["objective"] for r in sel if r.get("objective") is not None]
+        setting = {"group": key[0], "static": sel[0]["static"], "point": dict(key[1]),
+                   "lam": dict(key[1]).get("lam"), "per_class": per_class,
+                   "mean": float(np.mean([p["mean"] for p in per_class])),
+                   "objective": float(np.mean(objectives)) if len(objectives) == len(sel) else None}
         if all("aupr_mean" in p for p in per_class):
             setting["aupr_mean"] = float(np.mean([p["aupr_mean"] for p in per_class]))
         settings.append(setting)
+    scored = [i for i, st in enumerate(settings) if st["objective"] is not None and np.isfinite(st["objective"])]
+    best = None
+    if len(settings) > 1 and scored:
+        i = min(scored, key=lambda i: settings[i]["objective"])
+        best = {"criterion": SELECTION_CRITERION, "group": settings[i]["group"], "point": settings[i]["point"],
+                "objective": settings[i]["objective"], "mean_auroc": settings[i]["mean"]}
     return {
         "schema_version": RESULTS_SCHEMA_VERSION,
         "dataset": ds.name,
@@ -471,6 +546,7 @@ def _results(ds, method, classes, seeds, grid, overrides, rows, wall, n_dev) -> 
         "classes": [ds.classes[c] for c in classes],
         "settings": settings,
         "overall_mean": float(np.mean([s["mean"] for s in settings])) if settings else float("nan"),
+        "best": best,
         "wall_time_s": wall,
         "device": {"backend": jax.default_backend(), "kind": jax.devices()[0].device_kind, "count": n_dev,
                    "processes": jax.process_count()},
@@ -552,10 +628,13 @@ def per_class_table(per_class: list[dict[str, Any]], ref: list[tuple[float, floa
 def _csv(results: dict[str, Any]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["dataset", "method", "group", "lam", "normal_class", "class_name", "seed", "auroc", "aupr"])
+    keys = [k for k in TRACED_GRID_KEYS if any(k in r for r in results["runs"])] or ["lam"]
+    w.writerow(["dataset", "method", "group", *keys, "normal_class", "class_name", "seed", "auroc", "aupr", "objective"])
     for r in results["runs"]:
-        w.writerow([results["dataset"], results["method"], r["group"], r.get("lam", ""), r["normal_class"],
-                    r["class_name"], r["seed"], f"{r['auroc']:.6f}", f"{r['aupr']:.6f}" if "aupr" in r else ""])
+        objective = r.get("objective")
+        w.writerow([results["dataset"], results["method"], r["group"], *(r.get(k, "") for k in keys), r["normal_class"],
+                    r["class_name"], r["seed"], f"{r['auroc']:.6f}", f"{r['aupr']:.6f}" if "aupr" in r else "",
+                    "" if objective is None else f"{objective:.6g}"])
     return buf.getvalue()
 
 
@@ -577,8 +656,18 @@ def _markdown(results: dict[str, Any]) -> str:
         "",
     ]
     for s in results["settings"]:
-        title = s["group"] + (f", λ = {s['lam']}" if s["lam"] is not None else "")
-        lines += [f"## {title}", "", per_class_table(s["per_class"], ref), ""]
+        point = s.get("point", {"lam": s["lam"]} if s["lam"] is not None else {})
+        title = ", ".join([s["group"]] + ([_point_label(point)] if point else []))
+        objective = s.get("objective")
+        lines += [f"## {title}", ""]
+        if objective is not None and len(results["settings"]) > 1:
+            lines += [f"Final training objective {objective:.6g}.", ""]
+        lines += [per_class_table(s["per_class"], ref), ""]
+    best = results.get("best")
+    if best:
+        label = ", ".join([best["group"]] + ([_point_label(best["point"])] if best["point"] else []))
+        lines += [*textwrap.wrap(f"**Best grid point: {label}** (objective {best['objective']:.6g}; its mean AUROC "
+                                 f"{100 * best['mean_auroc']:.2f}). Chosen by the {best['criterion']}.", TABLE_WIDTH), ""]
     if ref:
         lines.append(f"Reference: {REFERENCE_SOURCE}.")
     return "\n".join(lines) + "\n"

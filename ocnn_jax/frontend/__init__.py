@@ -4,12 +4,12 @@ scikit-learn baselines), model files (``Model.save`` / ``load``) and the PyOD-st
 
 from ._explain import reconstruction_parts
 from ._estimator import DCAE, ESTIMATORS, KDE, OCNN, OCSVM, RCAE, BaseDetector, DeepSVDD, IForest
-from ._fit import collapsed, fit
+from ._fit import Prepared, RunTable, collapsed, fit, prepare
 from ._load import load
 from ._model import Model, Preprocessing, ShallowModel
 from .pyod_adapter import register_if_imported as _register_pyod
 
 _register_pyod()
 
-__all__ = ["fit", "Model", "ShallowModel", "Preprocessing", "load", "BaseDetector", "DeepSVDD", "OCNN", "RCAE",
+__all__ = ["fit", "prepare", "Prepared", "RunTable", "Model", "ShallowModel", "Preprocessing", "load", "BaseDetector", "DeepSVDD", "OCNN", "RCAE",
            "DCAE", "OCSVM", "IForest", "KDE", "ESTIMATORS", "reconstruction_parts", "collapsed"]

@@ -1,7 +1,7 @@
 """Device-independent model files: one versioned ``.npz`` of NumPy arrays plus JSON metadata.
 
 Layout: arrays under "variables/<path>", "preprocessing/{shift,inv_scale}", "runs/{class_index,seed}"
-(and "runs/lam" for RCAE), "thresholds", "metrics/<phase>/<name>", and "__meta__" (UTF-8 JSON as
+(and "runs/<key>" per grid key, e.g. "runs/lam" for RCAE), "thresholds", "metrics/<phase>/<name>", and "__meta__" (UTF-8 JSON as
 uint8): format version, library version, method, config, backbone spec, sample shape, class labels.
 Shallow baselines also store "shallow/train/<class index>" (the preprocessed training rows; loading
 refits the estimators with the stored hyperparameters, deterministically, so no pickles are needed).
@@ -59,8 +59,7 @@ def save_model(model: Any, path: str) -> str:
     arrays["preprocessing/inv_scale"] = model.preprocessing.inv_scale
     arrays["runs/class_index"] = np.asarray(model.run_class_index)
     arrays["runs/seed"] = np.asarray(model.run_seeds)
-    if model.run_lams is not None:
-        arrays["runs/lam"] = np.asarray(model.run_lams)
+    arrays.update({f"runs/{k}": np.asarray(v) for k, v in model.run_grid.items()})
     arrays.update(model._extra_file_arrays())
     arrays["thresholds"] = np.asarray(model.thresholds)
     arrays.update({f"metrics/{k}": np.asarray(v) for k, v in model.train_metrics.items()})

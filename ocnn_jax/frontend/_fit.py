@@ -1,32 +1,41 @@
-"""``ocnn_jax.fit``: validate, preprocess per normal class, train every (class, seed[, λ]) run as one
-compiled program, then score the training data for thresholds and the collapse check. The shallow
+"""``ocnn_jax.fit``: validate, preprocess per normal class, train every (class, grid point, seed) run as
+one compiled program, then score the training data for thresholds and the collapse check. The shallow
 scikit-learn baselines share the validation and preprocessing, then fit on the host
-(``ocnn_jax.methods.shallow``)."""
+(``ocnn_jax.methods.shallow``).
+
+``fit`` is ``prepare(...)`` (everything that does not depend on which runs train: preprocessed data of
+every class, the network, the program and its compiled executables) followed by
+``Prepared.train(runs)``. A sweep prepares once and trains its chunks through the same ``Prepared``,
+so every chunk of one shape reuses one compiled program.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh
 
 from ..core.batching import StackedData, chunked_apply, eval_chunking, run_map, stack_classes
 from ..core.config import active_pretrain, with_overrides
 from ..core.errors import HypersphereCollapseError, OCNNDegenerateError
 from ..core.inputs import as_samples, check_labels, network_shape, resolve_seeds
-from ..core.program import make_runs
+from ..core.program import TRACED_KEYS, make_runs
 from ..datasets.preprocess import Affine, resolve_preprocessing
 from ..datasets.protocol import contaminated_rows, preprocess_classes
 from ..engine._callbacks import Callback, first_runs
 from ..engine._checkpoint import Checkpointer
+from ..engine._compile_cache import ensure_compilation_cache
 from ..engine._devices import to_host
 from ..engine._driver import execute
-from ..engine._runs import resolve_run_axis
+from ..engine._runs import make_run_mesh, resolve_run_axis
 from ..methods.defaults import schedule_for_size
 from ..methods.registry import default_config, get_method
 from ..methods.shallow import fit_shallow
@@ -34,7 +43,7 @@ from ..methods.train import Train, make_train
 from ..nn import Backbone, make_backbone
 from ._model import Model, Preprocessing, ShallowModel
 
-__all__ = ["fit", "collapsed"]
+__all__ = ["fit", "prepare", "Prepared", "RunTable", "run_table", "grid_points", "resolve_mesh", "collapsed"]
 
 
 def fit(
@@ -44,6 +53,7 @@ def fit(
     method: str = "deep_svdd",
     normal_classes: Sequence[Any] | str | None = None,
     seeds: int | Sequence[int] = 3,
+    grid: dict[str, Sequence[float]] | None = None,
     encoder: str | nn.Module = "auto",
     decoder: nn.Module | None = None,
     rep_dim: int | None = None,
@@ -53,12 +63,12 @@ def fit(
     model_axis: str | int = "auto",
     progress: bool = True,
     check_collapse: bool = True,
-    mesh: Any = None,
+    mesh: Any = "auto",
     checkpoint: Checkpointer | None = None,
     callbacks: Sequence[Callback] = (),
     **config: Any,
 ) -> Model:
-    """Train one-class detectors: every (normal class, seed[, λ]) run on a shared run axis.
+    """Train one-class detectors: every (normal class, grid point, seed) run on a shared run axis.
 
     Args:
       x: (n, d) features or (n, H, W[, C]) images; uint8 images are scaled by 1/255. Without ``y``
@@ -71,6 +81,10 @@ def fit(
       normal_classes: the classes to train as normal (a list, or "all" for every label in y).
       seeds: number of seeds (0 … k−1) or an explicit list; one PRNG key per seed drives init and
         shuffling (shallow baselines: the held-out split and IsolationForest's random_state).
+      grid: deep methods: hyperparameter lists trained side by side in the ONE compiled program, e.g.
+        ``{"nu": [0.05, 0.1], "lr": [1e-4, 1e-3], "weight_decay": [0, 1e-6], "lam": [0.1, 1]}``
+        (``lam``: RCAE only). ``lr`` and ``weight_decay`` are those of the main ("train") phase; the
+        LR milestone and all epoch counts stay as configured. Every combination is a grid point.
       encoder: "auto" (LeNet for 28×28×1 / 32×32×3, else MLP), "mnist_lenet", "cifar_lenet", "mlp",
         or your own Flax Linen module ``__call__(x, train) -> (B, p)`` (bias-free recommended).
       decoder: the decoder for a custom encoder (needed for AE pretraining, RCAE and DCAE).
@@ -92,13 +106,16 @@ def fit(
       check_collapse: raise ``HypersphereCollapseError`` when a run's training scores are constant,
         and ``OCNNDegenerateError`` when an OC-NN head found no separation from the origin (final
         objective not below the trivial head's 0).
-      mesh: optional ``jax.sharding.Mesh`` with one axis "runs" (``ocnn_jax.make_run_mesh``):
-        the runs are sharded over its devices (padded with repeats to a multiple of its size).
+      mesh: "auto" (default): every device JAX sees trains runs (one device: no mesh; the CPU cores
+        count as devices after ``ocnn_jax.set_cpu_devices``); None: one device; or a
+        ``jax.sharding.Mesh`` with one axis "runs" (``ocnn_jax.make_run_mesh``). With several
+        devices the runs are padded with repeats to a multiple of the mesh size.
       checkpoint: optional ``ocnn_jax.engine.Checkpointer``: training state saved between
         compiled calls; an existing checkpoint is resumed.
       callbacks: functions called with an ``ocnn_jax.engine.EpochMetrics`` (phase, epoch, per-run
-        metrics, run descriptions) after every epoch, e.g. ``ocnn_jax.engine.CSVLogger(path)`` or
-        ``TensorBoardLogger(logdir)``; deep methods only (the shallow baselines have no epochs).
+        metrics, run descriptions incl. grid values) after every epoch, e.g.
+        ``ocnn_jax.engine.CSVLogger(path)`` or ``TensorBoardLogger(logdir)``; deep methods only (the
+        shallow baselines have no epochs).
       **config: overrides of the method config (see ``ocnn_jax.with_overrides``), e.g.
         ``epochs=50, pretrain_epochs=50, lr=1e-4, batch_size=128, nu=0.05``; OC-NN ``g``,
         ``hidden_units``, ``features`` ("input", "encoder", "encoder_l2"), ``kernel`` ("rbf" default,
@@ -109,7 +126,9 @@ def fit(
 
     Returns:
       A ``Model`` (``ShallowModel`` for the shallow baselines) with
-      ``n_runs = len(normal_classes) × [len(lam) ×] len(seeds)`` runs, class-major, then λ, then seed.
+      ``n_runs = len(normal_classes) × grid points × len(seeds)`` runs, class-major, then grid point
+      (the product of the grid's lists in the order given; RCAE's ``lam=[...]`` last), then seed.
+      ``Model.runs`` / ``Model.run_grid`` give each run's values.
 
     Raises:
       ValueError / TypeError: bad input, naming the argument.
@@ -118,74 +137,284 @@ def fit(
       OCNNDegenerateError: an OC-NN run is degenerate (the fitted model is attached as ``.model``).
     """
     spec = get_method(method)
+    seed_list = resolve_seeds(seeds)
+    if spec.kind == "shallow":
+        if grid:
+            raise ValueError(f"grid= trains deep methods side by side in one program; {method!r} is a shallow "
+                             "baseline (fit it once per value instead)")
+        return _fit_shallow(x, y, method, normal_classes, seed_list, encoder, decoder, rep_dim, hidden,
+                            preprocessing, contamination, progress, config)
+    prepared = prepare(x, y, method=method, normal_classes=normal_classes, encoder=encoder, decoder=decoder,
+                       rep_dim=rep_dim, hidden=hidden, preprocessing=preprocessing, contamination=contamination,
+                       model_axis=model_axis, mesh=mesh, **config)
+    runs = run_table(range(len(prepared.classes)), seed_list, grid_points(prepared.config, grid))
+    return prepared.train(runs, checkpoint=checkpoint, progress=progress, check_collapse=check_collapse,
+                          callbacks=callbacks)
+
+
+def _fit_shallow(x, y, method, normal_classes, seed_list, encoder, decoder, rep_dim, hidden, preprocessing,
+                 contamination, progress, config) -> ShallowModel:
+    """The scikit-learn baselines: same validation and preprocessing, one host fit per run."""
     x = as_samples(x, "x", min_samples=2)
     sample_shape = tuple(int(s) for s in x.shape[1:])
     net_shape = network_shape(sample_shape)
-    seed_list = resolve_seeds(seeds)
     classes, class_rows = _split_classes(x, y, normal_classes)
     class_rows, normal_rows = _contaminate(y, classes, class_rows, contamination)
     mode, _ = resolve_preprocessing(preprocessing, image=len(sample_shape) > 1, defaults=spec.preprocessing)
     x = x.reshape((x.shape[0],) + net_shape)
-    common = dict(sample_shape=sample_shape, classes=list(classes))
+    _check_no_backbone(method, encoder, decoder, rep_dim, hidden)
+    cfg = with_overrides(default_config(None, method), **config)
+    affines, class_data = preprocess_classes(x, class_rows, mode, normal=normal_rows)
+    fitted = fit_shallow(get_method(method).estimator, cfg, class_data, seed_list, progress=progress, description=method)
+    return ShallowModel(
+        method=method, config=cfg, backbone=None, backbone_spec={"family": "shallow"},
+        preprocessing=_preprocessing(mode, affines, net_shape), train_metrics={}, sample_shape=sample_shape,
+        classes=list(classes), **fitted._asdict(),
+    )
 
-    if spec.kind == "shallow":
-        _check_no_backbone(method, encoder, decoder, rep_dim, hidden)
-        cfg = with_overrides(default_config(None, method), **config)
-        affines, class_data = preprocess_classes(x, class_rows, mode, normal=normal_rows)
-        fitted = fit_shallow(spec.estimator, cfg, class_data, seed_list, progress=progress, description=method)
-        return ShallowModel(
-            method=method, config=cfg, backbone=None, backbone_spec={"family": "shallow"},
-            preprocessing=_preprocessing(mode, affines, net_shape), train_metrics={}, **fitted._asdict(), **common,
-        )
 
+class RunTable(NamedTuple):
+    """The runs to train, one row each: class index (into ``Prepared.classes``), seed, grid values.
+
+    Attributes:
+      cls: (M,) int32.
+      seeds: (M,) int64.
+      grid: key -> (M,) float64 (keys from ``TRACED_KEYS``); runs differing only here share their seed,
+        hence their PRNG key.
+    """
+
+    cls: np.ndarray
+    seeds: np.ndarray
+    grid: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return int(self.cls.shape[0])
+
+    def take(self, idx: Any) -> "RunTable":
+        """The rows ``idx`` (an index array or slice)."""
+        return RunTable(self.cls[idx], self.seeds[idx], {k: v[idx] for k, v in self.grid.items()})
+
+    def padded(self, n: int) -> "RunTable":
+        """Extended to ``n`` rows with repeats of the last run (the padding of a chunk or mesh)."""
+        extra = n - len(self)
+        if extra <= 0:
+            return self
+        return self.take(np.concatenate([np.arange(len(self)), np.full(extra, len(self) - 1)]))
+
+    def info(self, classes: Sequence[Any]) -> list[dict[str, Any]]:
+        """Per run, {"normal_class", "seed", grid values...} (error messages, ``Model.runs``)."""
+        return [{"normal_class": classes[int(c)], "seed": int(s), **{k: float(v[i]) for k, v in self.grid.items()}}
+                for i, (c, s) in enumerate(zip(self.cls, self.seeds))]
+
+
+def grid_points(cfg: Any, grid: dict[str, Sequence[float]] | None) -> list[dict[str, float]]:
+    """Every combination of a traced grid (the product of its lists, in the order the keys are given),
+    each checked against ``cfg``'s own validation; RCAE's ``lam`` (a grid of its own when the config
+    holds a tuple of λ) is added as the last key when the grid does not name it.
+
+    Raises:
+      ValueError / TypeError: an unknown key, an empty or non-numeric list, an invalid value (the
+        config's own message), or λ given both in the config and in the grid.
+    """
+    grid = dict(grid or {})
+    for key, values in grid.items():
+        if key not in TRACED_KEYS:
+            raise ValueError(f"grid keys must be among {list(TRACED_KEYS)} (traced per run); got {key!r}. "
+                             "Other settings change the compiled program: fit once per value, or use "
+                             "ocnn_jax.sweep, which groups them")
+        if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)) or len(values) == 0:
+            raise ValueError(f"grid[{key!r}] must be a non-empty list of numbers, got {values!r}")
+        if any(isinstance(v, bool) or not isinstance(v, (int, float, np.number)) for v in values):
+            raise TypeError(f"grid[{key!r}] must hold numbers, got {values!r}")
+    lams = getattr(cfg, "lams", None)
+    if "lam" in grid and lams is None:
+        raise ValueError(f"grid key 'lam' is RCAE's λ; {type(cfg).__name__} has no λ")
+    if "lam" in grid and len(lams) > 1:
+        raise ValueError("λ is given twice: as lam=[...] and as grid['lam']; give one")
+    if lams is not None and "lam" not in grid:
+        grid["lam"] = list(lams)
+    keys = list(grid)
+    points = [dict(zip(keys, (float(v) for v in combo))) for combo in itertools.product(*(grid[k] for k in keys))]
+    for point in points:
+        with_overrides(cfg, **point)  # the config's own validation names a bad value
+    return points
+
+
+def run_table(class_indices: Sequence[int], seeds: Sequence[int], points: Sequence[dict[str, float]]) -> RunTable:
+    """Runs class-major, then grid point, then seed."""
+    points = list(points) or [{}]
+    keys = list(points[0])
+    rows = [(c, p, s) for c in class_indices for p in points for s in seeds]
+    return RunTable(
+        np.asarray([c for c, _, _ in rows], np.int32),
+        np.asarray([s for _, _, s in rows], np.int64),
+        {k: np.asarray([p[k] for _, p, _ in rows], np.float64) for k in keys},
+    )
+
+
+def resolve_mesh(mesh: Any) -> Mesh | None:
+    """``fit``'s mesh argument: "auto" -> a mesh over every device when there are several, else None."""
+    if isinstance(mesh, str):
+        if mesh != "auto":
+            raise ValueError(f"mesh must be 'auto', None or a jax.sharding.Mesh, got {mesh!r}")
+        return make_run_mesh() if jax.device_count() > 1 else None
+    if mesh is None or isinstance(mesh, Mesh):
+        return mesh
+    raise TypeError(f"mesh must be 'auto', None or a jax.sharding.Mesh, got {type(mesh).__name__}")
+
+
+def prepare(
+    x: Any,
+    y: Any = None,
+    *,
+    method: str = "deep_svdd",
+    normal_classes: Sequence[Any] | str | None = None,
+    encoder: str | nn.Module = "auto",
+    decoder: nn.Module | None = None,
+    rep_dim: int | None = None,
+    hidden: Sequence[int] | None = None,
+    preprocessing: str = "auto",
+    contamination: float = 0.0,
+    model_axis: str | int = "auto",
+    mesh: Any = "auto",
+    **config: Any,
+) -> "Prepared":
+    """Everything of a deep ``fit`` that does not depend on which runs train (arguments as in ``fit``):
+    validated input, each normal class preprocessed and stacked once, the network and the program."""
+    spec = get_method(method)
+    if spec.kind != "deep":
+        raise ValueError(f"prepare builds the compiled program of a deep method; {method!r} is a shallow baseline")
+    ensure_compilation_cache()
+    x = as_samples(x, "x", min_samples=2)
+    sample_shape = tuple(int(s) for s in x.shape[1:])
+    net_shape = network_shape(sample_shape)
+    classes, class_rows = _split_classes(x, y, normal_classes)
+    class_rows, normal_rows = _contaminate(y, classes, class_rows, contamination)
+    mode, _ = resolve_preprocessing(preprocessing, image=len(sample_shape) > 1, defaults=spec.preprocessing)
+    x = x.reshape((x.shape[0],) + net_shape)
     backbone, backbone_spec = _resolve_backbone(encoder, decoder, net_shape, rep_dim, hidden, mode)
     cfg = with_overrides(default_config(backbone_spec["family"], method), **config)
-    run_cls, run_seeds, run_lams = _run_grid(len(classes), seed_list, getattr(cfg, "lams", ()))
-    per_device = len(run_cls) if mesh is None else -(-len(run_cls) // mesh.size)
-    width = resolve_run_axis(model_axis, backbone_spec["family"], per_device)
     cfg = _clamp_batch_sizes(cfg, min(len(r) for r in class_rows))
     cfg = _clamp_landmarks(cfg, min(len(r) for r in class_rows))
     cfg = schedule_for_size(method, cfg, min(len(r) for r in class_rows), explicit=config)
-
+    resolve_run_axis(model_axis, backbone_spec["family"], 1)  # a bad model_axis fails here, before any work
     affines, class_data = preprocess_classes(x, class_rows, mode, normal=normal_rows)
     data = stack_classes(class_data, cfg.score_batch_size)
     del class_data
-    train = make_train(method, backbone, data, cfg)
-    run_info = [{"normal_class": classes[c], "seed": int(s)} for c, s in zip(run_cls, run_seeds)]
-    if run_lams is not None:  # a λ grid: runs differing only in λ
-        for info, lam in zip(run_info, run_lams):
-            info["lam"] = float(lam)
-    variables, metrics, wall = _train_runs(train, data, run_cls, run_seeds, run_lams, run_info, width=width,
-                                           mesh=mesh, checkpoint=checkpoint, progress=progress, callbacks=callbacks)
-
-    train_scores = _training_scores(train, variables, data, run_cls, width)
-    thresholds = np.array([spec.threshold(s, cfg) for s in train_scores], np.float32)
-    model = Model(
-        method=method,
-        config=cfg,
-        backbone=backbone,
-        backbone_spec=backbone_spec,
-        preprocessing=_preprocessing(mode, affines, net_shape),
-        run_class_index=run_cls,
-        run_seeds=run_seeds,
-        variables=jax.device_get(variables),
-        thresholds=thresholds,
-        train_metrics=metrics,
-        wall_time=wall,
-        model_axis_width=width,
-        run_lams=run_lams,
-        **common,
+    return Prepared(
+        method=method, config=cfg, backbone=backbone, backbone_spec=backbone_spec, sample_shape=sample_shape,
+        classes=list(classes), preprocessing=_preprocessing(mode, affines, net_shape), data=data,
+        train_fn=make_train(method, backbone, data, cfg), mesh=resolve_mesh(mesh), model_axis=model_axis,
     )
-    if check_collapse:
-        if spec.degenerate is not None:  # first: a degenerate OC-NN head also has constant scores
-            bad = spec.degenerate(metrics)
+
+
+@dataclasses.dataclass(eq=False)
+class Prepared:
+    """A prepared deep fit: data of every normal class on device, the program, and a cache of its
+    compiled executables (one set per run-axis length), so that trains of equal size compile once.
+
+    Attributes:
+      method, config, backbone, backbone_spec, sample_shape, classes, preprocessing: as in ``Model``.
+      data: the stacked, preprocessed training sets (C, n_max, *network_shape).
+      train_fn: the method's ``Train`` (program, variables, scorer).
+      mesh: the run mesh (None: one device).
+      model_axis: ``fit``'s model_axis.
+    """
+
+    method: str
+    config: Any
+    backbone: Backbone
+    backbone_spec: dict[str, Any]
+    sample_shape: tuple[int, ...]
+    classes: list[Any]
+    preprocessing: Preprocessing
+    data: StackedData
+    train_fn: Train
+    mesh: Mesh | None
+    model_axis: str | int
+    _cache: dict[Any, Any] = dataclasses.field(default_factory=dict, init=False, repr=False)
+
+    @property
+    def n_devices(self) -> int:
+        return 1 if self.mesh is None else int(self.mesh.size)
+
+    def padded_length(self, n_runs: int, pad_to: int | None = None) -> int:
+        """Run-axis length of a train of ``n_runs`` runs: at least ``pad_to``, a multiple of the mesh size."""
+        n = max(n_runs, pad_to or 0)
+        return -(-n // self.n_devices) * self.n_devices
+
+    def train(self, runs: RunTable, *, pad_to: int | None = None, checkpoint: Checkpointer | None = None,
+              progress: bool = True, check_collapse: bool = True, description: str = "",
+              callbacks: Sequence[Callback] = ()) -> Model:
+        """Train ``runs`` (a ``RunTable`` over ``classes``) as one program and return their ``Model``.
+
+        Args:
+          pad_to: train at least this many runs (repeats of the last run, dropped from the result), so
+            that trains of different sizes share one compiled program (a sweep's last chunk).
+          checkpoint, progress, check_collapse, callbacks: as in ``fit`` (callbacks see the real runs only).
+          description: progress-bar prefix.
+        """
+        cfg, train, data = self.config, self.train_fn, self.data
+        n_runs = len(runs)
+        n_exec = self.padded_length(n_runs, pad_to)
+        width = resolve_run_axis(self.model_axis, self.backbone_spec["family"], n_exec // self.n_devices)
+        cache = self._cache.setdefault((n_exec, width), {})
+        info = runs.info(self.classes)
+        padded = runs.padded(n_exec)
+        keys, spec = make_runs(padded.cls, padded.seeds, padded.grid.get("nu", cfg.nu), padded.grid.get("lam"),
+                               lr=padded.grid.get("lr"), weight_decay=padded.grid.get("weight_decay"))
+        counts = np.asarray(data.n)
+        images = [int(sum((counts[c] // b) * b for c in runs.cls)) for b in _phase_batches(cfg)]
+        state, metrics, wall = execute(
+            train.program, keys, spec, data, width=width, run_info=info + [info[-1]] * (n_exec - n_runs),
+            images_per_epoch=images, progress=progress, mesh=self.mesh, checkpoint=checkpoint, cache=cache,
+            description=description, callbacks=[first_runs(cb, n_runs) for cb in callbacks],
+        )
+        variables = to_host(train.variables(state))
+        del state
+        train_scores = self._training_scores(cache, variables, padded.cls, width)[:n_runs]
+        variables = jax.tree.map(lambda a: np.asarray(a)[:n_runs], variables)
+        nus = runs.grid.get("nu")
+        thresholds = np.array([
+            get_method(self.method).threshold(s, cfg if nus is None else dataclasses.replace(cfg, nu=float(nus[i])))
+            for i, s in enumerate(train_scores)], np.float32)
+        model = Model(
+            method=self.method, config=cfg, backbone=self.backbone, backbone_spec=self.backbone_spec,
+            sample_shape=self.sample_shape, preprocessing=self.preprocessing, classes=list(self.classes),
+            run_class_index=runs.cls, run_seeds=runs.seeds, variables=variables, thresholds=thresholds,
+            train_metrics={k: v[:n_runs] for k, v in metrics.items()}, wall_time=wall, model_axis_width=width,
+            run_grid=dict(runs.grid),
+        )
+        model._scorer_runs = n_exec  # one compiled scorer for every train of this length
+        model._compiled_scorer = cache.get("scorer")
+        cache["scorer"] = model._score_fn()
+        if check_collapse:
+            degenerate = get_method(self.method).degenerate
+            if degenerate is not None:  # first: a degenerate OC-NN head also has constant scores
+                bad = degenerate(model.train_metrics)
+                if bad:
+                    final = [float(model.train_metrics["train/objective"][i, -1]) for i in bad]
+                    raise OCNNDegenerateError(bad, [info[i] for i in bad], final, model)
+            bad = [i for i, s in enumerate(train_scores) if collapsed(s)]
             if bad:
-                final = [float(metrics["train/objective"][i, -1]) for i in bad]
-                raise OCNNDegenerateError(bad, [run_info[i] for i in bad], final, model)
-        bad = [i for i, s in enumerate(train_scores) if collapsed(s)]
-        if bad:
-            raise HypersphereCollapseError(bad, [run_info[i] for i in bad], model)
-    return model
+                raise HypersphereCollapseError(bad, [info[i] for i in bad], model)
+        return model
+
+    def _training_scores(self, cache: dict[Any, Any], variables: Any, run_cls: np.ndarray,
+                         width: int | None) -> list[np.ndarray]:
+        """Inference-mode scores of each run on its own (unpadded) training set."""
+        train, data = self.train_fn, self.data
+        if "train_scores" not in cache:
+            n_chunks, _ = eval_chunking(data.n_max, train.config.score_batch_size)
+
+            def one(mapped, d):
+                v, cls = mapped
+                return chunked_apply(lambda xb: train.score(v, xb), d.x, cls, n_chunks)
+
+            cache["train_scores"] = jax.jit(run_map(one, width, len(run_cls)))
+        scores = np.asarray(cache["train_scores"]((variables, jnp.asarray(run_cls)), data))
+        counts = np.asarray(data.n)
+        return [scores[i, : counts[c]] for i, c in enumerate(run_cls)]
 
 
 def _contaminate(y: Any, classes: list[Any], class_rows: list[np.ndarray],
@@ -210,42 +439,6 @@ def _check_no_backbone(method: str, encoder: Any, decoder: Any, rep_dim: Any, hi
              "hidden": hidden is not None}
     if any(given.values()):
         raise ValueError(f"{[k for k, v in given.items() if v]} do not apply to the shallow method {method!r}")
-
-
-def _run_grid(n_classes: int, seeds: list[int], lams: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """(class index, seed, λ or None) of every run: class-major, then λ (RCAE only), then seed. Runs
-    differing only in λ share their seed, hence their key."""
-    lams = list(lams)
-    per_class = max(1, len(lams)) * len(seeds)
-    run_cls = np.repeat(np.arange(n_classes), per_class).astype(np.int32)
-    run_seeds = np.tile(np.asarray(seeds, np.int64), n_classes * max(1, len(lams)))
-    run_lams = np.tile(np.repeat(np.asarray(lams, np.float32), len(seeds)), n_classes) if lams else None
-    return run_cls, run_seeds, run_lams
-
-
-def _train_runs(train: Train, data: StackedData, run_cls: np.ndarray, run_seeds: np.ndarray,
-                run_lams: np.ndarray | None, run_info: list[dict[str, Any]], *, width: int | None, mesh: Any,
-                checkpoint: Checkpointer | None, progress: bool,
-                callbacks: Sequence[Callback] = ()) -> tuple[Any, dict[str, np.ndarray], float]:
-    """Every run through the chunked driver: (exported variables on the host, metrics, wall seconds).
-
-    With a mesh the runs are padded with repeats of the last run to a multiple of its size; the
-    padding is dropped from the results."""
-    keys, runs = make_runs(run_cls, run_seeds, train.config.nu, run_lams)
-    counts = np.asarray(data.n)
-    images = [int(sum((counts[c] // p_bs) * p_bs for c in run_cls)) for p_bs in _phase_batches(train.config)]
-    n_runs = len(run_cls)
-    if mesh is not None and n_runs % mesh.size:  # pad with repeats of the last run; dropped below
-        pad = mesh.size - n_runs % mesh.size
-        keys, runs = jax.tree.map(lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], pad, axis=0)]), (keys, runs))
-        run_info = run_info + [run_info[-1]] * pad
-    state, metrics, wall = execute(
-        train.program, keys, runs, data, width=width, run_info=run_info, images_per_epoch=images, progress=progress,
-        callbacks=[first_runs(cb, n_runs) for cb in callbacks],
-        mesh=mesh, checkpoint=checkpoint,
-    )
-    variables = jax.tree.map(lambda a: np.asarray(a)[:n_runs], to_host(train.variables(state)))
-    return variables, {k: v[:n_runs] for k, v in metrics.items()}, wall
 
 
 def _preprocessing(mode: str, affines: list[Affine], net_shape: tuple[int, ...]) -> Preprocessing:
@@ -343,7 +536,7 @@ def _clamp_batch_sizes(cfg, n_min: int):
                 f"{name} batch_size {phase.batch_size} exceeds the smallest normal class ({n_min} samples); "
                 f"using batch_size={n_min}",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
             updates[name] = dataclasses.replace(phase, batch_size=n_min)
     return dataclasses.replace(cfg, **updates) if updates else cfg
@@ -362,16 +555,3 @@ def _phase_batches(cfg) -> list[int]:
     return ([pretrain.batch_size] if pretrain is not None else []) + [cfg.train.batch_size]
 
 
-def _training_scores(train: Train, variables: Any, data: StackedData, run_cls: np.ndarray,
-                     width: int | None) -> list[np.ndarray]:
-    """Inference-mode scores of each run on its own (unpadded) training set."""
-    n_chunks, _ = eval_chunking(data.n_max, train.config.score_batch_size)
-
-    def one(mapped, d):
-        v, cls = mapped
-        return chunked_apply(lambda xb: train.score(v, xb), d.x, cls, n_chunks)
-
-    fn = jax.jit(run_map(one, width, len(run_cls)))
-    scores = np.asarray(fn((variables, jnp.asarray(run_cls)), data))
-    counts = np.asarray(data.n)
-    return [scores[i, : counts[c]] for i, c in enumerate(run_cls)]

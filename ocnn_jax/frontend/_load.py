@@ -120,7 +120,8 @@ def load(path: str, *, encoder: nn.Module | None = None, decoder: nn.Module | No
         thresholds=arrays["thresholds"],
         train_metrics={k[len("metrics/") :]: v for k, v in arrays.items() if k.startswith("metrics/")},
         wall_time=float(meta.get("wall_time", 0.0)),
-        run_lams=arrays.get("runs/lam"),
+        run_grid={k[len("runs/") :]: v for k, v in arrays.items()
+                  if k.startswith("runs/") and k not in ("runs/class_index", "runs/seed")},
     )
     if shallow:
         train_data = [arrays[f"shallow/train/{c}"] for c in range(n_classes)]

@@ -59,7 +59,9 @@ class Model:
       train_metrics: "<phase>/<name>" -> (M, epochs) per-epoch metrics.
       wall_time: seconds spent training (including compilation).
       model_axis_width: how the run axis is mapped (None: vmap all).
-      run_lams: (M,) λ of each run for RCAE (a λ grid adds a run-axis level), else None.
+      run_grid: the per-run hyperparameters of a grid trained in the program ("nu", "lr",
+        "weight_decay", "lam"; ``ocnn_jax.core.program.TRACED_KEYS``): name -> (M,) float64 values;
+        RCAE always has "lam". Where a run has a value, it overrides ``config`` (``config_of_run``).
     """
 
     method: str
@@ -76,8 +78,10 @@ class Model:
     train_metrics: dict[str, np.ndarray]
     wall_time: float = 0.0
     model_axis_width: int | None = None
-    run_lams: np.ndarray | None = None
+    run_grid: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     _compiled_scorer: Any = dataclasses.field(default=None, init=False, repr=False)
+    #: run-axis length the compiled scorer was built for (a sweep's padded chunk), else n_runs
+    _scorer_runs: int | None = dataclasses.field(default=None, init=False, repr=False)
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickling (e.g. ``joblib.dump`` of an estimator) leaves out the compiled scorer; it is rebuilt
@@ -107,13 +111,24 @@ class Model:
         return self.n_runs
 
     @property
+    def run_lams(self) -> np.ndarray | None:
+        """(M,) λ of each run (RCAE), else None."""
+        return self.run_grid.get("lam")
+
+    @property
     def runs(self) -> list[dict[str, Any]]:
-        """Per run: {"normal_class": label, "seed": int} (plus "lam": float for RCAE)."""
+        """Per run: {"normal_class": label, "seed": int} plus its grid values (e.g. "lam", "nu", "lr")."""
         out = [{"normal_class": self.classes[int(c)], "seed": int(s)} for c, s in zip(self.run_class_index, self.run_seeds)]
-        if self.run_lams is not None:
-            for run, lam in zip(out, self.run_lams):
-                run["lam"] = float(lam)
+        for key, values in self.run_grid.items():
+            for run, v in zip(out, values):
+                run[key] = float(v)
         return out
+
+    def config_of_run(self, i: int) -> Any:
+        """The config run ``i`` trained with: ``config`` with the run's grid values filled in."""
+        from ..core.config import with_overrides
+
+        return with_overrides(self.config, **{k: float(v[i]) for k, v in self.run_grid.items()})
 
     def score(self, x: Any, batch_size: int | None = None) -> np.ndarray:
         """Anomaly scores of every run, higher = more anomalous.
@@ -147,13 +162,18 @@ class Model:
         out = np.empty((self.n_runs, n), np.float32)
         shift = jnp.asarray(self.preprocessing.shift)
         inv = jnp.asarray(self.preprocessing.inv_scale)
-        cls = jnp.asarray(self.run_class_index, jnp.int32)
+        variables, cls = self.variables, np.asarray(self.run_class_index, np.int32)
+        pad = (self._scorer_runs or self.n_runs) - self.n_runs
+        if pad:  # a scorer compiled for a padded chunk: repeat the last run, drop its scores
+            variables = jax.tree.map(lambda a: np.concatenate([a, np.repeat(a[-1:], pad, axis=0)]), variables)
+            cls = np.concatenate([cls, np.repeat(cls[-1:], pad)])
+        cls = jnp.asarray(cls)
         for start in range(0, n, b):
             block = base[start : start + b]
             m = block.shape[0]
             if m < b:  # pad to the compiled size, drop the extra scores
                 block = np.concatenate([block, np.zeros((b - m,) + block.shape[1:], np.float32)])
-            out[:, start : start + m] = np.asarray(fn(self.variables, cls, shift, inv, jnp.asarray(block)))[:, :m]
+            out[:, start : start + m] = np.asarray(fn(variables, cls, shift, inv, jnp.asarray(block)))[: self.n_runs, :m]
         return out
 
     def preprocess(self, x: Any, normal_class: Any = None) -> np.ndarray:
@@ -284,7 +304,7 @@ class Model:
             variables, shift, inv = mapped
             return scorer(backbone, config, variables, (x - shift[None]) * inv[None])
 
-        mapped = run_map(one, self.model_axis_width, self.n_runs)
+        mapped = run_map(one, self.model_axis_width, self._scorer_runs or self.n_runs)
         # Each run's per-class constants are gathered once, then mapped with its variables.
         return jax.jit(lambda v, cls, shift, inv, x: mapped((v, shift[cls], inv[cls]), x))
 

@@ -20,7 +20,7 @@ from ..core.config import OptimConfig
 from ..core.losses import autoencoder_loss
 from ..core.optim import init_opt_state, lr_at_epoch, make_optimizer
 from ..nn import AutoEncoder, Backbone
-from ..core.program import Phase, Program, RunSpec, TransitionFn
+from ..core.program import Phase, Program, RunSpec, TransitionFn, run_value
 
 __all__ = [
     "ae_row",
@@ -75,13 +75,16 @@ def init_ae_state(ae: nn.Module, key: jax.Array, sample_shape: tuple[int, ...]) 
     return TrainState(params, stats, init_opt_state(params), run_key)
 
 
-def make_ae_epoch(ae: nn.Module, optim: OptimConfig, n_max: int, *, noise_as_input: bool = False):
+def make_ae_epoch(ae: nn.Module, optim: OptimConfig, n_max: int, *, noise_as_input: bool = False,
+                  main_phase: bool = False):
     """Epoch function of AE training on the run's normal class.
 
     Without noise (AE pretraining, DCAE): input x, target x. With ``noise`` (RCAE's θ-step, N fixed):
     target x − n, and input x (the paper form) or x − n (``noise_as_input=True``, the robust-deep-AE
     form). The loss is the per-sample SSE averaged over the batch, with coupled decay and the LR
-    milestone counted on ``epoch``.
+    milestone counted on ``epoch``. ``main_phase``: the method's "train" phase (DCAE, RCAE), whose
+    learning rate and weight decay a run may carry (``RunSpec.lr``, ``RunSpec.weight_decay``); AE
+    pretraining always uses ``optim``'s.
 
     Returns:
       ``epoch_fn(state, run, epoch, data, noise=None) -> (state, {'loss': mean per-sample SSE})``;
@@ -90,7 +93,9 @@ def make_ae_epoch(ae: nn.Module, optim: OptimConfig, n_max: int, *, noise_as_inp
 
     def epoch_fn(state: TrainState, run: RunSpec, epoch: jax.Array, data: StackedData, noise: jax.Array | None = None):
         key, perm_key = jax.random.split(state.key)
-        tx = make_optimizer(lr_at_epoch(optim.lr, optim.lr_milestone, epoch), optim.weight_decay)
+        lr = run_value(run.lr, optim.lr) if main_phase else optim.lr
+        wd = run_value(run.weight_decay, optim.weight_decay) if main_phase else optim.weight_decay
+        tx = make_optimizer(lr_at_epoch(lr, optim.lr_milestone, epoch), wd)
 
         def step(st: TrainState, idx: jax.Array):
             xb = data.x[run.cls, idx]

@@ -22,7 +22,7 @@ from ..core.config import FIXED, OptimConfig, check_int, check_positive, validat
 from ..core.losses import center_from_mean, masked_mean, one_class_loss, quantile_linear, soft_boundary_loss, squared_distance
 from ..nn import Backbone
 from ..core.optim import init_opt_state, lr_at_epoch, make_optimizer
-from ..core.program import Phase, Program, RunSpec
+from ..core.program import Phase, Program, RunSpec, run_value
 
 __all__ = ["DeepSVDDConfig", "svdd_defaults", "SVDDState", "make_deep_svdd", "deep_svdd_scores"]
 
@@ -128,7 +128,8 @@ def make_deep_svdd(backbone: Backbone, cfg: DeepSVDDConfig, n_max: int, n_chunks
 
     def svdd_epoch(state: SVDDState, run: RunSpec, epoch: jax.Array, data: StackedData):
         key, perm_key = jax.random.split(state.key)
-        tx = make_optimizer(lr_at_epoch(train.lr, train.lr_milestone, epoch), train.weight_decay)
+        tx = make_optimizer(lr_at_epoch(run_value(run.lr, train.lr), train.lr_milestone, epoch),
+                            run_value(run.weight_decay, train.weight_decay))
         update_radius = soft & (epoch >= cfg.warmup_epochs)
 
         def step(st: SVDDState, idx: jax.Array):

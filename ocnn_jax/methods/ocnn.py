@@ -41,7 +41,7 @@ from ..core.config import OptimConfig, check_int, check_positive, validate_nu
 from ..core.losses import OCNN_ACTIVATIONS, masked_mean, masked_quantile, ocnn_loss, ocnn_output, ocnn_penalty
 from ..nn import Backbone
 from ..core.optim import init_opt_state, lr_at_epoch, make_optimizer
-from ..core.program import Phase, Program, RunSpec
+from ..core.program import Phase, Program, RunSpec, run_value
 from ..core.rbf import RBFLayer, fit_rbf_layer, rbf_features
 
 __all__ = ["OCNNConfig", "OCNN_FEATURES", "OCNN_KERNELS", "PAPER_OCNN", "ocnn_defaults", "OCNNState", "init_head", "make_ocnn",
@@ -293,9 +293,10 @@ def make_ocnn(backbone: Backbone, cfg: OCNNConfig, n_max: int, n_chunks: int) ->
 
     def ocnn_epoch(state: OCNNState, run: RunSpec, epoch: jax.Array, data: StackedData):
         key, perm_key = jax.random.split(state.key)
-        lr = lr_at_epoch(train.lr, train.lr_milestone, epoch)
+        lr = lr_at_epoch(run_value(run.lr, train.lr), train.lr_milestone, epoch)
         # w and V are never decayed (their penalties are in the loss); the encoder only when fine-tuned.
-        txs = {"head": make_optimizer(lr, 0.0), "encoder": make_optimizer(lr, train.weight_decay)}
+        txs = {"head": make_optimizer(lr, 0.0),
+               "encoder": make_optimizer(lr, run_value(run.weight_decay, train.weight_decay))}
 
         def step(st: OCNNState, idx: jax.Array):
             def loss_fn(p):

@@ -264,7 +264,7 @@ def _init_ae(backbone: Backbone, cfg: Any):
 def make_dcae(backbone: Backbone, cfg: DCAEConfig, n_max: int, n_chunks: int) -> Program:
     """DCAE: one "train" phase of plain AE training (input x, target x), i.e. the AE pretraining."""
     ae, init = _init_ae(backbone, cfg)
-    return Program(init, (Phase("train", cfg.train.epochs, make_ae_epoch(ae, cfg.train, n_max)),))
+    return Program(init, (Phase("train", cfg.train.epochs, make_ae_epoch(ae, cfg.train, n_max, main_phase=True)),))
 
 
 def make_rcae(backbone: Backbone, cfg: RCAEConfig, n_max: int, n_chunks: int) -> Program:
@@ -278,7 +278,7 @@ def make_rcae(backbone: Backbone, cfg: RCAEConfig, n_max: int, n_chunks: int) ->
     ae, init_theta = _init_ae(backbone, cfg)
     e_per = cfg.epochs_per_iteration
     rda = cfg.theta_input == "x_minus_n"
-    theta_epoch = make_ae_epoch(ae, cfg.train, n_max, noise_as_input=rda)
+    theta_epoch = make_ae_epoch(ae, cfg.train, n_max, noise_as_input=rda, main_phase=True)
     default_lam = cfg.lams[0]
 
     def valid_rows(run: RunSpec, data: StackedData) -> jax.Array:
