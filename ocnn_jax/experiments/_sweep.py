@@ -299,10 +299,11 @@ def sweep(
         per_pair = 1
         for values in traced.values():
             per_pair *= len(values)
+        method_cfg = {k: v for k, v in group_cfg.items() if k not in _FIT_OPTIONS}  # without encoder=... etc.
         if not shallow and "lam" not in traced:
-            per_pair *= len(getattr(with_overrides(default_config("mlp", method), **group_cfg), "lams", (0,)))
+            per_pair *= len(getattr(with_overrides(default_config("mlp", method), **method_cfg), "lams", (0,)))
         name = _group_name(static)
-        limit = max_runs_per_chunk or stored_limits.get(name) or _auto_max_runs(ds, method, group_cfg, n_dev)
+        limit = max_runs_per_chunk or stored_limits.get(name) or _auto_max_runs(ds, method, method_cfg, n_dev)
         limits[name] = int(limit)
         chunks = plan_chunks(classes, seed_list, per_pair, limit, n_dev)
         pad_to = max(len(c) * len(s) for c, s in chunks) * per_pair

@@ -155,6 +155,7 @@ def fit(
 def _fit_shallow(x, y, method, normal_classes, seed_list, encoder, decoder, rep_dim, hidden, preprocessing,
                  contamination, progress, config) -> ShallowModel:
     """The scikit-learn baselines: same validation and preprocessing, one host fit per run."""
+    spec = get_method(method)
     x = as_samples(x, "x", min_samples=2)
     sample_shape = tuple(int(s) for s in x.shape[1:])
     net_shape = network_shape(sample_shape)
