@@ -139,7 +139,7 @@ def test_cli_sweep_and_report(tmp_path, capsys):
         assert main(args) == 0
     finally:
         os.umask(old_umask)
-    for name in ("results.json", "results.md", "fingerprint.json", "chunks/nu-0.05_000.json", "chunks/nu-0.05_000.npz"):
+    for name in ("results.json", "results.md", "fingerprint.json", "chunks/default_000.json", "chunks/default_000.npz"):
         assert stat.S_IMODE((out / name).stat().st_mode) == 0o644, name  # was 0o600 whatever the umask
     assert not (out / ".lock").exists()
     results = json.loads((out / "results.json").read_text())
