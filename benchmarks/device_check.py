@@ -78,7 +78,7 @@ PRECISIONS: dict[str, tuple[str, ...]] = {
 THROUGHPUT_OVERRIDES: dict[str, dict[str, Any]] = {
     "deep_svdd": {"pretrain_epochs": 2, "epochs": 2},
     "soft_boundary": {"pretrain_epochs": 2, "epochs": 2, "warmup_epochs": 1},
-    "ocnn": {"epochs": 10},
+    "ocnn": {"pretrain_epochs": 2, "epochs": 10},
     "rcae": {"outer_iterations": 2, "epochs_per_iteration": 1},
     "dcae": {"epochs": 2},
 }
@@ -87,7 +87,7 @@ THROUGHPUT_OVERRIDES: dict[str, dict[str, Any]] = {
 EQUIV_OVERRIDES: dict[str, dict[str, Any]] = {
     "deep_svdd": {"pretrain_epochs": 1, "epochs": 2, "batch_size": 50, "pretrain_batch_size": 50},
     "soft_boundary": {"pretrain_epochs": 1, "epochs": 2, "warmup_epochs": 1, "batch_size": 50, "pretrain_batch_size": 50},
-    "ocnn": {"epochs": 3, "batch_size": 50},
+    "ocnn": {"pretrain_epochs": 1, "epochs": 3, "batch_size": 50, "pretrain_batch_size": 50},
     "rcae": {"outer_iterations": 2, "epochs_per_iteration": 1, "batch_size": 50},
     "dcae": {"epochs": 2, "batch_size": 50},
 }
@@ -95,7 +95,7 @@ EQUIV_OVERRIDES: dict[str, dict[str, Any]] = {
 TINY_OVERRIDES: dict[str, dict[str, Any]] = {
     "deep_svdd": {"pretrain_epochs": 1, "epochs": 1, "batch_size": 16, "pretrain_batch_size": 16},
     "soft_boundary": {"pretrain_epochs": 1, "epochs": 1, "warmup_epochs": 1, "batch_size": 16, "pretrain_batch_size": 16},
-    "ocnn": {"epochs": 2, "batch_size": 16},
+    "ocnn": {"epochs": 2, "batch_size": 16, "landmarks": 16},  # K landmarks <= images per class
     "rcae": {"outer_iterations": 1, "epochs_per_iteration": 1, "batch_size": 16},
     "dcae": {"epochs": 1, "batch_size": 16},
 }
