@@ -155,6 +155,8 @@ def _build_parser() -> argparse.ArgumentParser:
             "  ocnn-jax sweep --dataset mnist --method deep_svdd --classes all --seeds 10 \\\n"
             "      --data-dir ~/data/mnist --out runs/mnist_svdd --quick\n"
             "  ocnn-jax sweep --dataset mnist --method rcae --grid lam=0.05,0.1,0.5,1 --out runs/rcae --resume\n"
+            "  ocnn-jax sweep --dataset digits --quick --out runs/d2 --num-processes 2   # 2 processes on this machine\n"
+            "  srun ocnn-jax sweep --dataset mnist --out /shared/runs/m --distributed   # one process per SLURM task\n"
             "  ocnn-jax report runs/mnist_svdd        # rebuild tables and figures from results.json"
         ),
     )
@@ -193,6 +195,21 @@ def _build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--cpu-devices", default=None, metavar="N|auto",
                     help="on a CPU, expose N host devices ('auto': one per core) so the sweep trains N runs "
                          "at once, one per device (ocnn_jax.set_cpu_devices); default: JAX's own setting")
+    mp = sw.add_argument_group(
+        "several processes (jax.distributed; README 'Several hosts')",
+        "Every process runs the same sweep on its share of the runs; only process 0 writes results.")
+    mp.add_argument("--num-processes", type=int, default=None, metavar="N",
+                    help="without --process-id: start N processes on this machine (CPU devices, gloo collectives, "
+                         "a coordinator on 127.0.0.1) and stop them all if one fails; with --process-id: the size "
+                         "of the run this process joins")
+    mp.add_argument("--process-id", type=int, default=None, metavar="I",
+                    help="join a distributed run as process I of --num-processes (needs --coordinator)")
+    mp.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                    help="address of process 0's coordination service")
+    mp.add_argument("--distributed", action="store_true",
+                    help="join a distributed run described by the environment: JAX_COORDINATOR_ADDRESS/"
+                         "JAX_NUM_PROCESSES/JAX_PROCESS_ID, torchrun's MASTER_ADDR/MASTER_PORT/WORLD_SIZE/RANK, "
+                         "or JAX's detection of SLURM, Open MPI and Cloud TPU")
     _add_loggers(sw)
 
     rep = sub.add_parser("report", parents=[common], help="rebuild results.md/.csv and figures of a sweep from its results.json")
@@ -283,10 +300,77 @@ def _library_errors() -> tuple[type[BaseException], ...]:
     return (ValueError, TypeError, OSError, TrainingDivergedError, HypersphereCollapseError, DirectoryLockedError)
 
 
+def _without_option(argv: Sequence[str], name: str) -> list[str]:
+    """argv without ``name VALUE`` / ``name=VALUE``."""
+    out, skip = [], False
+    for item in argv:
+        if skip:
+            skip = False
+        elif item == name:
+            skip = True
+        elif not item.startswith(name + "="):
+            out.append(item)
+    return out
+
+
+def _sweep_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """``ocnn-jax sweep`` in this process: alone, or as one process of a distributed run."""
+    from .engine._devices import parse_cpu_devices, set_cpu_devices
+    from .experiments._sweep import sweep
+
+    distributed = args.process_id is not None or args.distributed
+    if args.process_id is not None and (args.num_processes is None or args.coordinator is None):
+        parser.error("--process-id needs --num-processes and --coordinator (or use --distributed)")
+    try:
+        grid = _parse_pairs(args.grid, "--grid", lists=True)
+        overrides = _parse_pairs(args.set, "--set", lists=False)
+        n_devices = None if args.cpu_devices is None else parse_cpu_devices(args.cpu_devices)
+    except ValueError as err:
+        parser.error(str(err))
+    if n_devices is not None:
+        set_cpu_devices(n_devices)
+    lead = True
+    if distributed:
+        import jax
+
+        from .engine._distributed import init_distributed
+
+        init_distributed(args.coordinator, args.num_processes, args.process_id)
+        lead = jax.process_index() == 0
+    classes = _parse_classes(args.classes)
+    loggers = _loggers(args) if lead else []
+    try:
+        results = sweep(
+            args.dataset, args.method, normal_classes=classes, seeds=args.seeds, grid=grid or None,
+            data_dir=args.data_dir, verify=not args.no_verify, download=args.download,
+            out_dir=args.out, resume=args.resume, overwrite=args.overwrite, quick=args.quick,
+            max_runs_per_chunk=args.max_runs, progress=not args.no_progress and lead, figures=not args.no_figures,
+            contamination=args.contamination, preprocessing=args.preprocessing, selection=args.selection,
+            checkpoint_every_s=args.checkpoint_every, callbacks=loggers, **overrides,
+        )
+    except Exception as err:
+        if distributed:  # a peer died (or this process failed): say so and stop now instead of hanging
+            from .engine._distributed import stop_after_failure
+
+            stop_after_failure(err)
+        raise
+    finally:
+        _close(loggers)
+    if not lead:  # process 0 writes and prints the results
+        return 0
+    with open(os.path.join(args.out, "results.md")) as fh:
+        print(fh.read())
+    print(f"mean AUROC {100 * results['overall_mean']:.2f}; wall time {results['wall_time_s']:.1f} s; "
+          f"results in {args.out}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 2 error, 130 interrupted)."""
     parser = _build_parser()
-    args = parser.parse_args(argv)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(raw)
+    args.raw_argv = raw
     if args.command is None:
         parser.print_help()
         return 2
@@ -360,35 +444,16 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             _close(loggers)
         return 0
     if args.command == "sweep":
-        from .engine._devices import parse_cpu_devices, set_cpu_devices
-        from .experiments._sweep import sweep
+        if args.num_processes is not None and args.process_id is None and not args.distributed:
+            from .engine._distributed import launch_local
 
-        try:
-            grid = _parse_pairs(args.grid, "--grid", lists=True)
-            overrides = _parse_pairs(args.set, "--set", lists=False)
-            n_devices = None if args.cpu_devices is None else parse_cpu_devices(args.cpu_devices)
-        except ValueError as err:
-            parser.error(str(err))
-        if n_devices is not None:
-            set_cpu_devices(n_devices)
-        classes = _parse_classes(args.classes)
-        loggers = _loggers(args)
-        try:
-            results = sweep(
-                args.dataset, args.method, normal_classes=classes, seeds=args.seeds, grid=grid or None,
-                data_dir=args.data_dir, verify=not args.no_verify, download=args.download,
-                out_dir=args.out, resume=args.resume, overwrite=args.overwrite, quick=args.quick,
-                max_runs_per_chunk=args.max_runs, progress=not args.no_progress, figures=not args.no_figures,
-                contamination=args.contamination, preprocessing=args.preprocessing, selection=args.selection,
-                checkpoint_every_s=args.checkpoint_every, callbacks=loggers, **overrides,
-            )
-        finally:
-            _close(loggers)
-        with open(os.path.join(args.out, "results.md")) as fh:
-            print(fh.read())
-        print(f"mean AUROC {100 * results['overall_mean']:.2f}; wall time {results['wall_time_s']:.1f} s; "
-              f"results in {args.out}")
-        return 0
+            if args.num_processes < 1:
+                parser.error(f"--num-processes must be >= 1, got {args.num_processes}")
+            if args.coordinator is not None:
+                parser.error("--coordinator goes with --process-id (the launcher picks its own on 127.0.0.1)")
+            worker = [sys.executable, "-m", "ocnn_jax.cli", *_without_option(args.raw_argv, "--num-processes")]
+            return launch_local(worker, args.num_processes)
+        return _sweep_command(parser, args)
     if args.command == "report":
         from .experiments._sweep import write_report
 

@@ -1,5 +1,6 @@
 """Checkpoint/resume of the chunked driver: an interrupted run resumes to the identical result."""
 
+import json
 import os
 import signal
 
@@ -124,3 +125,40 @@ def test_sigint_stops_between_calls_with_the_checkpoint_written(tmp_path, refere
     jax.tree.map(lambda a, b: np.testing.assert_array_equal(np.asarray(a), np.asarray(b)), state.params, ref_state.params)
     for k in metrics:
         np.testing.assert_array_equal(metrics[k], ref_metrics[k])
+
+
+def test_sharded_checkpoint_is_the_newest_position_every_process_wrote(tmp_path):
+    """Multi-process checkpoints (one shard file per process and position, engine._checkpoint): load
+    assembles the rows of the newest position for which all processes wrote their file; a position
+    that one process did not finish (killed while writing) is skipped. The files are written here by
+    hand in the format ``_save_shards`` uses (the 2-process sweep tests write real ones)."""
+    from ocnn_jax.engine._checkpoint import atomic_savez
+
+    ck = Checkpointer(str(tmp_path / "c.npz"), identity="chunk-A")
+    full = np.arange(12, dtype=np.float32).reshape(4, 3)
+
+    def write(epoch, process, rows, identity="chunk-A"):
+        meta = {"phase": 1, "epoch": epoch, "treedef": str(jax.tree.flatten((0, 0))[1]),
+                "shapes": [[[4, 3], "float32"], [[], "int32"]], "identity": identity}
+        arrays = {"leaf/0/0": full[rows] + epoch, "start/0/0": np.asarray(rows.start, np.int64),
+                  "metrics/train/loss": np.full((4, epoch), 0.5, np.float32),
+                  "__meta__": np.frombuffer(json.dumps(meta).encode(), np.uint8)}
+        if process == 0:  # the replicated scalar: written once, by the process holding replica 0
+            arrays.update({"leaf/1/0": np.asarray(epoch, np.int32), "start/1/0": np.asarray(0, np.int64)})
+        atomic_savez(os.path.join(ck.shard_dir, f"pos-1-{epoch:06d}.p{process}of2.npz"), arrays)
+
+    template = lambda pos: (jax.ShapeDtypeStruct((4, 3), jnp.float32), jax.ShapeDtypeStruct((), jnp.int32))  # noqa: E731
+    assert not ck.exists() and ck.load(template) is None
+    write(2, 1, slice(2, 4))
+    assert not ck.exists()  # process 0's file of epoch 2 is missing: no complete position yet
+    write(2, 0, slice(0, 2))
+    write(3, 0, slice(0, 2))  # epoch 3: process 1 was killed before its file was renamed into place
+    pos, state, metrics = ck.load(template)
+    assert pos == Position(1, 2) and int(state[1]) == 2  # (weights, step)
+    np.testing.assert_array_equal(np.asarray(state[0]), full + 2)
+    assert metrics["train/loss"].shape == (4, 2)
+    write(3, 1, slice(2, 4), identity="chunk-B")  # a complete newer position of another run is refused
+    with pytest.raises(ValueError, match="another run"):
+        ck.load(template)
+    ck.clear()
+    assert not os.path.exists(ck.shard_dir)

@@ -1,5 +1,7 @@
 """Sweeps: results schema, chunking, 8 simulated devices == 1 device, kill -9 + resume == uninterrupted;
-a directory holds one sweep only (fingerprint, lock), Ctrl-C stops cleanly, the CLI fails cleanly."""
+a directory holds one sweep only (fingerprint, lock), Ctrl-C stops cleanly, the CLI fails cleanly;
+2 processes on JAX's distributed runtime (CPU devices, gloo) == 1 process, kill -9 of one process stops
+the other within 60 s with a clear message and --resume completes to the uninterrupted results."""
 
 import json
 import os
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from ocnn_jax.core.errors import DirectoryLockedError, SweepDirectoryError
+from ocnn_jax.engine._distributed import distributed_env, free_port
 from ocnn_jax.experiments import plan_chunks, sweep, write_report
 
 SCRIPT = Path(__file__).parent / "scripts" / "sweep_digits.py"
@@ -255,3 +258,97 @@ def test_sigint_stops_the_sweep_cleanly_a_second_writer_is_refused_and_resume_is
     resumed = json.loads((out / "results.json").read_text())
     assert [r["auroc"] for r in resumed["runs"]] == ref["aurocs"]  # bit-identical, not just close
     assert not ckpt.exists()
+
+
+# -- several processes ----------------------------------------------------------------------------
+#: a small digits sweep (MLP, 4 classes x 1 seed, chunks of 2 runs: 2 chunks) as an ocnn-jax command line
+SWEEP = ["sweep", "--dataset", "digits", "--method", "deep_svdd", "--classes", "0,1,2,3", "--seeds", "1",
+         "--set", "encoder=mlp", "--set", "epochs=6", "--set", "pretrain_epochs=4", "--max-runs", "2",
+         "--no-progress", "--no-figures", "--checkpoint-every", "0"]
+
+
+def _mp_env() -> dict:
+    return {**_env(), "OCNN_JAX_HEARTBEAT_TIMEOUT": "20"}
+
+
+def _cli(*args) -> list:
+    return [sys.executable, "-m", "ocnn_jax.cli", *SWEEP, *args]
+
+
+def _aurocs(out: Path) -> list:
+    return [r["auroc"] for r in json.loads((out / "results.json").read_text())["runs"]]
+
+
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory):
+    """The sweep of SWEEP in this process (one process, one device)."""
+    from ocnn_jax.cli import main
+
+    out = tmp_path_factory.mktemp("one") / "out"
+    assert main([*SWEEP, "--out", str(out)]) == 0
+    return out
+
+
+def test_two_processes_give_the_one_process_results(one_process, tmp_path):
+    out = tmp_path / "two"
+    proc = subprocess.run(_cli("--out", str(out), "--num-processes", "2"), env=_mp_env(), capture_output=True,
+                          text=True, timeout=600, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    two, one = json.loads((out / "results.json").read_text()), json.loads((one_process / "results.json").read_text())
+    assert two["device"]["processes"] == 2 and two["device"]["count"] == 2
+    assert [(r["normal_class"], r["seed"]) for r in two["runs"]] == [(r["normal_class"], r["seed"]) for r in one["runs"]]
+    assert max(abs(a - b) for a, b in zip(_aurocs(out), _aurocs(one_process))) < 1e-6
+    assert proc.stdout.count("mean AUROC") == 1  # only process 0 reports
+    assert not list((out / "checkpoints").rglob("*.npz"))  # every process removed its shards
+
+
+def test_kill_9_of_one_process_stops_the_other_then_resume_completes(one_process, tmp_path):
+    out = tmp_path / "killed"
+    coordinator = f"127.0.0.1:{free_port()}"
+    logs = [open(tmp_path / f"p{i}.err", "w+") for i in range(2)]
+    procs = [subprocess.Popen(_cli("--out", str(out), "--process-id", str(i), "--num-processes", "2",
+                                   "--coordinator", coordinator),
+                              env=_mp_env(), stdout=subprocess.DEVNULL, stderr=logs[i], stdin=subprocess.DEVNULL)
+             for i in range(2)]
+    try:
+        # Wait until the first chunk is finished and both processes checkpointed the second, then kill -9 one.
+        shards = out / "checkpoints" / "default_001.npz.shards"
+        deadline = time.time() + 400
+        while time.time() < deadline and not ((out / "chunks" / "default_000.json").exists()
+                                              and len(list(shards.glob("*.npz"))) >= 2):
+            assert all(p.poll() is None for p in procs), "a process ended before it could be killed"
+            time.sleep(0.02)
+        assert procs[1].poll() is None, "the sweep finished before it could be killed; make it longer"
+        os.kill(procs[1].pid, signal.SIGKILL)
+        killed = time.time()
+        code = procs[0].wait(timeout=60)  # the survivor stops within 60 s instead of hanging in a collective
+        assert time.time() - killed < 60 and code != 0
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    logs[0].seek(0)
+    message = logs[0].read()
+    assert "process 0 of 2 stops" in message and "--resume" in message, message[-2000:]
+    assert not (out / "results.json").exists()
+    resumed = subprocess.run(_cli("--out", str(out), "--resume", "--num-processes", "2"), env=_mp_env(),
+                             capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert max(abs(a - b) for a, b in zip(_aurocs(out), _aurocs(one_process))) < 1e-6  # the uninterrupted results
+
+
+def test_launcher_stops_everything_when_a_process_fails(tmp_path):
+    """A bad option in every worker: the launcher says which process failed and returns its status."""
+    proc = subprocess.run(_cli("--out", str(tmp_path / "x"), "--num-processes", "2", "--set", "no_such_option=1"),
+                          env=_mp_env(), capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert proc.returncode != 0
+    assert "of 2" in proc.stderr and "no_such_option" in proc.stderr
+
+
+def test_distributed_env_reads_jax_and_torchrun_variables():
+    assert distributed_env({"JAX_COORDINATOR_ADDRESS": "h:1", "JAX_NUM_PROCESSES": "4", "JAX_PROCESS_ID": "3"}) == \
+        {"coordinator_address": "h:1", "num_processes": 4, "process_id": 3}
+    assert distributed_env({"MASTER_ADDR": "node0", "MASTER_PORT": "1234", "WORLD_SIZE": "2", "RANK": "1"}) == \
+        {"coordinator_address": "node0:1234", "num_processes": 2, "process_id": 1}
+    assert distributed_env({}) == {"coordinator_address": None, "num_processes": None, "process_id": None}

@@ -29,7 +29,7 @@ from ._checkpoint import Checkpointer, Position
 from ._callbacks import Callback, report_chunk
 from ._devices import to_host
 from ._interrupt import interrupt_requested
-from ._runs import run_mapper
+from ._runs import replicate, run_mapper, shard_runs
 from ..core.errors import Interrupted, TrainingDivergedError
 from ..core.progress import progress as progress_display
 from ..core.program import Program, RunSpec, run_phase_epochs
@@ -104,6 +104,9 @@ def execute(
     """
     n_runs = int(runs.cls.shape[0])
     mapped = run_mapper(width, n_runs, mesh)
+    if mesh is not None:  # global arrays: runs split over the mesh, data on every device (multi-process too)
+        keys, runs = shard_runs((keys, runs), mesh)
+        data = replicate(data, mesh)
     t0 = time.perf_counter()
     total = sum(p.epochs for p in program.phases)
     metrics: dict[str, list[np.ndarray]] = {}
@@ -131,6 +134,8 @@ def execute(
         restored = checkpoint.load(lambda pos: _state_shape(program, init, transitions, keys, runs, data, pos))
         if restored is not None:
             start, state, saved_metrics = restored
+            if mesh is not None:
+                state = shard_runs(state, mesh)
             metrics = {k: [v] for k, v in saved_metrics.items()}
     if state is None:
         state = init((keys, runs), data)

@@ -8,11 +8,11 @@ from typing import Any
 
 import jax
 import numpy as np
-from jax.sharding import AxisType, Mesh, PartitionSpec
+from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
 from ..core.batching import run_map
 
-__all__ = ["RUN_AXIS", "make_run_mesh", "resolve_run_axis", "run_mapper"]
+__all__ = ["RUN_AXIS", "make_run_mesh", "resolve_run_axis", "run_mapper", "shard_runs", "replicate"]
 
 #: Name of the mesh axis that carries the runs.
 RUN_AXIS = "runs"
@@ -79,3 +79,31 @@ def run_mapper(width: int | None, n_runs: int, mesh: Mesh | None) -> Callable[[C
         )
 
     return wrap
+
+
+def _place(tree: Any, sharding: NamedSharding) -> Any:
+    """Every leaf of ``tree`` as a global array with ``sharding``, built with
+    ``jax.make_array_from_callback`` from the host value that every process holds (each process
+    supplies the shards of its own devices); PRNG key arrays travel as their raw key data. A leaf
+    that already has this sharding is kept."""
+
+    def one(a):
+        if getattr(a, "sharding", None) == sharding:
+            return a
+        is_key = hasattr(a, "dtype") and jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key)
+        host = np.asarray(jax.random.key_data(a) if is_key else a)
+        placed = jax.make_array_from_callback(host.shape, sharding, lambda idx: host[idx])
+        return jax.random.wrap_key_data(placed, impl=jax.random.key_impl(a)) if is_key else placed
+
+    return jax.tree.map(one, tree)
+
+
+def shard_runs(tree: Any, mesh: Mesh) -> Any:
+    """``tree``'s leaves (leading run axis) split over ``mesh``'s "runs" axis as global arrays, the form
+    a multi-process program needs; every process passes the same full values (it built the same runs)."""
+    return _place(tree, NamedSharding(mesh, PartitionSpec(RUN_AXIS)))
+
+
+def replicate(tree: Any, mesh: Mesh) -> Any:
+    """``tree``'s leaves as global arrays replicated on every device of ``mesh`` (the shared data)."""
+    return _place(tree, NamedSharding(mesh, PartitionSpec()))

@@ -59,6 +59,7 @@ from ..datasets.preprocess import resolve_preprocessing
 from ..engine._checkpoint import Checkpointer, atomic_savez, atomic_write_bytes
 from ..core.program import TRACED_KEYS
 from ..engine._compile_cache import ensure_compilation_cache
+from ..engine._distributed import barrier
 from ..engine._interrupt import deferred_sigint, interrupt_requested
 from ..engine._runs import make_run_mesh
 from ..frontend._files import _library_version
@@ -310,7 +311,11 @@ def sweep(
         for i, chunk in enumerate(chunks):
             plan.append((f"{name}_{i:03d}", name, static, group_cfg, rho, traced, chunk, pad_to))
 
+    # Several processes: every one has checked the directory before process 0 creates, locks or (with
+    # overwrite) clears it, and none looks for finished chunks before that is done.
+    barrier("ocnn_jax.sweep: directory checked")
     with (directory.open({"limits": limits}) if directory is not None else contextlib.nullcontext()), deferred_sigint():
+        barrier("ocnn_jax.sweep: directory open")
         run_rows, score_files, train_time = _run_chunks(
             plan, ds, method, classes, directory, writer, mesh, shallow, progress, checkpoint_every_s, fit_options, callbacks,
             figures, "lam" in (grid or {}), selection)

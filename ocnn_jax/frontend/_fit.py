@@ -35,7 +35,7 @@ from ..engine._checkpoint import Checkpointer
 from ..engine._compile_cache import ensure_compilation_cache
 from ..engine._devices import to_host
 from ..engine._driver import execute
-from ..engine._runs import make_run_mesh, resolve_run_axis
+from ..engine._runs import make_run_mesh, replicate, resolve_run_axis
 from ..methods.defaults import schedule_for_size
 from ..methods.registry import default_config, get_method
 from ..methods.shallow import fit_shallow
@@ -367,7 +367,7 @@ class Prepared:
         counts = np.asarray(data.n)
         images = [int(sum((counts[c] // b) * b for c in runs.cls)) for b in _phase_batches(cfg)]
         state, metrics, wall = execute(
-            train.program, keys, spec, data, width=width, run_info=info + [info[-1]] * (n_exec - n_runs),
+            train.program, keys, spec, self._data_on_mesh(), width=width, run_info=info + [info[-1]] * (n_exec - n_runs),
             images_per_epoch=images, progress=progress, mesh=self.mesh, checkpoint=checkpoint, cache=cache,
             description=description, callbacks=[first_runs(cb, n_runs) for cb in callbacks],
         )
@@ -400,6 +400,14 @@ class Prepared:
             if bad:
                 raise HypersphereCollapseError(bad, [info[i] for i in bad], model)
         return model
+
+    def _data_on_mesh(self) -> StackedData:
+        """The data as the driver runs it: replicated over the mesh once (global arrays), else as is."""
+        if self.mesh is None:
+            return self.data
+        if "data_on_mesh" not in self._cache:
+            self._cache["data_on_mesh"] = replicate(self.data, self.mesh)
+        return self._cache["data_on_mesh"]
 
     def _training_scores(self, cache: dict[Any, Any], variables: Any, run_cls: np.ndarray,
                          width: int | None) -> list[np.ndarray]:
