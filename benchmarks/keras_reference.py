@@ -191,9 +191,24 @@ def _dataset(x: np.ndarray, batch_size: int, seed: int) -> tf.data.Dataset:
             .prefetch(tf.data.AUTOTUNE))
 
 
+class _EpochTimer(keras.callbacks.Callback):
+    """Appends each epoch's wall seconds (begin to end, callbacks after it excluded) to ``times``."""
+
+    def __init__(self, times: list[float]) -> None:
+        super().__init__()
+        self.times, self.t0 = times, 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.t0 = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.times.append(time.perf_counter() - self.t0)
+
+
 def _fit(net: keras.Model, loss_fn: LossFn, x: np.ndarray, phase: Phase, seed: int, *, jit_compile: bool | str,
-         callbacks: Sequence[keras.callbacks.Callback] = ()) -> list[float]:
-    """One ``fit`` of ``phase.epochs`` epochs; returns the per-epoch mean losses."""
+         callbacks: Sequence[keras.callbacks.Callback] = (), times: list[float] | None = None) -> list[float]:
+    """One ``fit`` of ``phase.epochs`` epochs; returns the per-epoch mean losses and appends each
+    epoch's wall seconds to ``times`` when given (the first includes Keras's graph tracing)."""
     if phase.epochs <= 0:
         return []
     if steps_per_epoch(len(x), phase.batch_size) < 1:
@@ -201,7 +216,7 @@ def _fit(net: keras.Model, loss_fn: LossFn, x: np.ndarray, phase: Phase, seed: i
     trainer = CoupledDecayTrainer(net, loss_fn, phase.weight_decay)
     trainer.compile(optimizer=keras.optimizers.Adam(phase.lr, beta_1=0.9, beta_2=0.999, epsilon=1e-8),
                     jit_compile=jit_compile)
-    cbs = list(callbacks)
+    cbs = ([_EpochTimer(times)] if times is not None else []) + list(callbacks)
     if phase.lr_milestone is not None:
         cbs.append(keras.callbacks.LearningRateScheduler(lambda epoch, lr: lr_at_epoch(phase, epoch)))
     hist = trainer.fit(_dataset(x, phase.batch_size, seed), epochs=phase.epochs, verbose=0, callbacks=cbs,
@@ -255,7 +270,8 @@ def train_run(cd: ClassData, seed: int, hyper: Hyper, methods: Sequence[str] = (
     decoder = build_decoder(hyper.rep_dim)
     image = keras.Input((28, 28, 1))
     ae = keras.Model(image, decoder(encoder(image)), name="autoencoder")
-    ae_losses = _fit(ae, _ae_loss, cd.x_train, pre, seed, jit_compile=jit_compile)
+    epoch_seconds: dict[str, list[float]] = {"pretrain": [], "ocnn": [], "deep_svdd": []}
+    ae_losses = _fit(ae, _ae_loss, cd.x_train, pre, seed, jit_compile=jit_compile, times=epoch_seconds["pretrain"])
     t_pre = time.perf_counter() - t0
     common = dict(framework="keras", normal_class=cd.normal_class, seed=int(seed), n_train=n)
     records: dict[str, RunRecord] = {}
@@ -265,7 +281,8 @@ def train_run(cd: ClassData, seed: int, hyper: Hyper, methods: Sequence[str] = (
         sse = np.sum(np.square(recon - cd.x_test), axis=(1, 2, 3))
         records["dcae"] = RunRecord(method="dcae", seconds={"pretrain": t_pre}, images=pre_images,
                                     auroc=auroc(cd.y_test, sse),
-                                    extra={"final_ae_loss": ae_losses[-1] if ae_losses else None}, **common)
+                                    extra={"final_ae_loss": ae_losses[-1] if ae_losses else None,
+                                           "epoch_seconds": {"pretrain": epoch_seconds["pretrain"]}}, **common)
 
     if "ocnn" in methods:
         ph = hyper.ocnn
@@ -281,7 +298,7 @@ def train_run(cd: ClassData, seed: int, hyper: Hyper, methods: Sequence[str] = (
             return penalty + inv_nu * tf.reduce_mean(tf.nn.relu(tf.convert_to_tensor(r) - y))
 
         losses = _fit(head, ocnn_loss, z, ph, seed, jit_compile=jit_compile,
-                      callbacks=[_QuantileR(head, z, r, hyper.nu)])
+                      callbacks=[_QuantileR(head, z, r, hyper.nu)], times=epoch_seconds["ocnn"])
         t_oc = time.perf_counter() - t0
         z_test = encoder.predict(cd.x_test, batch_size=SCORE_BATCH, verbose=0)
         scores = float(r.numpy()) - keras.ops.convert_to_numpy(head(z_test, training=False))[:, 0]
@@ -289,7 +306,9 @@ def train_run(cd: ClassData, seed: int, hyper: Hyper, methods: Sequence[str] = (
         records["ocnn"] = RunRecord(method="ocnn", seconds={"pretrain": t_pre, "train": t_oc}, images=images,
                                     auroc=auroc(cd.y_test, scores),
                                     extra={"r": float(r.numpy()), "final_loss": losses[-1] if losses else None,
-                                           "final_ae_loss": ae_losses[-1] if ae_losses else None}, **common)
+                                           "final_ae_loss": ae_losses[-1] if ae_losses else None,
+                                           "epoch_seconds": {"pretrain": epoch_seconds["pretrain"],
+                                                             "train": epoch_seconds["ocnn"]}}, **common)
 
     if "deep_svdd" in methods:
         ph = hyper.svdd
@@ -301,7 +320,8 @@ def train_run(cd: ClassData, seed: int, hyper: Hyper, methods: Sequence[str] = (
         def svdd_loss(net: keras.Model, xb: tf.Tensor) -> tf.Tensor:
             return tf.reduce_mean(tf.reduce_sum(tf.square(net(xb, training=True) - c), axis=1))
 
-        losses = _fit(encoder, svdd_loss, cd.x_train, ph, seed, jit_compile=jit_compile)
+        losses = _fit(encoder, svdd_loss, cd.x_train, ph, seed, jit_compile=jit_compile,
+                      times=epoch_seconds["deep_svdd"])
         t_svdd = time.perf_counter() - t0
         z_test = encoder.predict(cd.x_test, batch_size=SCORE_BATCH, verbose=0)
         scores = np.sum(np.square(z_test - c_np), axis=1)
@@ -310,7 +330,9 @@ def train_run(cd: ClassData, seed: int, hyper: Hyper, methods: Sequence[str] = (
                                          images=images, auroc=auroc(cd.y_test, scores),
                                          extra={"final_loss": losses[-1] if losses else None,
                                                 "final_ae_loss": ae_losses[-1] if ae_losses else None,
-                                                "center_norm": float(np.linalg.norm(c_np))}, **common)
+                                                "center_norm": float(np.linalg.norm(c_np)),
+                                                "epoch_seconds": {"pretrain": epoch_seconds["pretrain"],
+                                                                  "train": epoch_seconds["deep_svdd"]}}, **common)
     return [records[m] for m in METHODS if m in records]
 
 

@@ -1,34 +1,43 @@
-"""Training throughput of ocnn_jax against the Keras and PyTorch references, in one run on one machine.
+"""Training throughput of ocnn_jax against the Keras and PyTorch references, side by side in one run.
 
-The workload: one-class Deep SVDD on MNIST (AE pretraining, then the Deep SVDD phase), the same
-preprocessed arrays for every framework (``benchmarks/common.py``), the same network, optimiser,
-epochs and batch size. M models are the first M of the (seed, class) grid in seed-major order
-(M = 10: every digit once; M = 100: ten digits × ten seeds). Frameworks:
+Every deep method (``deep_svdd``, ``soft_boundary``, ``ocnn``, ``rcae``, ``dcae``) is timed for ocnn_jax,
+and for the references where they implement it (Keras: Deep SVDD, OC-NN, DCAE; PyTorch: Deep SVDD,
+DCAE), on the same preprocessed MNIST arrays (``benchmarks/common.py``), the same network, optimiser,
+epochs and batch size.
 
-* ``jax``: ocnn_jax's engine, all M runs as ONE compiled program (``run_program`` under
-  ``run_map``: ``jax.vmap`` on GPU/TPU; on CPU ``model_axis="auto"`` maps one run at a time
-  *inside* the program, because XLA-CPU runs a conv vmapped over per-run weights as a slow grouped
-  conv). Compilation is timed separately (``jit(...).lower(...).compile()``); the training time is
-  the median of ``--repeats`` executions of the compiled program.
-  On CPU the cores are exposed as separate JAX devices (``--cpu-devices``, default one per core) and
-  the M runs are sharded over them with ``shard_map``, as ``ocnn_jax.sweep`` does, so several runs
-  train at once.
-* ``jax_seq``: the same code compiled once for M = 1 and called once per model from Python. The ratio
-  jax / jax_seq is the gain of putting the runs in one program; jax_seq / Keras and jax_seq / PyTorch
-  compare the frameworks model for model.
-* ``keras``: ``benchmarks/keras_reference.py``, one ``fit`` per phase and model (Python loops).
-* ``torch``: ``benchmarks/torch_reference.py``, Ruff's training loop, one model after another.
+Workloads (``--workloads``, default both, in this order):
 
-Sequential frameworks (jax_seq, keras, torch) train K = ``--seq-models`` models after one untimed
-warm-up model; their time for M models is **M × the median time per model** of those K (measured
-when M ≤ K, i.e. those models were trained; *derived* beyond). Times cover training only: model
-construction, AE pretraining, weight copy, the centre pass and the Deep SVDD phase. Test scoring is
-not timed. Images·models/s counts the training images (full batches of both phases) of all M models.
-AUROC (``sklearn``, anomaly = positive) is reported for every framework on the runs it trained, plus
-a per-run comparison on the K runs that all frameworks trained.
+* ``realistic``: classes 0–1, the first 4000 training images of each, 10 AE + 10 method epochs
+  (OC-NN: 10 AE + 10 head epochs; RCAE: T × E = 2 × 5; DCAE: the 10 AE epochs), M = 2 runs.
+* ``setup``: the workload of the old headline (1 AE + 1 method epoch on 1000 images per class), kept as
+  the labelled "set-up dominated" row: five optimizer steps per phase mostly measure the references'
+  per-model set-up (Keras traces a new graph for every model).
+* ``paper``: paper length (150 + 150 epochs, all training images) on class 0, M = 1; hours on a CPU,
+  never a default.
 
-Run ``python benchmarks/throughput.py --help``; ``--quick`` is a one-minute sanity run; the default
-finishes in well under 15 minutes on a quiet 2-core CPU; ``--device`` suits a GPU machine.
+Frameworks:
+
+* ``jax``: ocnn_jax's engine, the M runs as ONE compiled program (``jaxbench.MethodBench``: what
+  ``ocnn_jax.fit`` runs, without its preprocessing, progress chunks and training-score pass). Compile
+  seconds are measured apart; the CPU cores are JAX devices (``--cpu-devices``) over which the runs
+  are sharded, as ``ocnn_jax.sweep`` does.
+* ``keras``: ``keras_reference.train_run``, one model after another (one AE per model, from which DCAE
+  is scored and OC-NN and Deep SVDD continue).
+* ``torch``: ``torch_reference.train_deep_svdd`` (Ruff's loop), one model after another.
+
+Every framework is measured ``--rounds`` times, interleaved (round 1 of every framework, then round
+2 …), so that the ratios of one round come from the same minutes of a shared machine; the table gives
+the median over rounds of each round's ratio. Two speeds per row:
+
+* **steady img/s**: training images per second once running. jax: the images of the whole compiled
+  program ÷ its execution seconds (compile apart; init and the centre/quantile passes included).
+  References: the images of every epoch but the first of each phase ÷ those epochs' seconds (the
+  first epoch carries Keras's graph tracing and the first-touch costs).
+* **s / model**: wall seconds per trained model, per-model set-up included (jax: program seconds ÷ M;
+  with compile: + compile ÷ M in the "incl. compile" ratio).
+
+AUROC (``sklearn``, anomaly = positive) is reported per run beside the times. A sequential reference
+warms up once (one untimed model) before its first round.
 """
 
 from __future__ import annotations
@@ -47,11 +56,9 @@ import numpy as np
 from common import (
     ClassData,
     Hyper,
+    Phase,
     Stopwatch,
-    add_common_args,
     environment,
-    hyper_from_args,
-    images_per_run,
     markdown_table,
     mean_std,
     median,
@@ -60,11 +67,45 @@ from common import (
     write_outputs,
 )
 
-__all__ = ["FRAMEWORKS", "run_plan", "JaxDeepSVDD", "FrameworkTiming", "build_rows", "format_table",
-           "auroc_comparison", "jax_seed_spread", "main"]
+__all__ = ["FRAMEWORKS", "METHODS", "REFERENCE_METHODS", "WORKLOADS", "Workload", "run_plan", "JaxDeepSVDD",
+           "Measurement", "hyper_for", "jax_overrides", "workload_label", "steady_from_epochs", "build_rows", "format_table",
+           "parse_args", "main"]
 
-FRAMEWORKS = ("jax", "jax_seq", "keras", "torch")
-SEQUENTIAL = ("jax_seq", "keras", "torch")
+FRAMEWORKS = ("jax", "keras", "torch")
+METHODS = ("deep_svdd", "soft_boundary", "ocnn", "rcae", "dcae")
+#: What each reference implements (the rest of METHODS is ocnn_jax only).
+REFERENCE_METHODS = {"keras": ("deep_svdd", "ocnn", "dcae"), "torch": ("deep_svdd", "dcae")}
+
+
+@dataclasses.dataclass(frozen=True)
+class Workload:
+    """One benchmark workload.
+
+    Attributes:
+      name: key in ``WORKLOADS``; label: how the table names it.
+      classes: normal classes; models: numbers of runs M (the first M of the seed-major plan).
+      n_train: first N training images per class (None: all); n_test: fixed test subset (None: all).
+      pretrain_epochs: AE epochs (also DCAE's and OC-NN's pretraining); epochs: Deep SVDD / OC-NN
+        head epochs; RCAE runs T = 2 alternations of pretrain_epochs / 2 epochs.
+      seq_models: models K each sequential reference trains per round.
+    """
+
+    name: str
+    label: str
+    classes: tuple[int, ...]
+    models: tuple[int, ...]
+    n_train: int | None
+    n_test: int | None
+    pretrain_epochs: int
+    epochs: int
+    seq_models: int
+
+
+WORKLOADS: dict[str, Workload] = {
+    "realistic": Workload("realistic", "realistic (10 + 10 epochs, 4000 img/class)", (0, 1), (2,), 4000, 2000, 10, 10, 2),
+    "setup": Workload("setup", "set-up dominated (1 + 1 epoch, 1000 img/class)", (0, 1), (2,), 1000, 2000, 1, 1, 2),
+    "paper": Workload("paper", "paper length (150 + 150 epochs, all images)", (0,), (1,), None, None, 150, 150, 1),
+}
 
 
 def run_plan(classes: Sequence[int], n_models: int) -> list[tuple[int, int]]:
@@ -75,32 +116,83 @@ def run_plan(classes: Sequence[int], n_models: int) -> list[tuple[int, int]]:
     return [(c, s) for s in range(seeds) for c in classes][:n_models]
 
 
+def hyper_for(w: Workload, batch_size: int = 200, lr_milestone: int = 50) -> Hyper:
+    """The references' ``Hyper`` of a workload (paper values except the epochs)."""
+    return Hyper(pretrain=Phase(1e-4, lr_milestone, 5e-4, batch_size, w.pretrain_epochs),
+                 svdd=Phase(1e-4, lr_milestone, 5e-7, batch_size, w.epochs),
+                 ocnn=Phase(1e-4, None, 0.0, batch_size, w.epochs))
+
+
+def jax_overrides(method: str, hyper: Hyper) -> dict[str, Any]:
+    """ocnn_jax config overrides that give ``method`` the references' phases: the same optimiser,
+    epochs, batch and milestone. OC-NN is the paper's configuration (``PAPER_OCNN``: the linear head on
+    the frozen pretrained encoder's codes), as the Keras reference implements it."""
+    from ocnn_jax import OptimConfig
+
+    def opt(p: Phase) -> Any:
+        return OptimConfig(lr=p.lr, lr_milestone=p.lr_milestone, weight_decay=p.weight_decay,
+                           batch_size=p.batch_size, epochs=p.epochs)
+
+    pre = hyper.pretrain
+    if method in ("deep_svdd", "soft_boundary"):
+        extra = {"warmup_epochs": min(2, hyper.svdd.epochs)} if method == "soft_boundary" else {}
+        return {"train": opt(hyper.svdd), "pretrain": opt(pre), "center_eps": hyper.center_eps, **extra}
+    if method == "ocnn":
+        return {"train": opt(hyper.ocnn), "pretrain": opt(pre), "features": "encoder", "kernel": "none", "g": "linear",
+                "hidden_units": hyper.ocnn_hidden, "nu": hyper.nu}
+    if method == "dcae":
+        return {"train": opt(pre)}
+    if method == "rcae":
+        t = 2 if pre.epochs >= 2 and pre.epochs % 2 == 0 else 1
+        return {"outer_iterations": t, "epochs_per_iteration": pre.epochs // t, "lr": pre.lr,
+                "weight_decay": pre.weight_decay, "batch_size": pre.batch_size, "lr_milestone": pre.lr_milestone}
+    raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
+
+
+def steady_from_epochs(epoch_seconds: dict[str, list[float]], images_per_epoch: dict[str, int]
+                       ) -> tuple[int, float] | None:
+    """(images, seconds) of every epoch but the first of each phase; None when no phase has two epochs."""
+    images, seconds = 0, 0.0
+    for phase, times in epoch_seconds.items():
+        if len(times) >= 2:
+            images += images_per_epoch[phase] * (len(times) - 1)
+            seconds += float(sum(times[1:]))
+    return (images, seconds) if seconds > 0 else None
+
+
 @dataclasses.dataclass
-class FrameworkTiming:
-    """What one framework measured.
+class Measurement:
+    """One (workload, method, framework, M) cell of one round.
 
     Attributes:
-      framework: one of ``FRAMEWORKS``.
-      per_model_seconds: sequential frameworks: training seconds of each measured model, in run order.
-      program_seconds: jax: M -> the training seconds of each repeated execution of the M-run program.
-      compile_seconds: jax: M -> compile seconds of that program; jax_seq: {1: compile seconds}.
-      warmup_seconds: sequential frameworks: the untimed first model (one-time start-up costs).
-      aurocs: M -> AUROC per run of the runs trained for M (sequential: keyed by K).
-      note: why a framework was skipped, or what it ran on.
+      seconds: training wall seconds of the M models (jax: the program's execution; references: the sum
+        over the K models trained, scaled to M as M × median per model).
+      per_model_seconds: references: each model's wall seconds.
+      steady_images, steady_seconds: see the module docstring.
+      compile_seconds: jax only.
+      aurocs: per run.
     """
 
+    workload: str
+    method: str
     framework: str
+    models: int
+    round: int
+    seconds: float
+    steady_images: int
+    steady_seconds: float
+    compile_seconds: float | None = None
     per_model_seconds: list[float] = dataclasses.field(default_factory=list)
-    program_seconds: dict[int, list[float]] = dataclasses.field(default_factory=dict)
-    compile_seconds: dict[int, float] = dataclasses.field(default_factory=dict)
-    warmup_seconds: float | None = None
-    aurocs: dict[int, list[float]] = dataclasses.field(default_factory=dict)
-    note: str = ""
-    skipped: bool = False
+    aurocs: list[float] = dataclasses.field(default_factory=list)
+
+    @property
+    def steady_rate(self) -> float:
+        return self.steady_images / self.steady_seconds if self.steady_seconds > 0 else float("nan")
+
 
 
 # --------------------------------------------------------------------------------------------------
-# ocnn_jax
+# ocnn_jax's one-class Deep SVDD program as benchmarks/profile_cpu.py profiles it
 
 
 class JaxDeepSVDD:
@@ -199,300 +291,233 @@ class JaxDeepSVDD:
         return result
 
 
-def bench_jax(jb: JaxDeepSVDD, classes: Sequence[int], models: Sequence[int], repeats: int,
-              log: Callable[[str], None], max_repeat_seconds: float = 60.0) -> FrameworkTiming:
-    """All M runs as one compiled program: compile once per M, execute ``repeats`` times (only once
-    when an execution takes longer than ``max_repeat_seconds``: long runs need no repeats)."""
-    import jax
-
-    n_dev = jax.device_count()
-    ft = FrameworkTiming("jax", note=f"model_axis={jb.model_axis!r}, {n_dev} {jax.default_backend()} device(s)"
-                         + (f"; M divisible by {n_dev}: runs sharded over the devices (shard_map), "
-                            f"M = 1: one device" if n_dev > 1 else ""))
-    for m in models:
-        runs = run_plan(classes, m)
-        compiled, ct = jb.compile(m)
-        ft.compile_seconds[m] = ct
-        times: list[float] = []
-        out = None
-        for _ in range(repeats):
-            out, t = jb.train(compiled, runs)
-            times.append(t)
-            if t > max_repeat_seconds:
-                break
-        ft.program_seconds[m] = times
-        ft.aurocs[m] = jb.aurocs(out, runs)
-        w = jb.width(m)
-        log(f"jax M={m} (map width {'vmap' if w is None else w}): compile {ct:.1f} s, train "
-            f"{', '.join(f'{t:.1f}' for t in times)} s, AUROC {100 * np.mean(ft.aurocs[m]):.2f}")
-    return ft
-
-
-def bench_jax_seq(jb: JaxDeepSVDD, plan: Sequence[tuple[int, int]], log: Callable[[str], None]) -> FrameworkTiming:
-    """The M = 1 program compiled once and called once per model."""
-    ft = FrameworkTiming("jax_seq")
-    compiled, ct = jb.compile(1)  # shared with the jax M = 1 row when that ran first
-    ft.compile_seconds[1] = ct
-    _, ft.warmup_seconds = jb.train(compiled, plan[:1])
-    aucs = []
-    for run in plan:
-        out, t = jb.train(compiled, [run])
-        ft.per_model_seconds.append(t)
-        aucs.extend(jb.aurocs(out, [run]))
-    ft.aurocs[len(plan)] = aucs
-    log(f"jax_seq: compile {ct:.1f} s, {len(plan)} models, median {median(ft.per_model_seconds):.2f} s/model, "
-        f"AUROC {100 * np.mean(aucs):.2f}")
-    return ft
-
-
 # --------------------------------------------------------------------------------------------------
-# References
+# Measuring
 
 
-def bench_reference(name: str, data: dict[int, ClassData], hyper: Hyper, plan: Sequence[tuple[int, int]],
-                    log: Callable[[str], None], torch_device: str = "cpu") -> FrameworkTiming:
-    """Train ``plan`` one model at a time with the Keras or PyTorch reference (after a warm-up model)."""
-    ft = FrameworkTiming(name)
-    try:
-        if name == "keras":
-            mod = importlib.import_module("keras_reference")
+def measure_jax(bench: Any, w: Workload, method: str, m: int, rnd: int, compiled: dict[int, Any],
+                mesh_for: Callable[[int], Any], log: Callable[[str], None]) -> Measurement:
+    """Execute the M-run program of ``method`` once (compiling it on first use)."""
+    if m not in compiled:
+        compiled[m] = bench.compile(m, mesh=mesh_for(m), count_flops=False)
+    c = compiled[m]
+    runs = run_plan(w.classes, m)
+    out, seconds = bench.train(c, runs)
+    aucs = bench.aurocs(out, runs)
+    images = bench.images(runs)
+    log(f"{w.name} {method} jax M={m} round {rnd}: {seconds:.2f} s (compile {c.compile_seconds:.1f} s), "
+        f"AUROC {100 * np.nanmean(aucs):.2f}")
+    return Measurement(w.name, method, "jax", m, rnd, seconds, images, seconds, c.compile_seconds, aurocs=aucs)
 
-            def train(c: int, s: int):
-                return mod.train_run(data[c], s, hyper, ("deep_svdd",))[0]
-        else:
-            mod = importlib.import_module("torch_reference")
 
-            def train(c: int, s: int):
-                return mod.train_deep_svdd(data[c], s, hyper, device=torch_device)[0]
-    except ImportError as e:  # the optional extra is not installed
-        ft.skipped, ft.note = True, f"skipped: {e} (install the '{name}' extra)"
-        log(f"{name}: {ft.note}")
-        return ft
-    c0, s0 = plan[0]
-    ft.warmup_seconds = train(c0, s0 + 10_000).total_seconds
-    aucs = []
-    for c, s in plan:
-        rec = train(c, s)
-        ft.per_model_seconds.append(rec.total_seconds)
-        aucs.append(rec.auroc)
-    ft.aurocs[len(plan)] = aucs
-    if name == "torch":
-        import torch
+def reference_trainer(name: str, hyper: Hyper, methods: Sequence[str], torch_device: str = "cpu"
+                      ) -> Callable[[ClassData, int], dict[str, Any]]:
+    """``train(class data, seed) -> {method: RunRecord}`` of a reference (ImportError when its extra is
+    missing)."""
+    if name == "keras":
+        mod = importlib.import_module("keras_reference")
+        wanted = tuple(m for m in REFERENCE_METHODS["keras"] if m in methods)
+        return lambda cd, s: {r.method: r for r in mod.train_run(cd, s, hyper, wanted)}
+    mod = importlib.import_module("torch_reference")
+    return lambda cd, s: {r.method: r for r in mod.train_deep_svdd(cd, s, hyper, dcae="dcae" in methods,
+                                                                  device=torch_device)}
 
-        ft.note = f"device={torch_device}, threads={torch.get_num_threads()}"
-    else:
-        import tensorflow as tf
 
-        gpus = tf.config.list_physical_devices("GPU")
-        ft.note = f"TensorFlow {'GPU' if gpus else 'CPU'}, jit_compile=auto"
-    log(f"{name}: warm-up {ft.warmup_seconds:.1f} s, {len(plan)} models, median "
-        f"{median(ft.per_model_seconds):.2f} s/model, AUROC {100 * np.mean(aucs):.2f}")
-    return ft
+def measure_reference(name: str, train: Callable[[ClassData, int], dict[str, Any]], data: dict[int, ClassData],
+                      hyper: Hyper, w: Workload, methods: Sequence[str], rnd: int, log: Callable[[str], None]
+                      ) -> list[Measurement]:
+    """Train the workload's K sequential models once; one Measurement per (method, M)."""
+    from common import steps_per_epoch
+
+    plan = run_plan(w.classes, w.seq_models)
+    records = [train(data[c], s) for c, s in plan]
+    out = []
+    for method in [m for m in REFERENCE_METHODS[name] if m in methods]:
+        recs = [r[method] for r in records]
+        per_model = [r.total_seconds for r in recs]
+        s_images, s_seconds = 0, 0.0
+        for r in recs:
+            n = r.n_train
+            per_epoch = {"pretrain": steps_per_epoch(n, hyper.pretrain.batch_size) * hyper.pretrain.batch_size,
+                         "train": steps_per_epoch(n, hyper.svdd.batch_size) * hyper.svdd.batch_size}
+            st = steady_from_epochs(r.extra.get("epoch_seconds", {}), per_epoch)
+            if st is None:  # one epoch per phase: only the wall time exists
+                st = (r.images, r.total_seconds)
+            s_images += st[0]
+            s_seconds += st[1]
+        for m in w.models:
+            out.append(Measurement(w.name, method, name, m, rnd, m * median(per_model), s_images, s_seconds,
+                                   per_model_seconds=per_model, aurocs=[r.auroc for r in recs]))
+        log(f"{w.name} {method} {name} round {rnd}: median {median(per_model):.2f} s/model, steady "
+            f"{s_images / s_seconds:,.0f} img/s, AUROC {100 * np.nanmean([r.auroc for r in recs]):.2f}")
+    return out
 
 
 # --------------------------------------------------------------------------------------------------
 # Table
 
 
-def build_rows(timings: dict[str, FrameworkTiming], models: Sequence[int], image_count: Callable[[int], int]
-               ) -> list[dict[str, Any]]:
-    """One row per (framework, M): seconds, s/model, images·models/s, speed-up ratios and AUROC.
+def workload_label(w: Workload) -> str:
+    """How the table names a workload: its kind and its actual settings (after command-line overrides)."""
+    kind = {"realistic": "realistic", "setup": "set-up dominated", "paper": "paper length"}.get(w.name, w.name)
+    return f"{kind} ({w.pretrain_epochs} + {w.epochs} epochs, {w.n_train or 'all'} img/class)"
 
-    ``image_count(M)``: training images of M models. Ratios are Keras (PyTorch) seconds / this
-    framework's seconds for the same M: > 1 means faster than the reference. For jax the ratio
-    excludes compilation; ``ratio_*_incl_compile`` adds the one compile of that M (jax) or of the
-    M = 1 program (jax_seq).
-    """
-    seconds: dict[tuple[str, int], float] = {}
-    rows: list[dict[str, Any]] = []
-    for fw in FRAMEWORKS:
-        ft = timings.get(fw)
-        if ft is None or ft.skipped:
-            continue
-        for m in models:
-            if fw == "jax":
-                if m not in ft.program_seconds:
-                    continue
-                total, how = median(ft.program_seconds[m]), f"median of {len(ft.program_seconds[m])}"
-                comp = ft.compile_seconds.get(m)
-                auc = ft.aurocs.get(m, [])
-            else:
-                k = len(ft.per_model_seconds)
-                if k == 0:
-                    continue
-                total = m * median(ft.per_model_seconds)
-                how = f"{m} × median of {k} models" + ("" if m <= k else " (derived)")
-                comp = ft.compile_seconds.get(1)
-                auc = next(iter(ft.aurocs.values()), [])[:m]
-            seconds[(fw, m)] = total
-            a_mean, a_std = mean_std([100 * a for a in auc])
-            rows.append({
-                "framework": fw, "models": m, "how": how, "measured": fw == "jax" or m <= len(ft.per_model_seconds),
-                "train_seconds": total, "compile_seconds": comp,
-                "seconds_per_model": total / m, "images_models_per_second": image_count(m) / total,
-                "auroc_mean": a_mean, "auroc_std": a_std, "auroc_runs": len(auc),
-            })
-    for row in rows:
-        for ref in ("keras", "torch"):
-            ref_s = seconds.get((ref, row["models"]))
-            if ref_s is None:
-                continue
-            row[f"ratio_{ref}"] = ref_s / row["train_seconds"]
-            if row["compile_seconds"] is not None:
-                row[f"ratio_{ref}_incl_compile"] = ref_s / (row["train_seconds"] + row["compile_seconds"])
+
+def build_rows(measurements: Sequence[Measurement], labels: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """One row per (workload, method, framework, M): medians over rounds, per-round ratios against the
+    references (same workload, method, M and round) and their median, AUROC. ``labels``: workload name ->
+    table label (default: the name's defaults, ``workload_label(WORKLOADS[name])``)."""
+    labels = labels or {}
+    by = {(x.workload, x.method, x.framework, x.models, x.round): x for x in measurements}
+    keys = sorted({(x.workload, x.method, x.framework, x.models) for x in measurements},
+                  key=lambda k: (list(WORKLOADS).index(k[0]) if k[0] in WORKLOADS else 99,
+                                 METHODS.index(k[1]) if k[1] in METHODS else 99, FRAMEWORKS.index(k[2]), k[3]))
+    rows = []
+    for wl, method, fw, m in keys:
+        xs = sorted((x for x in measurements if (x.workload, x.method, x.framework, x.models) == (wl, method, fw, m)),
+                    key=lambda x: x.round)
+        row: dict[str, Any] = {
+            "workload": wl, "method": method, "framework": fw, "models": m, "rounds": len(xs),
+            "workload_label": labels.get(wl) or (workload_label(WORKLOADS[wl]) if wl in WORKLOADS else wl),
+            "seconds_per_model": median([x.seconds / m for x in xs]),
+            "seconds_per_model_rounds": [x.seconds / m for x in xs],
+            "steady_images_per_second": median([x.steady_rate for x in xs]),
+            "steady_rounds": [x.steady_rate for x in xs],
+            "compile_seconds": xs[0].compile_seconds,
+        }
+        aucs = xs[0].aurocs
+        row["auroc_mean"], row["auroc_std"] = mean_std([100 * a for a in aucs])
+        row["auroc_runs"] = [100 * a for a in aucs]
+        if fw == "jax":
+            for ref in ("keras", "torch"):
+                steady, wall, wall_c = [], [], []
+                for x in xs:
+                    r = by.get((wl, method, ref, m, x.round))
+                    if r is None:
+                        continue
+                    steady.append(x.steady_rate / r.steady_rate)
+                    wall.append(r.seconds / x.seconds)
+                    wall_c.append(r.seconds / (x.seconds + (x.compile_seconds or 0.0)))
+                if steady:
+                    row[f"steady_ratio_{ref}"] = median(steady)
+                    row[f"steady_ratio_{ref}_rounds"] = steady
+                    row[f"wall_ratio_{ref}"] = median(wall)
+                    row[f"wall_ratio_{ref}_incl_compile"] = median(wall_c)
+        rows.append(row)
     return rows
 
 
 def _ratio(key: str) -> Callable[[dict[str, Any]], str]:
     def fmt(row: dict[str, Any]) -> str:
-        v, w = row.get(f"ratio_{key}"), row.get(f"ratio_{key}_incl_compile")
+        v = row.get(f"steady_ratio_{key}")
         if v is None:
             return "—"
-        return f"{v:.2f}" + (f" ({w:.2f})" if w is not None else "")
+        rounds = row.get(f"steady_ratio_{key}_rounds", [])
+        spread = f" [{min(rounds):.2f}–{max(rounds):.2f}]" if len(rounds) > 1 else ""
+        return (f"{v:.2f}{spread}; wall {row[f'wall_ratio_{key}']:.2f} "
+                f"({row[f'wall_ratio_{key}_incl_compile']:.2f})")
     return fmt
 
 
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
-    """The Markdown throughput table (ratios: excl. compile, incl. compile in parentheses)."""
-    view = [dict(r, ratio_keras_fmt=_ratio("keras")(r), ratio_torch_fmt=_ratio("torch")(r),
-                 auroc_fmt=(f"{r['auroc_mean']:.2f} ± {r['auroc_std']:.2f} ({r['auroc_runs']})"
-                            if r["auroc_runs"] else "—")) for r in rows]
+    """The Markdown table: per row medians over rounds; ratios = median of the per-round ratios,
+    [range], then the wall-time ratio and, in parentheses, with jax's compile time added."""
+    view = [dict(r, workload_label=r.get("workload_label") or r["workload"],
+                 keras_fmt=_ratio("keras")(r), torch_fmt=_ratio("torch")(r),
+                 auroc_fmt=(f"{r['auroc_mean']:.2f} ± {r['auroc_std']:.2f} ("
+                            + ", ".join(f"{a:.1f}" for a in r["auroc_runs"]) + ")") if r["auroc_runs"] else "—")
+            for r in rows]
     cols = [
-        ("framework", "framework", "{}"), ("M", "models", "{}"), ("time = ", "how", "{}"),
-        ("train s", "train_seconds", "{:.1f}"), ("compile s", "compile_seconds", "{:.1f}"),
-        ("s / model", "seconds_per_model", "{:.3f}"), ("img·models / s", "images_models_per_second", "{:,.0f}"),
-        ("× Keras", "ratio_keras_fmt", "{}"), ("× PyTorch", "ratio_torch_fmt", "{}"),
-        ("AUROC % (runs)", "auroc_fmt", "{}"),
+        ("workload", "workload_label", "{}"), ("method", "method", "{}"), ("framework", "framework", "{}"),
+        ("M", "models", "{}"), ("rounds", "rounds", "{}"), ("steady img/s", "steady_images_per_second", "{:,.0f}"),
+        ("s / model", "seconds_per_model", "{:.2f}"), ("compile s", "compile_seconds", "{:.1f}"),
+        ("× Keras: steady [range]; wall (incl. compile)", "keras_fmt", "{}"),
+        ("× PyTorch: steady [range]; wall (incl. compile)", "torch_fmt", "{}"),
+        ("AUROC % mean ± std (per run)", "auroc_fmt", "{}"),
     ]
     return markdown_table(view, cols)
-
-
-def auroc_comparison(timings: dict[str, FrameworkTiming], plan: Sequence[tuple[int, int]]) -> tuple[str, list[dict]]:
-    """Per-run AUROC of every framework on the runs they all trained (the sequential plan)."""
-    per_fw: dict[str, list[float]] = {}
-    for fw, ft in timings.items():
-        if ft.skipped:
-            continue
-        if fw == "jax":
-            aucs = next((v for m, v in sorted(ft.aurocs.items()) if m >= len(plan)), None)
-        else:
-            aucs = next(iter(ft.aurocs.values()), None)
-        if aucs is not None and len(aucs) >= len(plan):
-            per_fw[fw] = [100 * a for a in aucs[: len(plan)]]
-    rows = [{"class": c, "seed": s, **{fw: v[i] for fw, v in per_fw.items()}} for i, (c, s) in enumerate(plan)]
-    means = {fw: float(np.mean(v)) for fw, v in per_fw.items()}
-    rows.append({"class": "mean", "seed": "", **means})
-    cols = [("class", "class", "{}"), ("seed", "seed", "{}")] + [(fw, fw, "{:.2f}") for fw in per_fw]
-    text = markdown_table(rows, cols)
-    spread = jax_seed_spread(timings.get("jax"), len(plan))
-    if spread:
-        text += "\n\n" + spread
-    return text, rows
-
-
-def jax_seed_spread(ft: FrameworkTiming | None, k: int) -> str:
-    """How much the mean AUROC of k runs moves with the seeds alone: jax's largest M split into
-    consecutive groups of k runs (each group = the same classes with other seeds)."""
-    if ft is None or ft.skipped or not ft.aurocs or k < 1:
-        return ""
-    m = max(ft.aurocs)
-    a = 100 * np.asarray(ft.aurocs[m][: (m // k) * k], np.float64)
-    if a.size < 2 * k:
-        return ""
-    groups = a.reshape(-1, k).mean(axis=1)
-    return (f"Seed spread for scale: jax's {a.size} runs (M = {m}) have AUROC {a.mean():.2f} ± {a.std():.2f}; "
-            f"the means of its {len(groups)} consecutive groups of {k} runs (same classes, other seeds) range "
-            f"{groups.min():.2f}–{groups.max():.2f}. Framework means inside that range differ by seed, not by "
-            f"implementation.")
 
 
 # --------------------------------------------------------------------------------------------------
 # Command line
 
 
-def _frameworks(text: str) -> list[str]:
-    out = [f.strip() for f in text.split(",") if f.strip()]
-    bad = [f for f in out if f not in FRAMEWORKS]
-    if bad or not out:
-        raise argparse.ArgumentTypeError(f"frameworks must be a list from {FRAMEWORKS}, got {text!r}")
-    return out
-
-
-def _model_axis(text: str) -> str | int:
-    return int(text) if text.isdigit() else text
+def _names(choices: Sequence[str], what: str) -> Callable[[str], list[str]]:
+    def parse(text: str) -> list[str]:
+        out = [f.strip() for f in text.split(",") if f.strip()]
+        bad = [f for f in out if f not in choices]
+        if bad or not out:
+            raise argparse.ArgumentTypeError(f"{what} must be a comma list from {','.join(choices)}, got {text!r}")
+        return out
+    return parse
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    from common import default_data_dir
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=(
-        "Defaults (CPU): classes 0-9, M = 1,10,100, the first 1000 training images per class, 2000 test "
-        "images, 1 AE + 1 Deep SVDD epoch, 3 repeats of each jax program, 10 models per sequential "
-        "framework. --quick: classes 0-1, M = 1,4, 400 images, 1 repeat, 2 sequential models. "
-        "--device: M = 1,10,100,1000, vmapped model axis, all training images, full test set, "
-        "3 sequential models."))
-    add_common_args(parser, epochs=1, pretrain_epochs=1, n_train=1000, n_test=2000, seeds=False)  # runs: run_plan
-    parser.set_defaults(classes=list(range(10)))
-    parser.add_argument("--models", type=parse_int_list, default=None,
-                        help="numbers of models M (default 1,10,100; --device 1,10,100,1000)")
-    parser.add_argument("--repeats", type=int, default=None,
-                        help="executions of each jax program (default 3; a program whose execution "
-                             "takes over --max-repeat-seconds runs once)")
-    parser.add_argument("--max-repeat-seconds", type=float, default=60.0,
-                        help="see --repeats (default: %(default)s)")
-    parser.add_argument("--seq-models", type=int, default=None,
-                        help="models K trained by each sequential framework; larger M are derived as "
-                             "M × the median time per model (default 10; --device 3)")
-    parser.add_argument("--frameworks", type=_frameworks, default=list(FRAMEWORKS),
-                        help=f"comma list from {','.join(FRAMEWORKS)} (missing ones are skipped with a note)")
-    parser.add_argument("--model-axis", type=_model_axis, default=None,
-                        help="ocnn_jax model axis: auto, vmap, map or a group width (default: auto; --device vmap)")
-    parser.add_argument("--cpu-devices", default=None, metavar="N|auto",
-                        help="expose N CPU devices to JAX ('auto': one per core; ocnn_jax.set_cpu_devices); the "
-                             "jax rows then shard their M runs over them (M divisible by N; otherwise one "
-                             "device). Default: auto on CPU, 1 with --device")
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workloads", type=_names(tuple(WORKLOADS), "workloads"), default=["realistic", "setup"],
+                        help="comma list from realistic,setup,paper (default: realistic,setup)")
+    parser.add_argument("--methods", type=_names(METHODS, "methods"), default=list(METHODS),
+                        help=f"comma list from {','.join(METHODS)} (default: all)")
+    parser.add_argument("--frameworks", type=_names(FRAMEWORKS, "frameworks"), default=list(FRAMEWORKS),
+                        help="comma list from jax,keras,torch (a missing extra is skipped with a note)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of every framework (default 3)")
+    parser.add_argument("--models", type=parse_int_list, default=None, help="override every workload's M values")
+    parser.add_argument("--classes", type=parse_int_list, default=None, help="override every workload's classes")
+    parser.add_argument("--n-train", type=int, default=None, help="override every workload's images per class")
+    parser.add_argument("--n-test", type=int, default=None, help="override every workload's test subset")
+    parser.add_argument("--epochs", type=int, default=None, help="override the realistic workload's method epochs")
+    parser.add_argument("--pretrain-epochs", type=int, default=None, help="override the realistic workload's AE epochs")
+    parser.add_argument("--seq-models", type=int, default=None, help="override the models per reference round")
+    parser.add_argument("--model-axis", default="auto", help="ocnn_jax model axis: auto, vmap, map or a width")
+    parser.add_argument("--cpu-devices", default="auto", metavar="N|auto",
+                        help="expose N CPU devices to JAX ('auto': one per core); M runs are sharded over them "
+                             "when M is divisible by N")
     parser.add_argument("--threads", type=int, default=None,
-                        help="limit every framework to N CPU threads (default: all cores)")
-    parser.add_argument("--quick", action="store_true", help="tiny sanity configuration (~1 minute)")
-    parser.add_argument("--device", action="store_true", help="GPU-friendly settings (see below)")
-    parser.add_argument("--md", default=None, help="also write the tables as Markdown to this path")
+                        help="limit every framework to N CPU threads (default: all cores); with 1, also 1 JAX device")
+    parser.add_argument("--data-dir", default=default_data_dir(), help="folder with the MNIST IDX .gz files")
+    parser.add_argument("--out", default=None, help="write the results as JSON to this path")
+    parser.add_argument("--md", default=None, help="also write the table as Markdown to this path")
     args = parser.parse_args(argv)
-    given = {a for a in (argv if argv is not None else sys.argv[1:]) if a.startswith("--")}
-    given = {g.split("=")[0] for g in given}
-
-    def default(flag: str, attr: str, value: Any) -> None:
-        if flag not in given:
-            setattr(args, attr, value)
-
-    if args.quick:
-        default("--classes", "classes", [0, 1])
-        default("--models", "models", [1, 4])
-        default("--n-train", "n_train", 400)
-        default("--n-test", "n_test", 500)
-        default("--repeats", "repeats", 1)
-        default("--seq-models", "seq_models", 2)
-    if args.device:
-        default("--models", "models", [1, 10, 100, 1000])
-        default("--n-train", "n_train", None)
-        default("--n-test", "n_test", None)
-        default("--seq-models", "seq_models", 3)
-        default("--model-axis", "model_axis", "vmap")
-    if args.models is None:
-        args.models = [1, 10, 100]
-    if args.repeats is None:
-        args.repeats = 3
-    if args.seq_models is None:
-        args.seq_models = 10
-    if args.model_axis is None:
-        args.model_axis = "auto"
-    if args.cpu_devices is None:
-        args.cpu_devices = "1" if args.device else "auto"
-    from ocnn_jax.engine import parse_cpu_devices  # imports jax, which reads XLA_FLAGS only at backend start
+    if args.rounds < 1:
+        parser.error(f"--rounds must be >= 1, got {args.rounds}")
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"--threads must be >= 1, got {args.threads}")
+    if args.threads == 1 and args.cpu_devices == "auto":
+        args.cpu_devices = "1"  # one core: one device
+    from ocnn_jax.engine import parse_cpu_devices  # jax reads XLA_FLAGS only at backend start
 
     try:
         parse_cpu_devices(args.cpu_devices)
     except ValueError as err:
         parser.error(str(err))
     return args
+
+
+def workloads_from_args(args: argparse.Namespace) -> list[Workload]:
+    """The selected workloads with the command line's overrides applied."""
+    out = []
+    for name in args.workloads:
+        w = WORKLOADS[name]
+        changes: dict[str, Any] = {}
+        if args.models:
+            changes["models"] = tuple(args.models)
+        if args.classes:
+            changes["classes"] = tuple(args.classes)
+        if args.n_train:
+            changes["n_train"] = args.n_train
+        if args.n_test:
+            changes["n_test"] = args.n_test
+        if args.seq_models:
+            changes["seq_models"] = args.seq_models
+        if name == "realistic" and args.epochs:
+            changes["epochs"] = args.epochs
+        if name == "realistic" and args.pretrain_epochs:
+            changes["pretrain_epochs"] = args.pretrain_epochs
+        out.append(dataclasses.replace(w, **changes))
+    return out
 
 
 def _limit_threads(n: int) -> None:
@@ -510,93 +535,109 @@ def main(argv: Sequence[str] | None = None) -> int:
     t_start = time.perf_counter()
     if args.threads:
         _limit_threads(args.threads)
-    if args.device:  # JAX, TensorFlow and PyTorch may share the GPU: no framework grabs it all
-        os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
-        os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
 
     def log(msg: str) -> None:
         print(f"[{time.perf_counter() - t_start:6.1f} s] {msg}", flush=True)
 
-    hyper = hyper_from_args(args)
-    models = sorted(set(args.models))
-    classes = list(args.classes)
-    seq_plan = run_plan(classes, min(args.seq_models, max(models)))
-    needed = sorted({c for c, _ in run_plan(classes, max(models))})
-    log(f"preparing data: classes {needed}, n_train {args.n_train}, n_test {args.n_test}")
-    prepared = prepare_classes(needed, args.data_dir, n_train=args.n_train, n_test=args.n_test)
-    data = {cd.normal_class: cd for cd in prepared}
-    n_per_class = {c: len(cd.x_train) for c, cd in data.items()}
-
-    def image_count(m: int) -> int:
-        return sum(images_per_run(n_per_class[c], hyper) for c, _ in run_plan(classes, m))
-
-    timings: dict[str, FrameworkTiming] = {}
-    jb = None
-    if "jax" in args.frameworks or "jax_seq" in args.frameworks:
+    load_start = os.getloadavg() if hasattr(os, "getloadavg") else None
+    workloads = workloads_from_args(args)
+    notes: list[str] = []
+    trainers: dict[tuple[str, str], Any] = {}
+    benches: dict[tuple[str, str], Any] = {}
+    compiled: dict[tuple[str, str], dict[int, Any]] = {}
+    data: dict[str, dict[int, ClassData]] = {}
+    for w in workloads:
+        log(f"preparing data for {w.name}: classes {list(w.classes)}, n_train {w.n_train}, n_test {w.n_test}")
+        data[w.name] = {cd.normal_class: cd for cd in prepare_classes(w.classes, args.data_dir, n_train=w.n_train,
+                                                                        n_test=w.n_test)}
+    mesh_for: Callable[[int], Any] = lambda m: None
+    if "jax" in args.frameworks:
         import jax  # after _limit_threads: XLA reads XLA_FLAGS at start-up
 
-        from ocnn_jax.engine import parse_cpu_devices, set_cpu_devices
+        from jaxbench import MethodBench
+        from ocnn_jax.engine import make_run_mesh, parse_cpu_devices, set_cpu_devices
 
         set_cpu_devices(parse_cpu_devices(args.cpu_devices))
-        jb = JaxDeepSVDD(prepared, hyper, args.model_axis)
-        log(f"jax {jax.__version__} on {jax.default_backend()} ({jax.device_count()} x {jax.devices()[0].device_kind})")
-    if "jax" in args.frameworks:
-        timings["jax"] = bench_jax(jb, classes, models, args.repeats, log, args.max_repeat_seconds)
-    if "jax_seq" in args.frameworks:
-        timings["jax_seq"] = bench_jax_seq(jb, seq_plan, log)
-    torch_device = "cpu"
+        n_dev = jax.device_count()
+        mesh = make_run_mesh() if n_dev > 1 else None
+        mesh_for = lambda m: mesh if (mesh is not None and m % n_dev == 0) else None  # noqa: E731
+        notes.append(f"jax {jax.__version__}: model_axis={args.model_axis!r}, {n_dev} {jax.default_backend()} "
+                     f"device(s); M divisible by {n_dev}: runs sharded over them")
+        for w in workloads:
+            hyper = hyper_for(w)
+            cds = [data[w.name][c] for c in w.classes]
+            for method in args.methods:
+                benches[(w.name, method)] = MethodBench(method, cds, "mnist_lenet", jax_overrides(method, hyper),
+                                                        args.model_axis)
+                compiled[(w.name, method)] = {}
     for name in ("keras", "torch"):
-        if name not in args.frameworks:
+        if name not in args.frameworks or not any(m in REFERENCE_METHODS[name] for m in args.methods):
             continue
-        if name == "keras" and args.threads:
-            try:
+        try:
+            if name == "keras" and args.threads:
                 import tensorflow as tf
 
                 tf.config.threading.set_intra_op_parallelism_threads(args.threads)
                 tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-            except ImportError:
-                pass
-        if name == "torch":
-            try:
+            if name == "torch":
                 import torch
 
                 if args.threads:
                     torch.set_num_threads(args.threads)
-                if args.device and torch.cuda.is_available():
-                    torch_device = "cuda"
-            except ImportError:
-                pass
-        timings[name] = bench_reference(name, data, hyper, seq_plan, log, torch_device)
+                notes.append(f"torch {torch.__version__}: {torch.get_num_threads()} thread(s)")
+            for w in workloads:
+                trainers[(name, w.name)] = reference_trainer(name, hyper_for(w), args.methods)
+        except ImportError as err:
+            notes.append(f"{name}: skipped ({err}; install the '{name}' extra)")
+            log(notes[-1])
 
-    rows = build_rows(timings, models, image_count)
+    measurements: list[Measurement] = []
+    warmed: set[str] = set()
+    for rnd in range(args.rounds):
+        for w in workloads:
+            hyper = hyper_for(w)
+            for fw in args.frameworks:
+                if fw == "jax":
+                    for method in args.methods:
+                        for m in w.models:
+                            measurements.append(measure_jax(benches[(w.name, method)], w, method, m, rnd,
+                                                            compiled[(w.name, method)], mesh_for, log))
+                elif (fw, w.name) in trainers:
+                    train = trainers[(fw, w.name)]
+                    if fw not in warmed:  # one untimed model: imports, first-touch allocations, thread pools
+                        c0 = w.classes[0]
+                        with Stopwatch() as sw:
+                            train(data[w.name][c0], 10_000)
+                        warmed.add(fw)
+                        log(f"{fw}: warm-up model {sw.seconds:.1f} s")
+                    measurements.extend(measure_reference(fw, train, data[w.name], hyper, w, args.methods, rnd, log))
+
+    rows = build_rows(measurements, {w.name: workload_label(w) for w in workloads})
     table = format_table(rows)
-    auc_table, auc_rows = auroc_comparison(timings, seq_plan)
-    notes = [
-        f"Workload per model: AE pretraining {hyper.pretrain.epochs} epoch(s) + Deep SVDD {hyper.svdd.epochs} "
-        f"epoch(s), batch {hyper.svdd.batch_size} (last partial batch dropped), "
-        f"{args.n_train or 'all'} training images per class, AUROC on {args.n_test or 10000} test images.",
-        "train s: jax = median of the repeated executions of the compiled M-run program (compile s apart); "
-        "sequential frameworks = M × the median training time per model over the K models they trained "
-        "(measured for M ≤ K, derived beyond). Keras times include its per-model graph tracing; "
-        "jax_seq's compile s is the one compile of the M = 1 program.",
-        "× Keras / × PyTorch: reference seconds ÷ this row's seconds for the same M (> 1 = faster); "
-        "in parentheses with this row's compile time added.",
-    ]
-    notes += [f"{fw}: {ft.note}" for fw, ft in timings.items() if ft.note]
+    load_end = os.getloadavg() if hasattr(os, "getloadavg") else None
     elapsed = time.perf_counter() - t_start
+    notes += [
+        "steady img/s: jax = training images of the compiled program ÷ its execution seconds (compile apart); "
+        "references = images of every epoch but each phase's first ÷ those epochs' seconds.",
+        "s / model: wall seconds per model with per-model set-up (Keras's graph tracing, model building). "
+        "Ratios: median over rounds of (this round's jax ÷ this round's reference), [min–max over rounds]; "
+        "'wall' = reference s / model ÷ jax s / model, in parentheses with jax's compile time added.",
+        f"threads: {args.threads or 'all cores'} ({os.cpu_count()} cores); load average at start "
+        f"{load_start and round(load_start[0], 1)}, at end {load_end and round(load_end[0], 1)} "
+        "(the machine is shared: a load above the core count means other jobs ran alongside).",
+    ]
+    command = "python benchmarks/throughput.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text = "\n".join([
-        "## Throughput: MNIST one-class Deep SVDD" + (" (--quick sanity run)" if args.quick else ""), "",
-        table, "", *[f"- {n}" for n in notes], "",
-        f"## AUROC % per run on the {len(seq_plan)} runs every framework trained", "", auc_table, "",
-        f"Total benchmark time {elapsed:.0f} s.",
+        "## Throughput: ocnn_jax vs Keras vs PyTorch, every deep method", "", f"`{command}`", "",
+        table, "", *[f"- {n}" for n in notes], "", f"Total benchmark time {elapsed:.0f} s.",
     ])
     print(text)
     payload = {
-        "script": "throughput", "quick": args.quick, "device_mode": args.device,
-        "args": {k: v for k, v in vars(args).items()}, "hyper": hyper.as_dict(), "environment": environment(),
-        "models": models, "sequential_plan": seq_plan, "rows": rows, "auroc_per_run": auc_rows,
-        "timings": {k: dataclasses.asdict(v) for k, v in timings.items()}, "notes": notes,
-        "total_seconds": elapsed,
+        "script": "throughput", "command": command, "args": vars(args),
+        "workloads": [dataclasses.asdict(w) for w in workloads], "environment": environment(),
+        "load_average_start": load_start, "load_average_end": load_end, "rows": rows,
+        "measurements": [dict(dataclasses.asdict(x), steady_rate=x.steady_rate) for x in measurements],
+        "notes": notes, "total_seconds": elapsed,
     }
     write_outputs(args.out, args.md, payload, text)
     return 0

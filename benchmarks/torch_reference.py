@@ -120,8 +120,10 @@ def _optimizer(params, phase: Phase) -> tuple[torch.optim.Optimizer, torch.optim
     return opt, torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[m - 1], gamma=0.1)
 
 
-def _epochs(model: nn.Module, x: torch.Tensor, phase: Phase, gen: torch.Generator, loss_fn) -> list[float]:
-    """``phase.epochs`` epochs of shuffled full minibatches; returns the mean loss of each epoch."""
+def _epochs(model: nn.Module, x: torch.Tensor, phase: Phase, gen: torch.Generator, loss_fn,
+            times: list[float] | None = None) -> list[float]:
+    """``phase.epochs`` epochs of shuffled full minibatches; returns the mean loss of each epoch and
+    appends each epoch's wall seconds to ``times`` when given."""
     opt, sched = _optimizer(model.parameters(), phase)
     b = phase.batch_size
     steps = steps_per_epoch(x.shape[0], b)
@@ -130,6 +132,7 @@ def _epochs(model: nn.Module, x: torch.Tensor, phase: Phase, gen: torch.Generato
     model.train()
     losses = []
     for _ in range(phase.epochs):
+        t0 = time.perf_counter()
         perm = torch.randperm(x.shape[0], generator=gen, device=x.device)
         total = 0.0
         for s in range(steps):
@@ -142,6 +145,10 @@ def _epochs(model: nn.Module, x: torch.Tensor, phase: Phase, gen: torch.Generato
         if sched is not None:
             sched.step()
         losses.append(float(total) / steps)
+        if times is not None:
+            if x.is_cuda:
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - t0)
     return losses
 
 
@@ -178,7 +185,9 @@ def train_deep_svdd(cd: ClassData, seed: int, hyper: Hyper, *, dcae: bool = Fals
 
     t0 = time.perf_counter()
     ae = MnistLeNetAutoencoder(hyper.rep_dim).to(device)
-    ae_losses = _epochs(ae, x, hyper.pretrain, gen, _ae_loss) if hyper.pretrain.epochs > 0 else []
+    epoch_seconds: dict[str, list[float]] = {"pretrain": [], "train": []}
+    ae_losses = (_epochs(ae, x, hyper.pretrain, gen, _ae_loss, epoch_seconds["pretrain"])
+                 if hyper.pretrain.epochs > 0 else [])
     if x.is_cuda:
         torch.cuda.synchronize()
     t_pre = time.perf_counter() - t0
@@ -190,7 +199,8 @@ def train_deep_svdd(cd: ClassData, seed: int, hyper: Hyper, *, dcae: bool = Fals
         records.append(RunRecord("torch", "dcae", cd.normal_class, int(seed), n, {"pretrain": t_pre},
                                  hyper.pretrain.epochs * steps_per_epoch(n, hyper.pretrain.batch_size)
                                  * hyper.pretrain.batch_size, auroc(cd.y_test, sse),
-                                 {"final_ae_loss": ae_losses[-1] if ae_losses else None}))
+                                 {"final_ae_loss": ae_losses[-1] if ae_losses else None,
+                                  "epoch_seconds": {"pretrain": epoch_seconds["pretrain"]}}))
 
     t0 = time.perf_counter()
     net = MnistLeNet(hyper.rep_dim).to(device)
@@ -201,7 +211,7 @@ def train_deep_svdd(cd: ClassData, seed: int, hyper: Hyper, *, dcae: bool = Fals
     def svdd_loss(model: nn.Module, xb: torch.Tensor) -> torch.Tensor:
         return torch.mean(torch.sum((model(xb) - c) ** 2, dim=1))
 
-    losses = _epochs(net, x, hyper.svdd, gen, svdd_loss) if hyper.svdd.epochs > 0 else []
+    losses = _epochs(net, x, hyper.svdd, gen, svdd_loss, epoch_seconds["train"]) if hyper.svdd.epochs > 0 else []
     if x.is_cuda:
         torch.cuda.synchronize()
     t_train = time.perf_counter() - t0
@@ -213,7 +223,8 @@ def train_deep_svdd(cd: ClassData, seed: int, hyper: Hyper, *, dcae: bool = Fals
         "torch", "deep_svdd", cd.normal_class, int(seed), n, {"pretrain": t_pre, "train": t_train}, images,
         auroc(cd.y_test, scores),
         {"final_ae_loss": ae_losses[-1] if ae_losses else None, "final_loss": losses[-1] if losses else None,
-         "center_norm": float(torch.linalg.norm(c)), "threads": torch.get_num_threads()},
+         "center_norm": float(torch.linalg.norm(c)), "threads": torch.get_num_threads(),
+         "epoch_seconds": epoch_seconds},
     ))
     return records
 

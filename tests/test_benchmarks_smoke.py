@@ -81,42 +81,65 @@ def test_prepare_classes_on_a_synthetic_dataset():
     np.testing.assert_array_equal(out[1].y_test, (ds.y_test[rows] != 2).astype(np.int32))
 
 
-def test_build_rows_ratios_and_derived_rows():
-    ft = throughput.FrameworkTiming
-    timings = {
-        "jax": ft("jax", program_seconds={1: [2.0, 1.0, 3.0], 4: [4.0]}, compile_seconds={1: 10.0, 4: 12.0},
-                  aurocs={1: [0.9], 4: [0.9, 0.8, 0.7, 0.6]}),
-        "keras": ft("keras", per_model_seconds=[4.0, 6.0], aurocs={2: [0.5, 0.7]}),
-        "torch": ft("torch", skipped=True, note="skipped"),
-    }
-    rows = throughput.build_rows(timings, [1, 4], lambda m: 1000 * m)
-    by = {(r["framework"], r["models"]): r for r in rows}
-    assert set(by) == {("jax", 1), ("jax", 4), ("keras", 1), ("keras", 4)}
-    assert by[("jax", 1)]["train_seconds"] == 2.0  # median of the repeats
-    assert by[("keras", 4)]["train_seconds"] == 20.0 and not by[("keras", 4)]["measured"]
-    assert by[("keras", 1)]["measured"]
-    assert by[("jax", 4)]["ratio_keras"] == pytest.approx(5.0)
-    assert by[("jax", 4)]["ratio_keras_incl_compile"] == pytest.approx(20.0 / 16.0)
-    assert by[("jax", 1)]["images_models_per_second"] == pytest.approx(500.0)
-    assert "ratio_torch" not in by[("jax", 1)]
+def test_build_rows_medians_and_per_round_ratios():
+    ms = throughput.Measurement
+    meas = [
+        # two rounds; jax M = 2 against Keras on the same round
+        ms("realistic", "deep_svdd", "jax", 2, 0, 4.0, 8000, 4.0, 6.0, aurocs=[0.9, 0.8]),
+        ms("realistic", "deep_svdd", "jax", 2, 1, 2.0, 8000, 2.0, 6.0, aurocs=[0.9, 0.8]),
+        ms("realistic", "deep_svdd", "keras", 2, 0, 8.0, 6000, 6.0, per_model_seconds=[4.0, 4.0], aurocs=[0.5, 0.7]),
+        ms("realistic", "deep_svdd", "keras", 2, 1, 8.0, 6000, 3.0, per_model_seconds=[4.0, 4.0], aurocs=[0.5, 0.7]),
+        ms("realistic", "rcae", "jax", 2, 0, 1.0, 100, 1.0, 1.0),
+    ]
+    rows = throughput.build_rows(meas)
+    by = {(r["method"], r["framework"]): r for r in rows}
+    jax_row = by[("deep_svdd", "jax")]
+    assert jax_row["seconds_per_model"] == pytest.approx(1.5)  # median of 2.0 and 1.0 s per model
+    # per round: steady 2000/1000 img/s = 2.0, then 4000/2000 = 2.0; wall 8/4 = 2, 8/2 = 4
+    assert jax_row["steady_ratio_keras"] == pytest.approx(2.0)
+    assert jax_row["wall_ratio_keras"] == pytest.approx(3.0)
+    assert jax_row["wall_ratio_keras_incl_compile"] == pytest.approx(median_of(8 / 10, 8 / 8))
+    assert "steady_ratio_torch" not in jax_row and "steady_ratio_keras" not in by[("rcae", "jax")]
+    assert jax_row["auroc_mean"] == pytest.approx(85.0) and jax_row["auroc_runs"] == pytest.approx([90.0, 80.0])
     table = throughput.format_table(rows)
-    assert "| jax | 4 |" in table and "(derived)" in table
-    text, _ = throughput.auroc_comparison(timings, [(0, 0), (1, 0)])
-    assert "keras" in text and "jax" in text
-    assert "range 65.00–85.00" in text  # jax's 4 runs in groups of 2: means 85 and 65
+    assert "| realistic (10 + 10 epochs, 4000 img/class) | deep_svdd | jax | 2 | 2 |" in table
+    assert "2.00 [2.00–2.00]; wall 3.00" in table
 
 
-def test_throughput_quick_defaults():
-    args = throughput.parse_args(["--quick", "--frameworks", "jax,torch"])
-    assert args.models == [1, 4] and args.n_train == 400 and args.repeats == 1 and args.classes == [0, 1]
-    args = throughput.parse_args(["--device", "--models", "1,2"])
-    assert args.models == [1, 2] and args.model_axis == "vmap" and args.n_train is None
-    assert args.cpu_devices == "1"  # the GPU run keeps JAX's CPU platform as it is
+def median_of(*xs):
+    return float(np.median(xs))
+
+
+def test_throughput_defaults_and_overrides():
     args = throughput.parse_args([])
-    assert args.models == [1, 10, 100] and args.classes == list(range(10)) and args.model_axis == "auto"
-    assert args.cpu_devices == "auto"
+    assert args.workloads == ["realistic", "setup"] and args.rounds == 3
+    assert args.methods == list(throughput.METHODS) and args.frameworks == ["jax", "keras", "torch"]
+    w = throughput.workloads_from_args(args)
+    assert w[0].pretrain_epochs == 10 and w[0].epochs == 10 and w[0].n_train == 4000 and w[1].epochs == 1
+    args = throughput.parse_args(["--threads", "1", "--epochs", "3", "--models", "1", "--workloads", "realistic,paper"])
+    assert args.cpu_devices == "1"
+    w = throughput.workloads_from_args(args)
+    assert w[0].epochs == 3 and w[0].models == (1,) and w[1].epochs == 150  # --epochs changes the realistic one only
+    with pytest.raises(SystemExit):
+        throughput.parse_args(["--methods", "deep_svdd,nope"])
     with pytest.raises(SystemExit):
         throughput.parse_args(["--cpu-devices", "0"])
+
+
+def test_jax_overrides_match_the_reference_phases():
+    from ocnn_jax import default_config, with_overrides
+
+    hyper = throughput.hyper_for(throughput.WORKLOADS["realistic"])
+    for method in throughput.METHODS:
+        cfg = with_overrides(default_config("mnist_lenet", method), **throughput.jax_overrides(method, hyper))
+        assert cfg.train.batch_size == 200
+        if method in ("deep_svdd", "soft_boundary", "ocnn"):
+            assert cfg.pretrain.epochs == 10 and cfg.train.epochs == 10
+        else:
+            assert cfg.train.epochs == 10 and cfg.train.weight_decay == 5e-4
+    assert throughput.steady_from_epochs({"pretrain": [5.0, 1.0, 1.0], "train": [2.0]}, {"pretrain": 100, "train": 7}) \
+        == (200, 2.0)
+    assert throughput.steady_from_epochs({"pretrain": [5.0]}, {"pretrain": 100}) is None
 
 
 # ---------------------------------------------------------------------------------------------------
