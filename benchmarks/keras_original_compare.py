@@ -188,6 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--inductive", default=str(HERE / "results" / "reproduce_mnist_quick" / "results.json"),
                    help="a reproduce.py results.json for the paper-faithful column")
     p.add_argument("--table-only", action="store_true", help="rewrite the Markdown from the JSON, run nothing")
+    p.add_argument("--merge", default="", help="comma-separated JSON files of other invocations (same settings) "
+                   "whose runs are added to --out (e.g. frameworks run in parallel)")
     args = p.parse_args(argv)
     cfg = _config(args)
     settings = {"dataset": args.dataset, "config": dataclasses.asdict(cfg)}
@@ -197,6 +199,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit(f"{out} holds runs with other settings ({payload.get('config')}); use another --out")
     payload.update(settings)
     payload.setdefault("runs", [])
+    for other in [m for m in args.merge.split(",") if m]:
+        extra = json.loads(Path(other).read_text())
+        if {k: extra.get(k) for k in settings} != json.loads(json.dumps(settings)):
+            raise SystemExit(f"--merge {other}: other settings ({extra.get('config')}); not merged")
+        seen = {(q["framework"], q["class"], q["seed"], tuple(sorted(q["auroc"]))) for q in payload["runs"]}
+        payload["runs"] += [q for q in extra["runs"]
+                            if (q["framework"], q["class"], q["seed"], tuple(sorted(q["auroc"]))) not in seen]
+    if args.merge:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(payload, indent=1, default=float))
     if not args.table_only:
         from ocnn_jax.datasets import load
 
@@ -230,7 +242,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"the seeds run; s/run = median seconds per run (training + scoring; OC-NN and Deep SVDD include "
             f"their AE pretraining; DCAE and RCAE are one λ sweep). Epochs here: {cfg_text} "
             f"(the notebooks: 150 AE, 100 OC-NN, 150 Deep SVDD, 150 per λ). Command: "
-            f"`python benchmarks/keras_original_compare.py` (see its --help).\n\n" + table(payload, args.inductive))
+            f"`python benchmarks/keras_original_compare.py` (see its --help).\n\n"
+            + ("" if cfg == KerasCompatConfig() else
+               "**Short epochs: this shows both ports running the same procedure on the same data, not a "
+               "reproduction of the notebook numbers (that needs `--full`).** Seconds are wall time on the "
+               "machine named in the JSON, compilation and graph building included; they are not a speed "
+               "comparison (see `throughput.py`).\n\n")
+            + table(payload, args.inductive))
     Path(args.md).write_text(text)
     print(text)
     return 0
