@@ -42,7 +42,7 @@ def digits():
     return load_digits()
 
 
-def test_nu_lr_grid_over_classes_and_seeds_is_one_program_equal_to_separate_runs(digits, phase_traces):
+def test_nu_lr_grid_over_classes_and_seeds_is_one_program_equal_to_separate_runs(digits, phase_traces, tmp_path):
     ds = digits
     model = ocnn_jax.fit(ds.x_train, ds.y_train, normal_classes="all", seeds=2, grid=GRID, **FIXED)
     assert phase_traces["n"] == 1  # one phase, one chunk shape: one program for 3 ν × 3 lr × 10 classes × 2 seeds
@@ -53,6 +53,9 @@ def test_nu_lr_grid_over_classes_and_seeds_is_one_program_equal_to_separate_runs
                               {"normal_class": 0, "seed": 0, "nu": 0.05, "lr": 1e-3}]
     assert model.runs[18]["normal_class"] == 1
     scores = model.score(ds.x_test)
+    loaded = ocnn_jax.load(model.save(tmp_path / "grid"))  # the per-run ν and lr travel with the file
+    assert loaded.runs == model.runs
+    np.testing.assert_allclose(loaded.score(ds.x_test[:50]), scores[:, :50], rtol=1e-6)
     radius = np.asarray(model.variables["radius"])
     assert len({round(float(r), 6) for r in radius[:18]}) > 9  # the grid points really train differently
     for nu, lr in [(0.05, 1e-4), (0.2, 1e-2)]:  # two corners of the grid, each trained alone

@@ -34,5 +34,6 @@ def test_class_labels_and_aupr_columns():
         {"group": "default", "normal_class": 0, "class_name": "0", "seed": 0, "auroc": 0.9, "aupr": 0.5},
         {"group": "default", "normal_class": 1, "class_name": "1", "seed": 0, "auroc": 0.8}]}
     csv_lines = _csv(results).splitlines()
-    assert csv_lines[0].endswith("auroc,aupr") and csv_lines[1].endswith("0.900000,0.500000")
-    assert csv_lines[2].endswith("0.800000,")
+    # the last column is each run's final training objective (empty when the results do not hold it)
+    assert csv_lines[0].endswith("auroc,aupr,objective") and csv_lines[1].endswith("0.900000,0.500000,")
+    assert csv_lines[2].endswith("0.800000,,")

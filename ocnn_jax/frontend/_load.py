@@ -10,6 +10,7 @@ import numpy as np
 
 from ..core.errors import ModelFileError
 from ..core.inputs import network_shape
+from ..core.program import TRACED_KEYS
 from ..engine._runs import resolve_run_axis
 from ..methods.registry import get_method
 from ..nn import Backbone, make_backbone
@@ -63,7 +64,10 @@ def load(path: str, *, encoder: nn.Module | None = None, decoder: nn.Module | No
         "preprocessing/inv_scale": ((n_classes,) + net_shape, np.float32, True),
     }
     if hasattr(config, "lams"):
-        expected["runs/lam"] = ((n_runs,), np.float32, False)  # λ = inf is valid (N ≡ 0)
+        expected["runs/lam"] = ((n_runs,), "float", False)  # λ = inf is valid (N ≡ 0)
+    # the per-run values of a traced grid (ν, lr, weight decay, λ) trained in the program
+    expected.update({f"runs/{k}": ((n_runs,), "float", True) for k in TRACED_KEYS
+                     if f"runs/{k}" in arrays and f"runs/{k}" not in expected})
     expected.update({k: ((n_runs, None), "float", False) for k in arrays if k.startswith("metrics/")})
     hint, backbone = "", None
     if shallow:
