@@ -415,12 +415,7 @@ def _run_chunks(plan, ds: Dataset, method: str, classes: list[int], directory: S
             train_time += wall
             run_rows.extend(rows)
             if directory is not None:
-                score_path = done[:-5] + ".npz"
-                if writer:
-                    atomic_savez(score_path, {"scores": scores})
-                    atomic_write_bytes(done, json.dumps({"fingerprint": directory.digest, "runs": rows,
-                                                         "wall_time_s": wall}).encode())
-                score_files.append(score_path)
+                score_files.append(_finish_chunk(directory, done, writer, scores, rows, wall))
             continue
         if shallow:
             model = fit(ds.x_train, ds.y_train, method=method, normal_classes=chunk_classes, seeds=chunk_seeds,
@@ -458,16 +453,24 @@ def _run_chunks(plan, ds: Dataset, method: str, classes: list[int], directory: S
         if writer and figures and method == "rcae":  # N needs the model: drawn now, not by `report`
             _noise_figures(model, ds, scores, out_dir, by_lam=lam_grid)
         if directory is not None:
-            score_path = done[:-5] + ".npz"
-            if writer:
-                atomic_savez(score_path, {"scores": scores.astype(np.float32)})
-                atomic_write_bytes(done, json.dumps({"fingerprint": directory.digest, "runs": rows,
-                                                     "wall_time_s": model.wall_time}).encode())
-            score_files.append(score_path)
+            score_files.append(_finish_chunk(directory, done, writer, scores, rows, model.wall_time))
             if not shallow and ckpt is not None:
                 ckpt.clear()
     prepared.clear()
     return run_rows, score_files, train_time
+
+
+def _finish_chunk(directory: SweepDirectory, done: str, writer: bool, scores: np.ndarray, rows: list[dict[str, Any]],
+                  wall_time_s: float) -> str:
+    """Record a finished chunk: its (M, n_test) test scores beside ``done`` (.npz) and ``done`` itself (the
+    sweep's fingerprint digest, the run rows, the training seconds), both atomically and by the writing
+    process only. Returns the scores file's path."""
+    score_path = done[:-5] + ".npz"
+    if writer:
+        atomic_savez(score_path, {"scores": np.asarray(scores, np.float32)})
+        atomic_write_bytes(done, json.dumps({"fingerprint": directory.digest, "runs": rows,
+                                             "wall_time_s": wall_time_s}).encode())
+    return score_path
 
 
 def _noise_figures(model: Any, ds: Dataset, scores: np.ndarray, out_dir: str, by_lam: bool) -> None:
