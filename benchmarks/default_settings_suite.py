@@ -147,10 +147,13 @@ def _sklearn_scores(method: str, x_normal: np.ndarray, x_test: np.ndarray, seed:
     raise ValueError(method)
 
 
-def _method_and_overrides(method: str) -> tuple[str, dict[str, Any]]:
-    """Ours and the paper variants as (``fit`` method, config overrides)."""
+def _method_and_overrides(method: str, dataset: str = "") -> tuple[str, dict[str, Any]]:
+    """Ours and the paper variants as (``fit`` method, config overrides); CIFAR-10 gets its family's paper row."""
     from ocnn_jax.experiments import VARIANTS
+    from ocnn_jax.methods.rcae import paper_ae
 
+    if method in PAPER and dataset == "cifar10_quick":
+        return VARIANTS[method][0], paper_ae("cifar_lenet")
     return VARIANTS[method] if method in PAPER else (method, {})
 
 
@@ -222,7 +225,7 @@ def _sweep_cell(dataset: str, method: str, classes: Sequence[int], seeds: Sequen
         return {"classes": [ds.classes[c] for c in classes], "seeds": list(seeds), "auroc": auroc,
                 "preprocessing": "raw", "config": {}, "deterministic": deterministic}
     out = os.path.join(work_dir, dataset, method)
-    fit_method, overrides = _method_and_overrides(method)
+    fit_method, overrides = _method_and_overrides(method, dataset)
     results = sweep(name, method=fit_method, normal_classes=list(classes), seeds=list(seeds), data_dir=data_dir,
                     out_dir=out, resume=True, quick=quick, progress=progress, figures=False, **overrides)
     (setting,) = results["settings"]  # defaults only: no grid
