@@ -342,3 +342,16 @@ def test_ae_stability_report_pairs_before_and_after_and_checks_the_targets():
     assert rows[2][4:] == ["40.00 → 96.00", "20.55 → 0.82", "no → yes"]
     assert "90.00 / 40.00 / 70.00" in md
     assert suite.ae_stability_markdown({"cells": {"iris_raw/dcae": cell([[1, 1, 1], [1, 1, 1]])}}) is None
+
+
+def test_paper_ae_variants_use_each_family_paper_row():
+    """dcae_paper / rcae_paper: the MNIST/MLP paper row (weight decay 5e-4) everywhere but CIFAR-10 (5e-7)."""
+    import default_settings_suite as suite
+
+    from ocnn_jax.experiments import method_settings
+
+    for m in ("dcae_paper", "rcae_paper"):
+        assert suite._method_and_overrides(m, "iris_raw")[1] == {"output_bias": "none", "lr": 1e-4, "weight_decay": 5e-4}
+        assert suite._method_and_overrides(m, "cifar10_quick")[1]["weight_decay"] == 5e-7
+        assert method_settings(m, "cifar10")[1]["weight_decay"] == 5e-7
+        assert method_settings(m, "digits")[1]["weight_decay"] == 5e-4

@@ -17,7 +17,7 @@ from ocnn_jax.methods import DCAEConfig, RCAEConfig, default_config
 from ocnn_jax.nn import make_backbone
 from ocnn_jax.core.program import RunSpec, run_program
 from ocnn_jax.core.prox import group_soft_threshold, rcae_noise, soft_threshold
-from ocnn_jax.methods.rcae import (PAPER_AE, make_dcae, make_rcae, noise_nonzero_per_iteration,
+from ocnn_jax.methods.rcae import (MLP_AE_WEIGHT_DECAY, PAPER_AE, paper_ae, make_dcae, make_rcae, noise_nonzero_per_iteration,
                                    reconstruction_autoencoder, resolve_output_bias)
 
 floats = st.floats(-10, 10, allow_nan=False, width=32)
@@ -261,6 +261,16 @@ def test_rcae_config_defaults_and_bad_input():
     assert dcae.output_bias == "auto"
     assert with_overrides(dcae, **PAPER_AE).train == default_config("mlp", "deep_svdd").pretrain
     assert with_overrides(dcae, **PAPER_AE).output_bias == "none"
+    # The MLP's DCAE/RCAE defaults use a stronger weight decay; the LeNets keep the paper's; paper_ae(family)
+    # restores each family's paper row (CIFAR-10: 5e-7).
+    for method in ("dcae", "rcae"):
+        assert default_config("mlp", method).train.weight_decay == MLP_AE_WEIGHT_DECAY > 5e-4
+        assert default_config("custom", method).train.weight_decay == 5e-4
+        for family, wd in (("mnist_lenet", 5e-4), ("cifar_lenet", 5e-7), ("mlp", 5e-4)):
+            assert default_config(family, method).train.weight_decay == (MLP_AE_WEIGHT_DECAY if family == "mlp" else wd)
+            paper = with_overrides(default_config(family, method), **paper_ae(family))
+            assert (paper.train.weight_decay, paper.train.lr, paper.output_bias) == (wd, 1e-4, "none")
+    assert PAPER_AE == paper_ae("mlp") == paper_ae("mnist_lenet")
     assert with_overrides(cfg, outer_iterations=2, epochs_per_iteration=3).train.epochs == 6
     assert with_overrides(cfg, lam=[1, float("inf")]).lams == (1.0, float("inf"))
     x = np.random.default_rng(0).random((30, 4))
