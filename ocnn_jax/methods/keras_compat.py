@@ -39,6 +39,7 @@ instead); the unseeded TensorFlow weight init (here every run is seeded by its k
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -231,26 +232,16 @@ def fit_epochs(step: Callable, state: KerasState, x: np.ndarray, target: np.ndar
     xd = jnp.asarray(x)
     td = xd if target is None else jnp.asarray(target)
     nb, rem = divmod(n, batch)
-
-    @jax.jit
-    def full(state, perm):
-        idx = perm[: nb * batch].reshape(nb, batch)
-
-        def body(s, i):
-            return step(s, xd[i], td[i])
-
-        return jax.lax.scan(body, state, idx)
-
-    last = jax.jit(lambda s, i: step(s, xd[i], td[i]))
+    full, last = _compiled_epoch(step, batch)
     losses = []
     for k in jax.random.split(key, epochs):
         perm = jax.random.permutation(k, n)
         tot = jnp.zeros(())
         if nb:
-            state, ls = full(state, perm)
+            state, ls = full(state, perm[: nb * batch].reshape(nb, batch), xd, td)
             tot = ls.sum()
         if rem:
-            state, l_last = last(state, perm[nb * batch:])
+            state, l_last = last(state, perm[nb * batch:], xd, td)
             tot = tot + l_last
         losses.append(float(tot) / (nb + (1 if rem else 0)))
         if not np.isfinite(losses[-1]):
@@ -258,12 +249,33 @@ def fit_epochs(step: Callable, state: KerasState, x: np.ndarray, target: np.ndar
     return state, losses
 
 
+@functools.lru_cache(maxsize=64)
+def _compiled_epoch(step: Callable, batch: int) -> tuple[Callable, Callable]:
+    """The jitted full-batch scan and last-batch step of ``step``, built once per step function: the data
+    are arguments, not constants, so RCAE's alternations and repeated fits reuse one compilation per shape."""
+
+    @jax.jit
+    def full(state, idx, xd, td):
+        return jax.lax.scan(lambda s, i: step(s, xd[i], td[i]), state, idx)
+
+    last = jax.jit(lambda s, i, xd, td: step(s, xd[i], td[i]))
+    return full, last
+
+
 def predict(module: nn.Module, params: Any, batch_stats: Any, x: np.ndarray, method: str | None = None,
             chunk: int = 1000) -> np.ndarray:
     """Inference-mode outputs (running BN statistics), in chunks; ``method`` e.g. ``"encode"``."""
-    fn = jax.jit(lambda xb: module.apply({"params": params, "batch_stats": batch_stats}, xb, False,
-                                        method=getattr(module, method) if method else None))
-    return np.concatenate([np.asarray(fn(jnp.asarray(x[s:s + chunk]))) for s in range(0, len(x), chunk)])
+    fn = _compiled_apply(module, method)
+    return np.concatenate([np.asarray(fn(params, batch_stats, jnp.asarray(x[s:s + chunk])))
+                           for s in range(0, len(x), chunk)])
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled_apply(module: nn.Module, method: str | None) -> Callable:
+    """Jitted inference-mode ``module.apply`` with the variables as arguments (one compilation per module,
+    method and chunk shape, instead of one per call with the weights baked in as constants)."""
+    return jax.jit(lambda params, stats, xb: module.apply({"params": params, "batch_stats": stats}, xb, False,
+                                                          method=getattr(module, method) if method else None))
 
 
 def _init(module: nn.Module, key: jax.Array, sample: np.ndarray) -> tuple[Any, Any]:
