@@ -7,8 +7,8 @@
 * s: 1 / per-feature std of those representations (features with no spread keep scale 1), so the
   kernel does not depend on the units of the features (raw or standardised tabular data give the same
   layer).
-* γ: the median heuristic, 1 / median of the squared scaled distances between distinct landmarks
-  (or a given number).
+* γ: 1 / (w² · median of the squared scaled distances between distinct landmarks), w the kernel
+  width relative to the median heuristic (w = 1: the heuristic itself), or a given number.
 * m: the mean of the unnormalised φ over the normal training data, so the features have mean 1 whatever
   the kernel width. OC-NN's penalty ½‖w‖² + ½‖V‖² is not scale-invariant: features that are too small
   leave w = 0 as the optimum.
@@ -28,7 +28,7 @@ from jax.typing import ArrayLike
 
 from .losses import masked_mean, masked_quantile
 
-__all__ = ["RBFLayer", "pairwise_sq_dist", "rbf_features", "fit_rbf_layer", "STD_EPS"]
+__all__ = ["RBFLayer", "pairwise_sq_dist", "rbf_features", "fit_rbf_layer", "STD_EPS", "MEDIAN_LANDMARKS"]
 
 #: Features whose std over the normal training data is at most this keep scale 1.
 STD_EPS = 1e-6
@@ -65,8 +65,13 @@ def rbf_features(layer: RBFLayer, z: jax.Array) -> jax.Array:
     return jnp.exp(-layer.gamma * d) / layer.norm
 
 
+#: Landmarks whose pairwise distances give the median heuristic (the first ones drawn): the median of
+#: a 256 x 256 sample is as good as that of all K x K pairs and costs O(1) in K.
+MEDIAN_LANDMARKS = 256
+
+
 def fit_rbf_layer(key: jax.Array, z: jax.Array, n_valid: ArrayLike, n_landmarks: int,
-                  gamma: float | None = None) -> RBFLayer:
+                  gamma: float | None = None, width: float = 1.0, scale: bool = True) -> RBFLayer:
     """Fit the layer on the first ``n_valid`` rows of z (n_max, p); the rest is padding.
 
     Args:
@@ -75,22 +80,27 @@ def fit_rbf_layer(key: jax.Array, z: jax.Array, n_valid: ArrayLike, n_landmarks:
       n_valid: number of valid rows (may be traced); must be ≥ ``n_landmarks``.
       n_landmarks: K (static).
       gamma: None for the median heuristic, else γ on the std-scaled representations.
+      scale: True: s = 1 / per-feature std (features in different units); False: s = 1 (isotropic,
+        for features in one unit such as pixels).
+      width: w, the kernel width relative to the median heuristic (used when ``gamma`` is None):
+        γ = 1 / (w² · median); w < 1 narrows the kernel towards the nearest landmark.
     """
     n_max = z.shape[0]
     valid = jnp.arange(n_max) < n_valid
     mean = masked_mean(z, n_valid)
     std = jnp.sqrt(masked_mean(jnp.square(z - mean[None, :]), n_valid))
-    inv_scale = jnp.where(std > STD_EPS, 1.0 / jnp.maximum(std, STD_EPS), 1.0)
+    inv_scale = jnp.where(std > STD_EPS, 1.0 / jnp.maximum(std, STD_EPS), 1.0) if scale else jnp.ones_like(std)
     # K distinct valid rows: random keys for the valid rows, +2 (after every valid one) for padding.
     order = jnp.argsort(jnp.where(valid, jax.random.uniform(key, (n_max,)), 2.0))
     zs = (z - mean[None, :]) * inv_scale[None, :]
     landmarks = zs[order[:n_landmarks]]
     if gamma is None:
-        d = pairwise_sq_dist(landmarks, landmarks)
-        off = jnp.where(jnp.eye(n_landmarks, dtype=bool), jnp.inf, d).reshape(-1)
-        n_pairs = n_landmarks * (n_landmarks - 1)
+        k = min(n_landmarks, MEDIAN_LANDMARKS)
+        d = pairwise_sq_dist(landmarks[:k], landmarks[:k])
+        off = jnp.where(jnp.eye(k, dtype=bool), jnp.inf, d).reshape(-1)
+        n_pairs = k * (k - 1)
         med = masked_quantile(jnp.sort(off), jnp.asarray(max(n_pairs, 1), jnp.int32), 0.5)
-        g = 1.0 / jnp.maximum(med, jnp.finfo(z.dtype).tiny)
+        g = 1.0 / jnp.maximum(width * width * med, jnp.finfo(z.dtype).tiny)
     else:
         g = jnp.asarray(gamma, z.dtype)
     raw = jnp.exp(-g * pairwise_sq_dist(zs, landmarks))

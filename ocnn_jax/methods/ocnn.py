@@ -50,10 +50,12 @@ __all__ = ["OCNNConfig", "OCNN_FEATURES", "OCNN_KERNELS", "PAPER_OCNN", "ocnn_de
 
 #: What OC-NN's z is: the flattened preprocessed input (default), the (pretrained) encoder's code
 #: (docs/algorithms.md §2), or that code on the unit sphere.
-OCNN_FEATURES: tuple[str, ...] = ("input", "encoder", "encoder_l2")
+OCNN_FEATURES: tuple[str, ...] = ("input", "encoder", "encoder_l2", "encoder_body")
 #: The layer between z and the head: RBF units on landmarks of the normal training data ("rbf", the
 #: default), or none (the paper: the head on z itself).
 OCNN_KERNELS: tuple[str, ...] = ("rbf", "none")
+#: How the RBF layer scales z before distances: "std" (1 / per-feature std) or "none" (isotropic).
+RBF_SCALES: tuple[str, ...] = ("std", "none")
 #: The paper's exact configuration (docs/algorithms.md §2): the head with g linear on the frozen
 #: pretrained encoder's codes, no kernel layer. ``fit(..., method="ocnn", **PAPER_OCNN)``.
 PAPER_OCNN: dict[str, Any] = {"features": "encoder", "kernel": "none", "g": "linear"}
@@ -112,6 +114,8 @@ class OCNNConfig:
     kernel: str = "rbf"
     landmarks: int = 256
     rbf_gamma: float | None = None
+    rbf_width: float = 1.0
+    rbf_scale: str = "std"
     finetune_encoder: bool = False
     train: OptimConfig = field(
         default_factory=lambda: OptimConfig(lr=1e-4, lr_milestone=None, weight_decay=1e-6, batch_size=200, epochs=100)
@@ -133,6 +137,9 @@ class OCNNConfig:
         check_int("landmarks", self.landmarks, minimum=2)
         if self.rbf_gamma is not None:
             check_positive("rbf_gamma", self.rbf_gamma)
+        check_positive("rbf_width", self.rbf_width)
+        if self.rbf_scale not in RBF_SCALES:
+            raise ValueError(f"rbf_scale must be one of {RBF_SCALES}, got {self.rbf_scale!r}")
         if not isinstance(self.finetune_encoder, bool):
             raise ValueError(f"finetune_encoder must be True or False, got {self.finetune_encoder!r}")
         if self.features == "input" and self.finetune_encoder:
@@ -147,13 +154,23 @@ class OCNNConfig:
         return self.features != "input"
 
 
+#: The LeNet families' RBF layer (chosen on MNIST quick, benchmarks/results/issue13_ocnn_deep.md): z is
+#: the encoder body's output, K = 1024 landmarks, a kernel 0.35 times the median-heuristic width, and
+#: no per-feature scaling (the body's features are activations in one unit, like pixels).
+LENET_KERNEL: dict[str, Any] = {"features": "encoder_body", "landmarks": 1024, "rbf_width": 0.35, "rbf_scale": "none"}
+
+
 def ocnn_defaults(family: str) -> OCNNConfig:
-    """Project defaults for a backbone family: the RBF layer and g = tanh everywhere; z is the
-    pretrained encoder's code for the LeNet families and user-supplied encoders ("custom"), the
-    preprocessed input for the MLP family (feature vectors, small images); h = 128 for CIFAR-10 (32
-    otherwise); the family's AE row for pretraining."""
+    """Project defaults for a backbone family: the RBF layer and g = tanh everywhere. z: for the LeNet
+    families, the pretrained encoder body's output (``LENET_KERNEL``); for user-supplied encoders
+    ("custom"), their code; for the MLP family (feature vectors, small images), the preprocessed input
+    (K = 256, median-heuristic width, 1/std scaling). h = 128 for CIFAR-10 (32 otherwise); the family's
+    AE row for pretraining."""
+    h = 128 if family == "cifar_lenet" else 32
+    if family in ("mnist_lenet", "cifar_lenet"):
+        return OCNNConfig(hidden_units=h, pretrain=ae_row(family), **LENET_KERNEL)
     features = "input" if family == "mlp" else "encoder"
-    return OCNNConfig(hidden_units=128 if family == "cifar_lenet" else 32, features=features, pretrain=ae_row(family))
+    return OCNNConfig(hidden_units=h, features=features, pretrain=ae_row(family))
 
 
 class OCNNState(NamedTuple):
@@ -206,12 +223,48 @@ def project_codes(cfg: OCNNConfig, z: jax.Array) -> jax.Array:
     return unit_norm(z) if cfg.features == "encoder_l2" else z
 
 
+#: The encoder intermediate that ``features="encoder_body"`` reads: the flattened output of the encoder's
+#: body, the input of its code layer (sown by the LeNet encoders, ``ocnn_jax.nn.lenet``).
+BODY = "flat"
+
+
+def encode_train(backbone: Backbone, cfg: OCNNConfig, params: Any, stats: Any, x: jax.Array) -> tuple[jax.Array, Any]:
+    """Training-mode z of x (B, *input_shape) for a fine-tuned encoder → ((B, p), new BN statistics)."""
+    if cfg.features == "encoder_body":
+        _, mutated = backbone.encoder.apply({"params": params, "batch_stats": stats}, x, train=True,
+                                            mutable=["batch_stats", "intermediates"])
+        return mutated["intermediates"][BODY][0], mutated.get("batch_stats", stats)
+    z, stats = apply_train(backbone.encoder, params, stats, x)
+    return project_codes(cfg, z), stats
+
+
 def ocnn_features(backbone: Backbone, cfg: OCNNConfig, params: Any, stats: Any, x: jax.Array) -> jax.Array:
     """z of x (B, *input_shape) → (B, p): x flattened ("input"), the encoder's code in inference mode
-    ("encoder"), or that code divided by its norm ("encoder_l2")."""
+    ("encoder"), that code divided by its norm ("encoder_l2"), or the encoder body's flattened output
+    ("encoder_body")."""
     if cfg.features == "input":
         return x.reshape(x.shape[0], -1)
+    if cfg.features == "encoder_body":
+        _, mutated = backbone.encoder.apply({"params": params, "batch_stats": stats}, x, train=False,
+                                            mutable=["intermediates"])
+        if BODY not in mutated.get("intermediates", {}):
+            raise ValueError(f"features='encoder_body' needs an encoder that sows its body output as "
+                             f"'{BODY}' (the built-in LeNet encoders do); this encoder does not")
+        return mutated["intermediates"][BODY][0]
     return project_codes(cfg, apply_eval(backbone.encoder, params, stats, x))
+
+
+def feature_dim(backbone: Backbone, cfg: OCNNConfig) -> int:
+    """p, the length of one sample's z."""
+    if cfg.features == "input":
+        return math.prod(backbone.input_shape)
+    if cfg.features == "encoder_body":
+        x = jax.ShapeDtypeStruct((1, *backbone.input_shape), jnp.float32)
+        enc_vars = jax.eval_shape(lambda xx: backbone.encoder.init(jax.random.key(0), xx, train=False), x)
+        shape = jax.eval_shape(lambda v, xx: ocnn_features(backbone, cfg, v["params"], v.get("batch_stats", {}), xx),
+                               enc_vars, x)
+        return int(shape.shape[-1])
+    return backbone.rep_dim
 
 
 def head_input(kernel: RBFLayer | None, z: jax.Array) -> jax.Array:
@@ -253,7 +306,7 @@ def make_ocnn(backbone: Backbone, cfg: OCNNConfig, n_max: int, n_chunks: int) ->
     encoder = backbone.encoder
     train = cfg.train
     finetune = cfg.finetune_encoder
-    rep_dim = math.prod(backbone.input_shape) if cfg.features == "input" else backbone.rep_dim
+    rep_dim = feature_dim(backbone, cfg)
     head_dim = cfg.landmarks if cfg.kernel == "rbf" else rep_dim
     trainable = ("head", "encoder") if finetune else ("head",)
 
@@ -286,7 +339,8 @@ def make_ocnn(backbone: Backbone, cfg: OCNNConfig, n_max: int, n_chunks: int) ->
         z = encode(enc_params, enc_stats, run, data)
         kernel = None
         if cfg.kernel == "rbf":
-            kernel = fit_rbf_layer(kernel_key, z, data.n[run.cls], cfg.landmarks, cfg.rbf_gamma)
+            kernel = fit_rbf_layer(kernel_key, z, data.n[run.cls], cfg.landmarks, cfg.rbf_gamma,
+                                       cfg.rbf_width, cfg.rbf_scale == "std")
         state = OCNNState(params, enc_stats, opt_state, run_key, jnp.zeros((), jnp.float32),
                           None if finetune else z, kernel)
         return refresh_r(state, run, data)[0]
@@ -301,8 +355,7 @@ def make_ocnn(backbone: Backbone, cfg: OCNNConfig, n_max: int, n_chunks: int) ->
         def step(st: OCNNState, idx: jax.Array):
             def loss_fn(p):
                 if finetune:
-                    z, stats = apply_train(encoder, p["encoder"], st.batch_stats, data.x[run.cls, idx])
-                    z = project_codes(cfg, z)
+                    z, stats = encode_train(backbone, cfg, p["encoder"], st.batch_stats, data.x[run.cls, idx])
                 else:
                     z, stats = st.features[idx], st.batch_stats
                 return ocnn_loss(p["head"], head_input(st.kernel, z), st.r, run.nu, cfg.g), stats
