@@ -185,12 +185,16 @@ def test_ocnn_on_the_pretrained_encoder_through_the_api():
 
 
 def test_ocnn_defaults_and_bad_input():
-    # Images through the LeNet families or a user's encoder: the pretrained codes; the MLP family
-    # (feature vectors, small images): the input. Both through the RBF layer with g = tanh.
+    # Images through the LeNet families: the pretrained encoder body; a user's encoder: its code; the MLP
+    # family (feature vectors, small images): the input. All through the RBF layer with g = tanh.
     cfg = default_config("mnist_lenet", "ocnn")
     assert (cfg.nu, cfg.g, cfg.hidden_units, cfg.finetune_encoder, cfg.features, cfg.kernel, cfg.landmarks,
-            cfg.rbf_gamma) == (0.1, "tanh", 32, False, "encoder", "rbf", 256, None)
-    assert default_config("custom", "ocnn").features == "encoder" and default_config("mlp", "ocnn").features == "input"
+            cfg.rbf_gamma, cfg.rbf_width, cfg.rbf_scale) == (0.1, "tanh", 32, False, "encoder_body", "rbf", 1024,
+                                                             None, 0.35, "none")
+    assert default_config("cifar_lenet", "ocnn").features == "encoder_body"
+    for family, features in (("custom", "encoder"), ("mlp", "input")):
+        other = default_config(family, "ocnn")
+        assert (other.features, other.landmarks, other.rbf_width, other.rbf_scale) == (features, 256, 1.0, "std")
     assert active_pretrain(cfg) == ae_row("mnist_lenet")
     assert active_pretrain(default_config("mlp", "ocnn")) is None and OCNNConfig().features == "input"
     assert default_config("cifar_lenet", "ocnn").pretrain.epochs == 350
@@ -205,6 +209,8 @@ def test_ocnn_defaults_and_bad_input():
         ({"kernel": "poly"}, ValueError, r"kernel must be one of \('rbf', 'none'\)"),
         ({"landmarks": 1}, ValueError, r"landmarks must be an int >= 2"),
         ({"rbf_gamma": -1.0}, ValueError, r"rbf_gamma must be a finite number > 0"),
+        ({"rbf_width": 0.0}, ValueError, r"rbf_width must be a finite number > 0"),
+        ({"rbf_scale": "minmax"}, ValueError, r"rbf_scale must be one of \('std', 'none'\)"),
         ({"nu": 0.0}, ValueError, r"nu must lie in \(0, 1\]"),
         ({"nu": 1.01}, ValueError, r"nu must lie in \(0, 1\]"),
         ({"hidden_units": 0}, ValueError, r"hidden_units must be an int >= 1"),
@@ -331,6 +337,29 @@ def test_rbf_layer_matches_the_numpy_oracle():
     assert float(jnp.max(rbf_features(layer, jnp.full((1, p), 1e3)))) < 1e-12  # far from the data: the origin
     fixed = fit_rbf_layer(jax.random.key(0), jnp.asarray(z), jnp.int32(n), k, gamma=0.5)
     assert float(fixed.gamma) == 0.5
+    # A narrower kernel: γ = 1 / (w² · median); isotropic: no per-feature scaling (s = 1).
+    narrow = fit_rbf_layer(jax.random.key(0), jnp.asarray(z), jnp.int32(n), k, width=0.5)
+    np.testing.assert_allclose(narrow.gamma, 4 * layer.gamma, rtol=1e-5)
+    iso = fit_rbf_layer(jax.random.key(0), jnp.asarray(z), jnp.int32(n), k, scale=False)
+    np.testing.assert_array_equal(iso.inv_scale, np.ones(p))
+    li = np.asarray(iso.landmarks, np.float64)
+    di = ((li[:, None] - li[None]) ** 2).sum(-1)
+    np.testing.assert_allclose(iso.gamma, 1 / np.median(di[~np.eye(k, dtype=bool)]), rtol=1e-4)
+    np.testing.assert_allclose(rbf_features(iso, jnp.asarray(zv, jnp.float32)), _np_rbf(iso._asdict(), zv),
+                               rtol=1e-4, atol=1e-6)
+
+
+def test_rbf_median_uses_the_first_landmarks_only():
+    """With K > MEDIAN_LANDMARKS the median heuristic reads the pairs of the first MEDIAN_LANDMARKS drawn."""
+    from ocnn_jax.core.rbf import MEDIAN_LANDMARKS, fit_rbf_layer
+
+    r_ = np.random.default_rng(5)
+    n, k = MEDIAN_LANDMARKS + 40, MEDIAN_LANDMARKS + 20
+    z = jnp.asarray(r_.normal(size=(n, 3)), jnp.float32)
+    layer = fit_rbf_layer(jax.random.key(1), z, jnp.int32(n), k)
+    ls = np.asarray(layer.landmarks, np.float64)[:MEDIAN_LANDMARKS]
+    d = ((ls[:, None] - ls[None]) ** 2).sum(-1)
+    np.testing.assert_allclose(layer.gamma, 1 / np.median(d[~np.eye(MEDIAN_LANDMARKS, dtype=bool)]), rtol=1e-4)
 
 
 def _along_the_mean(seed=0, d=8):
@@ -427,3 +456,49 @@ def test_default_runs_vmapped_over_classes_and_seeds_equal_runs_one_by_one(tmp_p
     loaded = ocnn_jax.load(both.save(tmp_path / "rbf"))
     np.testing.assert_array_equal(loaded.score(x), scores)
     assert set(loaded.variables["kernel"]) == {"landmarks", "shift", "inv_scale", "gamma", "norm"}
+
+
+def test_lenet_default_reads_the_encoder_body_and_scores_like_the_numpy_oracle(tmp_path):
+    """MNIST-shaped images (the LeNet family): z is the encoder body's flattened output, exactly the input
+    of the code layer (z @ W_code = the code); the score is r − ⟨w, tanh(V φ(z))⟩ with the stored RBF
+    layer (NumPy oracle); the model round-trips; fine-tuning trains the encoder through the body."""
+    r_ = np.random.default_rng(8)
+    x = r_.random((70, 28, 28)).astype(np.float32)
+    x[40:, 7:21, 7:21] += 1.0  # class 1: a bright square
+    y = np.repeat([0, 1], [40, 30])
+    kw = dict(method="ocnn", seeds=[0], epochs=2, batch_size=10, pretrain_epochs=1, pretrain_batch_size=10,
+              progress=False, check_collapse=False)
+    model = ocnn_jax.fit(x, y, normal_classes=[0, 1], **kw)
+    cfg = model.config
+    assert (cfg.features, cfg.landmarks, cfg.rbf_scale) == ("encoder_body", 30, "none")
+    assert model.variables["kernel"]["landmarks"].shape == (2, 30, 196)  # 7 x 7 x 4 body of the MNIST LeNet
+    v = jax.tree.map(lambda a: np.asarray(a[1]), model.variables)  # run 1: normal class 1
+    xp = jnp.asarray(model.preprocess(x, normal_class=1))
+    enc = v["params"]["encoder"]
+    z = np.asarray(ocnn_features(model.backbone, cfg, enc, v["batch_stats"], xp), np.float64)
+    codes = np.asarray(apply_eval(model.backbone.encoder, enc, v["batch_stats"], xp), np.float64)
+    np.testing.assert_allclose(z @ np.asarray(enc["code"]["kernel"], np.float64), codes, rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(v["kernel"]["inv_scale"], np.ones(196))
+    oracle = float(v["r"]) - _np_output(v["params"]["head"], _np_rbf(v["kernel"], z), "tanh")
+    np.testing.assert_allclose(model.score(x)[1], oracle, rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(ocnn_jax.load(model.save(tmp_path / "body")).score(x), model.score(x))
+    # Run 0 (class 0, seed 0) kept its pretrained encoder; the same run fine-tuned moves it.
+    tuned = ocnn_jax.fit(x[y == 0], finetune_encoder=True, **kw)
+    frozen = jax.tree.map(lambda a: np.asarray(a[0]), model.variables["params"]["encoder"])
+    moved = jax.tree.leaves(jax.tree.map(lambda a, b: float(np.max(np.abs(np.asarray(a[0]) - b))),
+                                         tuned.variables["params"]["encoder"], frozen))
+    assert max(moved) > 1e-4 and np.all(np.isfinite(tuned.score(x)))  # 8 Adam steps at lr 1e-4; float noise ~1e-6
+
+
+def test_encoder_body_needs_an_encoder_that_exposes_its_body():
+    import flax.linen as nn
+
+    class Plain(nn.Module):
+        @nn.compact
+        def __call__(self, x, train):
+            return nn.Dense(4, use_bias=False)(x.reshape(x.shape[0], -1))
+
+    x = np.random.default_rng(0).random((40, 6)).astype(np.float32)
+    with pytest.raises(ValueError, match=r"features='encoder_body' needs an encoder that sows its body output"):
+        ocnn_jax.fit(x, method="ocnn", encoder=Plain(), features="encoder_body", pretrain=None, epochs=1,
+                     batch_size=10, progress=False, check_collapse=False)
