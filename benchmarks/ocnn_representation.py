@@ -2,14 +2,21 @@
 
     python benchmarks/ocnn_representation.py --datasets digits_flat,wine_std,wine_raw,iris_std,iris_raw
     python benchmarks/ocnn_representation.py --datasets mnist --mnist-classes 2,5,8 --seeds 0 --data-dir $MNIST_DIR
+    OCNN_JAX_DATA_DIR=$DATA python benchmarks/ocnn_representation.py --datasets mnist --variants ocnn_raw \
+        --mnist-classes 0,1,2,3,4,5,6,7,8,9 --out benchmarks/results/issue13_ocnn_deep
 
 Variants (``ocnn_jax.fit(x, method="ocnn", **overrides)``, nothing else set):
 
-  ocnn          the default: the RBF landmark layer (K <= 256, median-heuristic γ, 1/std scaling, mean-1
-                features) before a tanh head; z = the input for feature vectors (MLP family), the frozen
-                pretrained LeNet encoder's codes for MNIST images ("deep" OC-NN)
-  ocnn_pre3     MNIST only: the default with the AE pretraining at lr 1e-3 instead of the paper's 1e-4
-  ocnn_raw      MNIST only: the same RBF layer + tanh head on the preprocessed pixels (features="input")
+  ocnn          the default: the RBF landmark layer (mean-1 features) before a tanh head. Feature vectors
+                (MLP family): z = the input, K <= 256, median-heuristic γ, 1/std scaling. MNIST images
+                ("deep" OC-NN): z = the frozen pretrained LeNet encoder's body (the 196 features before
+                its code layer), K <= 1024, γ for 0.35 x the median-heuristic width, no scaling
+  ocnn_raw      MNIST only: the same RBF layer + tanh head on the preprocessed pixels (features="input"):
+                OC-NN on raw inputs
+  ocnn_codes    MNIST only: the same RBF layer + tanh head on the encoder's 32-d codes (features="encoder")
+  ocnn_prev     MNIST only: the default before the encoder body (session 2): the codes, K <= 256, the
+                median-heuristic width, 1/std scaling, quick pretraining 5 epochs
+  ocnn_pre3     MNIST only: the session-2 default with the AE pretraining at lr 1e-3
   ocnn_old      the default before issue 13: the paper's head (g linear, no layer) on the input
   ocnn_paper    the paper's exact configuration (``methods.PAPER_OCNN``): the head with g linear on the
                 frozen pretrained codes
@@ -21,7 +28,7 @@ the whole test split; AUROC on continuous scores):
   wine_*, iris_*   a stratified 50/50 split drawn with each seed; ``_raw`` as loaded, ``_std``
                 standardised with the training split's mean and std before ``fit``
   mnist         the official split, ``--mnist-classes``; quick length (the method table's ``quick``:
-                AE pretraining 5 epochs, LR milestone 4; the head's 100 epochs = 3000 steps)
+                AE pretraining 30 epochs, LR milestone 24; the head's 100 epochs = 3000 steps)
 
 Degenerate runs (``OCNNDegenerateError``) are counted, not hidden: the AUROCs of such a fit are still
 reported (``check_collapse=False``) and the number of runs whose final objective is not below the trivial
@@ -54,7 +61,11 @@ from ocnn_jax.methods.ocnn import degenerate_runs  # noqa: E402
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "ocnn": ("ocnn", {}),
     "ocnn_raw": ("ocnn", {"features": "input"}),
-    "ocnn_pre3": ("ocnn", {"pretrain_lr": 1e-3}),
+    "ocnn_codes": ("ocnn", {"features": "encoder"}),
+    "ocnn_prev": ("ocnn", {"features": "encoder", "landmarks": 256, "rbf_width": 1.0, "rbf_scale": "std",
+                           "pretrain_epochs": 5, "pretrain_lr_milestone": 4}),
+    "ocnn_pre3": ("ocnn", {"features": "encoder", "landmarks": 256, "rbf_width": 1.0, "rbf_scale": "std",
+                           "pretrain_epochs": 5, "pretrain_lr_milestone": 4, "pretrain_lr": 1e-3}),
     "ocnn_old": ("ocnn", {"features": "input", "kernel": "none", "g": "linear"}),
     "ocnn_paper": ("ocnn", dict(PAPER_OCNN)),
     "ocsvm": ("ocsvm", {}),

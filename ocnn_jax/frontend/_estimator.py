@@ -208,7 +208,7 @@ class DeepSVDD(BaseDetector):
 
 class OCNN(BaseDetector):
     """OC-NN (Chalapathy et al. 2018): ``nu`` (default: contamination), ``features`` ("input" for feature
-    vectors, "encoder" for images through the LeNet encoders; "encoder_l2"), ``kernel`` ("rbf" default: the
+    vectors, "encoder_body" for images through the LeNet encoders; "encoder", "encoder_l2"), ``kernel`` ("rbf" default: the
     RBF landmark layer before the head, "none": the paper's head on z), ``hidden_units``, ``epochs``,
     ``batch_size`` / ``lr`` (of the AE pretraining too, which runs only with the encoder features). See
     ``BaseDetector``."""

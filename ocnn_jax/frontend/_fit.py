@@ -118,8 +118,8 @@ def fit(
         shallow baselines have no epochs).
       **config: overrides of the method config (see ``ocnn_jax.with_overrides``), e.g.
         ``epochs=50, pretrain_epochs=50, lr=1e-4, batch_size=128, nu=0.05``; OC-NN ``g``,
-        ``hidden_units``, ``features`` ("input", "encoder", "encoder_l2"), ``kernel`` ("rbf" default,
-        "none"), ``landmarks``, ``rbf_gamma``, ``finetune_encoder`` (``ocnn_jax.methods.PAPER_OCNN`` is
+        ``hidden_units``, ``features`` ("input", "encoder", "encoder_l2", "encoder_body"), ``kernel`` ("rbf" default,
+        "none"), ``landmarks``, ``rbf_gamma``, ``rbf_width``, ``rbf_scale``, ``finetune_encoder`` (``ocnn_jax.methods.PAPER_OCNN`` is
         the paper's exact configuration); RCAE ``lam`` (a number, or a sequence: a λ grid
         trained in the same program), ``penalty``, ``outer_iterations``, ``epochs_per_iteration``;
         shallow ``gammas``, ``bandwidths``, ``holdout_fraction``, ``n_estimators``.

@@ -7,7 +7,9 @@ r ← q_ν(ŷ over the whole training set) → epochs of minibatch Adam on
 training set, inference mode), all inside the compiled scan.
 
 What z is (``OCNNConfig.features``): "input", the flattened preprocessed input (no encoder, no
-pretraining); "encoder", the pretrained encoder's code; "encoder_l2", that code on the unit sphere.
+pretraining); "encoder", the pretrained encoder's code; "encoder_l2", that code on the unit sphere;
+"encoder_body", the pretrained encoder body's output (the flattened last convolutional stage, the input
+of the code layer).
 What the head sees (``OCNNConfig.kernel``): "rbf" (default), φ(z), RBF units on landmarks of the
 normal training data (``ocnn_jax.core.rbf``); "none", z itself (the paper). ``PAPER_OCNN`` is the
 paper's exact configuration. Why the default adds the RBF layer and g = tanh: README "OC-NN:
@@ -87,15 +89,22 @@ class OCNNConfig:
         pretraining (``pretrain`` is kept but not used). The default for the MLP family (vectors,
         small images).
         "encoder" (docs/algorithms.md §2): the pretrained AE encoder's code (p = rep_dim). The default
-        for the LeNet families and user-supplied encoders.
+        for user-supplied encoders.
         "encoder_l2": that code projected to the unit sphere, z / max(‖z‖, 1e-12) (p = rep_dim).
+        "encoder_body": the pretrained encoder body's output, the flattened last convolutional stage
+        that the code layer reads (p = 196 for the MNIST LeNet, 2048 for CIFAR-10's). The default for
+        the LeNet families (``LENET_KERNEL``). Needs an encoder that sows it as "flat".
       kernel: "rbf" (default): the head sees φ(z) ∈ ℝ^K, RBF units on ``landmarks`` rows of the run's
-        normal training representations, per-feature std scaling, γ by the median heuristic (or
-        ``rbf_gamma``), features divided by their training mean; fitted once at the start of the
-        head phase and then fixed. "none": the head sees z (the paper).
+        normal training representations, per-feature std scaling (``rbf_scale``), γ from the median
+        heuristic and ``rbf_width`` (or ``rbf_gamma``), features divided by their training mean;
+        fitted once at the start of the head phase and then fixed. "none": the head sees z (the paper).
       landmarks: K (at most the smallest normal class; ``fit`` lowers it to that).
-      rbf_gamma: None (median heuristic: 1 / median squared distance between landmarks after the
-        std scaling) or a fixed γ > 0 on the std-scaled representations.
+      rbf_gamma: None (γ = 1 / (``rbf_width``² · the median squared distance between landmarks after
+        the scaling)) or a fixed γ > 0 on the scaled representations.
+      rbf_width: w, the kernel width relative to the median heuristic (1: the heuristic; 0.35 for the
+        LeNet families: a kernel that resolves the neighbourhood of each landmark).
+      rbf_scale: "std" (1 / per-feature std, for features in different units) or "none" (isotropic,
+        for features in one unit: pixels, the LeNet body's activations).
       finetune_encoder: False (default): the pretrained encoder is frozen in inference mode and z is
         computed once per run; True: the encoder trains too (BN in training mode) with coupled decay
         ``train.weight_decay`` on the encoder only. Needs features "encoder" or "encoder_l2".
