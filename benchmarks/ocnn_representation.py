@@ -17,6 +17,7 @@ Variants (``ocnn_jax.fit(x, method="ocnn", **overrides)``, nothing else set):
   ocnn_prev     MNIST only: the default before the encoder body (session 2): the codes, K <= 256, the
                 median-heuristic width, 1/std scaling, quick pretraining 5 epochs
   ocnn_pre3     MNIST only: the session-2 default with the AE pretraining at lr 1e-3
+  ocnn_w05, ocnn_w035   the default with a kernel 0.5 / 0.35 times the median-heuristic width
   ocnn_old      the default before issue 13: the paper's head (g linear, no layer) on the input
   ocnn_paper    the paper's exact configuration (``methods.PAPER_OCNN``): the head with g linear on the
                 frozen pretrained codes
@@ -62,6 +63,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "ocnn": ("ocnn", {}),
     "ocnn_raw": ("ocnn", {"features": "input"}),
     "ocnn_codes": ("ocnn", {"features": "encoder"}),
+    "ocnn_w05": ("ocnn", {"rbf_width": 0.5}),
+    "ocnn_w035": ("ocnn", {"rbf_width": 0.35}),
     "ocnn_prev": ("ocnn", {"features": "encoder", "landmarks": 256, "rbf_width": 1.0, "rbf_scale": "std",
                            "pretrain_epochs": 5, "pretrain_lr_milestone": 4}),
     "ocnn_pre3": ("ocnn", {"features": "encoder", "landmarks": 256, "rbf_width": 1.0, "rbf_scale": "std",
