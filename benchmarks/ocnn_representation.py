@@ -63,6 +63,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "ocnn": ("ocnn", {}),
     "ocnn_raw": ("ocnn", {"features": "input"}),
     "ocnn_codes": ("ocnn", {"features": "encoder"}),
+    "ocnn_w07": ("ocnn", {"rbf_width": 0.7}),
     "ocnn_w05": ("ocnn", {"rbf_width": 0.5}),
     "ocnn_w035": ("ocnn", {"rbf_width": 0.35}),
     "ocnn_prev": ("ocnn", {"features": "encoder", "landmarks": 256, "rbf_width": 1.0, "rbf_scale": "std",
