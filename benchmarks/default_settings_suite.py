@@ -161,6 +161,11 @@ def _method_and_overrides(method: str, dataset: str = "") -> tuple[str, dict[str
 # Cells: one (data set, method) -> {"classes": [...], "seeds": [...], "auroc": [[per seed] per class], ...}
 
 
+#: ``--no-collapse-check``: fit and sweep return degenerate OC-NN heads / collapsed hyperspheres instead of
+#: raising, so that a cell is still measured (the cell then records ``"collapse_check": "off"``).
+CHECK_COLLAPSE = True
+
+
 def _fit_cell(dataset: str, method: str, seeds: Sequence[int], split_seed: int, progress: bool) -> dict[str, Any]:
     """A small data set through ``fit``: one split, one call for every class (normal in turn) and seed."""
     auroc: dict[int, list[float]] = {}
@@ -176,7 +181,7 @@ def _fit_cell(dataset: str, method: str, seeds: Sequence[int], split_seed: int, 
     else:
         fit_method, overrides = _method_and_overrides(method)
         model = ocnn_jax.fit(xtr, ytr, method=fit_method, normal_classes="all", seeds=list(seeds), progress=progress,
-                             **overrides)
+                             check_collapse=CHECK_COLLAPSE, **overrides)
         aucs = model.evaluate(xte, y=yte)
         by_run: dict[tuple[int, int], float] = {}
         for run, a in zip(model.runs, aucs):
@@ -227,7 +232,8 @@ def _sweep_cell(dataset: str, method: str, classes: Sequence[int], seeds: Sequen
     out = os.path.join(work_dir, dataset, method)
     fit_method, overrides = _method_and_overrides(method, dataset)
     results = sweep(name, method=fit_method, normal_classes=list(classes), seeds=list(seeds), data_dir=data_dir,
-                    out_dir=out, resume=True, quick=quick, progress=progress, figures=False, **overrides)
+                    out_dir=out, resume=True, quick=quick, progress=progress, figures=False,
+                    check_collapse=CHECK_COLLAPSE, **overrides)
     (setting,) = results["settings"]  # defaults only: no grid
     by_class = {p["normal_class"]: p for p in setting["per_class"]}
     return {"classes": [by_class[c]["class_name"] for c in classes], "seeds": list(seeds),
@@ -491,7 +497,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="copy the cells of another run's JSON (e.g. one run in parallel with its own --out) that OUT.json "
                         "lacks, then rebuild the reports; trains nothing")
     p.add_argument("--progress", action="store_true", help="progress bars")
+    p.add_argument("--no-collapse-check", action="store_true",
+                   help="measure cells even when a run is degenerate (OC-NN) or collapsed (Deep SVDD) instead of "
+                        "stopping; such cells record collapse_check: off")
     args = p.parse_args(argv)
+    global CHECK_COLLAPSE
+    CHECK_COLLAPSE = not args.no_collapse_check
 
     out = Path(args.out)
     results: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
@@ -547,6 +558,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 cell = _sweep_cell(d, m, cifar_classes, (0,), data_dir_for("cifar10"), work_dir, args.progress)
             cell.update(dataset=d, method=m, wall_s=time.perf_counter() - t0, date=time.strftime("%Y-%m-%d %H:%M:%S"),
                         command=results["command"], code=_code_version())
+            if not CHECK_COLLAPSE:
+                cell["collapse_check"] = "off"
             results["cells"][key] = cell
             _write(out, results)  # after every cell: an interrupted run resumes from here
             s = summarise(cell)
