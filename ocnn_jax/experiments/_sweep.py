@@ -368,7 +368,9 @@ def _fingerprint(ds: Dataset, method: str, classes: list[int], seeds: list[int],
             if key != "lam":
                 for value in values:
                     with_overrides(base, **{key: value})
-        configs[_group_name(static)] = {"fit": fit_options, **dataclasses.asdict(base)}
+        # check_collapse decides only whether a finished degenerate run raises, never what is trained.
+        recorded = {k: v for k, v in fit_options.items() if k != "check_collapse"}
+        configs[_group_name(static)] = {"fit": recorded, **dataclasses.asdict(base)}
     arrays = {"x_train": ds.x_train, "y_train": ds.y_train, "x_test": ds.x_test, "y_test": ds.y_test}
     return make_fingerprint(
         dataset=ds.name, dataset_digest=dataset_digest(arrays, ds.classes), method=method, config=configs,
