@@ -351,10 +351,15 @@ def markdown(results: dict[str, Any]) -> str:
                                 "code"], stab), ""]
         header = ["class"] + present
         rows = []
-        for i, cname in enumerate(first["classes"]):
+        names = list(dict.fromkeys(c for m in present for c in cells[f"{d}/{m}"]["classes"]))  # cells may hold fewer
+        for cname in sorted(names, key=lambda c: (len(c), c)):
             row = [cname]
             for m in present:
-                a = np.asarray(cells[f"{d}/{m}"]["auroc"][i], np.float64)
+                cell = cells[f"{d}/{m}"]
+                if cname not in cell["classes"]:
+                    row.append("—")
+                    continue
+                a = np.asarray(cell["auroc"][cell["classes"].index(cname)], np.float64)
                 row.append(f"{_pct(a.mean())} ± {_pct(a.std())}")
             rows.append(row)
         lines += [format_table(header, rows), "",

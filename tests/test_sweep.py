@@ -352,3 +352,23 @@ def test_distributed_env_reads_jax_and_torchrun_variables():
     assert distributed_env({"MASTER_ADDR": "node0", "MASTER_PORT": "1234", "WORLD_SIZE": "2", "RANK": "1"}) == \
         {"coordinator_address": "node0:1234", "num_processes": 2, "process_id": 1}
     assert distributed_env({}) == {"coordinator_address": None, "num_processes": None, "process_id": None}
+
+
+def test_a_sweep_stopped_by_the_degeneracy_check_resumes_with_check_collapse_false(tmp_path, monkeypatch):
+    """A sweep stops with OCNNDegenerateError naming the run (here every run counts as degenerate: the
+    threshold is raised); the same directory then resumes with check_collapse=False (the option is not
+    part of the fingerprint) and reports the runs instead of raising."""
+    import warnings
+
+    import ocnn_jax.methods.ocnn as ocnn_module
+    from ocnn_jax import OCNNDegenerateError
+
+    monkeypatch.setattr(ocnn_module, "DEGENERATE_OBJECTIVE", -1e9)  # every final objective counts as degenerate
+    kw = dict(normal_classes=[0], seeds=1, out_dir=str(tmp_path / "s"), progress=False, figures=False, epochs=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(OCNNDegenerateError, match=r"normal class 0, seed 0"):
+            sweep("digits", "ocnn", **kw)
+        results = sweep("digits", "ocnn", resume=True, check_collapse=False, **kw)
+    (setting,) = results["settings"]
+    assert [p["normal_class"] for p in setting["per_class"]] == [0] and len(setting["per_class"][0]["aurocs"]) == 1

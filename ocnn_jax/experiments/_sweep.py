@@ -424,10 +424,12 @@ def _run_chunks(plan, ds: Dataset, method: str, classes: list[int], directory: S
                         progress=progress, **{**fit_options, "contamination": rho}, **group_cfg)
             points = [{}] * model.n_runs
         else:
+            # check_collapse is an option of training, not of prepare: it decides whether a degenerate run raises.
+            prep_cfg = {k: v for k, v in group_cfg.items() if k != "check_collapse"}
             if name not in prepared:
                 prepared.clear()  # one group's data and programs on device at a time
                 prepared[name] = prepare(ds.x_train, ds.y_train, method=method, normal_classes=classes, mesh=mesh,
-                                         **{**fit_options, "contamination": rho}, **group_cfg)
+                                         **{**fit_options, "contamination": rho}, **prep_cfg)
             prep = prepared[name]
             group_points = grid_points(prep.config, traced)
             table = run_table([classes.index(c) for c in chunk_classes], chunk_seeds, group_points)
@@ -435,7 +437,8 @@ def _run_chunks(plan, ds: Dataset, method: str, classes: list[int], directory: S
             if directory is not None:
                 ckpt = Checkpointer(os.path.join(out_dir, "checkpoints", f"{tag}.npz"), every_s=checkpoint_every_s,
                                     identity=directory.chunk_identity(tag, chunk_classes, chunk_seeds))
-            model = prep.train(table, pad_to=pad_to, checkpoint=ckpt, progress=progress, callbacks=callbacks)
+            model = prep.train(table, pad_to=pad_to, checkpoint=ckpt, progress=progress, callbacks=callbacks,
+                               check_collapse=group_cfg.get("check_collapse", True))
             points = [{k: float(v[j]) for k, v in table.grid.items()} for j in range(len(table))]
         train_time += model.wall_time
         scores = model.score(ds.x_test)
