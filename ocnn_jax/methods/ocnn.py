@@ -46,7 +46,7 @@ from ..core.optim import init_opt_state, lr_at_epoch, make_optimizer
 from ..core.program import Phase, Program, RunSpec, run_value
 from ..core.rbf import RBFLayer, fit_rbf_layer, rbf_features
 
-__all__ = ["OCNNConfig", "OCNN_FEATURES", "OCNN_KERNELS", "PAPER_OCNN", "ocnn_defaults", "OCNNState", "init_head", "make_ocnn",
+__all__ = ["OCNNConfig", "OCNN_FEATURES", "OCNN_KERNELS", "RBF_SCALES", "LENET_KERNEL", "PAPER_OCNN", "encode_train", "feature_dim", "ocnn_defaults", "OCNNState", "init_head", "make_ocnn",
            "ocnn_features", "ocnn_scores", "head_input", "kernel_of", "degenerate_runs", "project_codes", "unit_norm"]
 
 
@@ -163,7 +163,7 @@ class OCNNConfig:
         return self.features != "input"
 
 
-#: The LeNet families' RBF layer (chosen on MNIST quick, benchmarks/results/issue13_ocnn_deep.md): z is
+#: The LeNet families' RBF layer (chosen on MNIST quick, benchmarks/results/issue13_ocnn_deep_findings.md): z is
 #: the encoder body's output, K = 1024 landmarks, a kernel 0.35 times the median-heuristic width, and
 #: no per-feature scaling (the body's features are activations in one unit, like pixels).
 LENET_KERNEL: dict[str, Any] = {"features": "encoder_body", "landmarks": 1024, "rbf_width": 0.35, "rbf_scale": "none"}
@@ -312,7 +312,6 @@ def make_ocnn(backbone: Backbone, cfg: OCNNConfig, n_max: int, n_chunks: int) ->
     the epoch-end update) and ``objective`` (the full objective over the training set with that r,
     −r included).
     """
-    encoder = backbone.encoder
     train = cfg.train
     finetune = cfg.finetune_encoder
     rep_dim = feature_dim(backbone, cfg)

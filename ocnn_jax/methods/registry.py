@@ -156,8 +156,8 @@ METHOD_TABLE: dict[str, Method] = {
                {**_SVDD_QUICK, "warmup_epochs": 2},
                make_deep_svdd, _export_svdd, _score_soft, _zero_threshold),
         # OC-NN's quick AE pretraining is longer than Deep SVDD's 5 epochs: the RBF layer reads the encoder
-        # body, whose features beat the pixels only once the AE is trained (MNIST digits 2 3 5 8,
-        # nearest-landmark AUROC: 5 epochs 89.5, 30 epochs 92.0, pixels 88.0; issue13_ocnn_deep.md).
+        # body, whose features beat the pixels only once the AE is trained
+        # (benchmarks/results/issue13_ocnn_deep_findings.md).
         Method("ocnn", "deep", OCNNConfig, ocnn_defaults, {"pretrain_epochs": 30, "pretrain_lr_milestone": 24},
                make_ocnn, _export_ocnn, ocnn_scores, _zero_threshold, degenerate=degenerate_runs),
         Method("rcae", "deep", RCAEConfig, rcae_defaults, {"outer_iterations": 2, "epochs_per_iteration": 5, "lr_milestone": 8},
