@@ -14,9 +14,9 @@ Variants (``ocnn_jax.fit(x, method="ocnn", **overrides)``, nothing else set):
   ocnn_raw      MNIST only: the same RBF layer + tanh head on the preprocessed pixels (features="input"):
                 OC-NN on raw inputs
   ocnn_codes    MNIST only: the same RBF layer + tanh head on the encoder's 32-d codes (features="encoder")
-  ocnn_prev     MNIST only: the default before the encoder body (session 2): the codes, K <= 256, the
+  ocnn_prev     MNIST only: the default before the encoder body: the codes, K <= 256, the
                 median-heuristic width, 1/std scaling, quick pretraining 5 epochs
-  ocnn_pre3     MNIST only: the session-2 default with the AE pretraining at lr 1e-3
+  ocnn_pre3     MNIST only: the previous default with the AE pretraining at lr 1e-3
   ocnn_w05, ocnn_w035   the default with a kernel 0.5 / 0.35 times the median-heuristic width
   ocnn_old      the default before issue 13: the paper's head (g linear, no layer) on the input
   ocnn_paper    the paper's exact configuration (``methods.PAPER_OCNN``): the head with g linear on the
