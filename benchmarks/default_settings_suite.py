@@ -161,13 +161,10 @@ def _method_and_overrides(method: str, dataset: str = "") -> tuple[str, dict[str
 # Cells: one (data set, method) -> {"classes": [...], "seeds": [...], "auroc": [[per seed] per class], ...}
 
 
-#: ``--no-collapse-check``: fit and sweep return degenerate OC-NN heads / collapsed hyperspheres instead of
-#: raising, so that a cell is still measured (the cell then records ``"collapse_check": "off"``).
-CHECK_COLLAPSE = True
-
-
-def _fit_cell(dataset: str, method: str, seeds: Sequence[int], split_seed: int, progress: bool) -> dict[str, Any]:
-    """A small data set through ``fit``: one split, one call for every class (normal in turn) and seed."""
+def _fit_cell(dataset: str, method: str, seeds: Sequence[int], split_seed: int, progress: bool,
+              check_collapse: bool = True) -> dict[str, Any]:
+    """A small data set through ``fit``: one split, one call for every class (normal in turn) and seed.
+    ``check_collapse``: as in ``fit`` (False: degenerate or collapsed runs are measured, not raised)."""
     auroc: dict[int, list[float]] = {}
     xtr, ytr, xte, yte = FIT_DATA[dataset](split_seed)
     if method in SKLEARN:
@@ -181,7 +178,7 @@ def _fit_cell(dataset: str, method: str, seeds: Sequence[int], split_seed: int, 
     else:
         fit_method, overrides = _method_and_overrides(method)
         model = ocnn_jax.fit(xtr, ytr, method=fit_method, normal_classes="all", seeds=list(seeds), progress=progress,
-                             check_collapse=CHECK_COLLAPSE, **overrides)
+                             check_collapse=check_collapse, **overrides)
         aucs = model.evaluate(xte, y=yte)
         by_run: dict[tuple[int, int], float] = {}
         for run, a in zip(model.runs, aucs):
@@ -207,9 +204,9 @@ def _load(name: str, data_dir: str | None):
 
 
 def _sweep_cell(dataset: str, method: str, classes: Sequence[int], seeds: Sequence[int], data_dir: str | None,
-                work_dir: str, progress: bool) -> dict[str, Any]:
+                work_dir: str, progress: bool, check_collapse: bool = True) -> dict[str, Any]:
     """digits images, MNIST and CIFAR-10 through ``sweep`` (its per-dataset defaults; ``quick`` for the
-    large sets); the scikit-learn columns on the same classes and seeds."""
+    large sets); the scikit-learn columns on the same classes and seeds. ``check_collapse``: as in ``fit``."""
     name, quick = _sweep_dataset(dataset)
     if method in SKLEARN:
         ds = _load(name, data_dir)
@@ -233,7 +230,7 @@ def _sweep_cell(dataset: str, method: str, classes: Sequence[int], seeds: Sequen
     fit_method, overrides = _method_and_overrides(method, dataset)
     results = sweep(name, method=fit_method, normal_classes=list(classes), seeds=list(seeds), data_dir=data_dir,
                     out_dir=out, resume=True, quick=quick, progress=progress, figures=False,
-                    check_collapse=CHECK_COLLAPSE, **overrides)
+                    check_collapse=check_collapse, **overrides)
     (setting,) = results["settings"]  # defaults only: no grid
     by_class = {p["normal_class"]: p for p in setting["per_class"]}
     return {"classes": [by_class[c]["class_name"] for c in classes], "seeds": list(seeds),
@@ -506,8 +503,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="measure cells even when a run is degenerate (OC-NN) or collapsed (Deep SVDD) instead of "
                         "stopping; such cells record collapse_check: off")
     args = p.parse_args(argv)
-    global CHECK_COLLAPSE
-    CHECK_COLLAPSE = not args.no_collapse_check
+    check = not args.no_collapse_check
 
     out = Path(args.out)
     results: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
@@ -554,16 +550,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 continue
             t0 = time.perf_counter()
             if d in FIT_DATA:
-                cell = _fit_cell(d, m, seeds, args.split_seed, args.progress)
+                cell = _fit_cell(d, m, seeds, args.split_seed, args.progress, check)
             elif d == "digits_images":
-                cell = _sweep_cell(d, m, list(range(10)), seeds, None, work_dir, args.progress)
+                cell = _sweep_cell(d, m, list(range(10)), seeds, None, work_dir, args.progress, check)
             elif d == "mnist_quick":
-                cell = _sweep_cell(d, m, mnist_classes, seeds, data_dir_for("mnist"), work_dir, args.progress)
+                cell = _sweep_cell(d, m, mnist_classes, seeds, data_dir_for("mnist"), work_dir, args.progress, check)
             else:
-                cell = _sweep_cell(d, m, cifar_classes, (0,), data_dir_for("cifar10"), work_dir, args.progress)
+                cell = _sweep_cell(d, m, cifar_classes, (0,), data_dir_for("cifar10"), work_dir, args.progress, check)
             cell.update(dataset=d, method=m, wall_s=time.perf_counter() - t0, date=time.strftime("%Y-%m-%d %H:%M:%S"),
                         command=results["command"], code=_code_version())
-            if not CHECK_COLLAPSE:
+            if not check:
                 cell["collapse_check"] = "off"
             results["cells"][key] = cell
             _write(out, results)  # after every cell: an interrupted run resumes from here

@@ -227,13 +227,12 @@ def test_finished_chunks_must_be_this_sweeps_and_hold_the_planned_runs(tmp_path)
         d.verify_chunk("c.json", {"fingerprint": d.digest, "runs": rows}, "default_000", [0], [0, 1], "default")
 
 
-def test_sweep_fingerprint_ignores_check_collapse_but_not_preprocessing():
-    """check_collapse only decides whether a finished degenerate run raises, so a sweep stopped by the check
-    resumes with check_collapse=False; options that change training still change the fingerprint."""
+def test_sweep_fingerprint_changes_with_an_option_that_changes_training():
+    """preprocessing changes what is trained, so it is part of the fingerprint (check_collapse is not an
+    input of the fingerprint at all: tests/test_sweep.py resumes a stopped sweep with it off)."""
     from ocnn_jax.datasets import load_digits
     from ocnn_jax.experiments._sweep import _fingerprint
 
     ds = load_digits()
     fp = lambda **o: _fingerprint(ds, "ocnn", [0], [0], None, o, [({}, {})])  # noqa: E731
-    assert fp(check_collapse=False) == fp() == fp(check_collapse=True)
-    assert fp(preprocessing="none") != fp()
+    assert fp(preprocessing="none") != fp() == fp()

@@ -369,6 +369,8 @@ def test_a_sweep_stopped_by_the_degeneracy_check_resumes_with_check_collapse_fal
         warnings.simplefilter("ignore")
         with pytest.raises(OCNNDegenerateError, match=r"normal class 0, seed 0"):
             sweep("digits", "ocnn", **kw)
+        fingerprint = (tmp_path / "s" / "fingerprint.json").read_text()
         results = sweep("digits", "ocnn", resume=True, check_collapse=False, **kw)
+    assert (tmp_path / "s" / "fingerprint.json").read_text() == fingerprint
     (setting,) = results["settings"]
     assert [p["normal_class"] for p in setting["per_class"]] == [0] and len(setting["per_class"][0]["aurocs"]) == 1

@@ -195,6 +195,7 @@ def sweep(
     contamination: float = 0.0,
     callbacks: Sequence[Any] = (),
     selection: str = "default",
+    check_collapse: bool = True,
     **config: Any,
 ) -> dict[str, Any]:
     """Train and evaluate every (normal class, seed, grid point) under the inductive protocol.
@@ -213,7 +214,8 @@ def sweep(
       out_dir: output directory (tables, figures, checkpoints); None keeps results in memory only.
       resume: continue the sweep in ``out_dir``: finished chunks are skipped, the chunk in progress
         restarts from its last checkpoint. Only the same sweep is continued: its fingerprint (data
-        set and its digest, method, full config, classes, seeds, grid, library version) must match,
+        set and its digest, method, full config, classes, seeds, grid, library version; not
+        ``check_collapse``) must match,
         else ``SweepDirectoryError`` lists what differs and nothing in ``out_dir`` is changed.
         Without ``resume`` (or ``overwrite``) an ``out_dir`` holding a sweep is an error.
       overwrite: delete the sweep in ``out_dir`` (results, chunks, checkpoints, figures) and start
@@ -232,6 +234,10 @@ def sweep(
       selection: "default" (label-free hyperparameter rules), or "paper" for the shallow baselines:
         selected as Ruff et al. (2018) describe, the OC-SVM's γ on a labelled 10 % hold-out of the test
         set, every run evaluated on the other 90 % (``ocnn_jax.experiments._paper_selection``).
+      check_collapse: as in ``ocnn_jax.fit``: a degenerate OC-NN head or a collapsed hypersphere
+        stops the sweep with the named error (its finished chunks and checkpoints stay); False
+        reports such runs instead. It decides only whether a finished run raises, never what is
+        trained, so it is not part of the fingerprint: a stopped sweep resumes with False.
       **config: overrides for every run (as in ``ocnn_jax.fit``).
 
     Returns:
@@ -318,7 +324,7 @@ def sweep(
         barrier("ocnn_jax.sweep: directory open")
         run_rows, score_files, train_time = _run_chunks(
             plan, ds, method, classes, directory, writer, mesh, shallow, progress, checkpoint_every_s, fit_options, callbacks,
-            figures, "lam" in (grid or {}), selection)
+            figures, "lam" in (grid or {}), selection, check_collapse)
         results = _results(ds, method, classes, seed_list, grid, overrides, run_rows, time.perf_counter() - t0, n_dev)
         # The input mode every run trained on: the method's default for "auto" (e.g. raw pixels for OC-SVM).
         modes = sorted({r["preprocessing"] for r in run_rows if "preprocessing" in r})
@@ -342,7 +348,7 @@ def sweep(
 
 
 #: ``fit`` parameters (not method config fields), from ``**config`` or the sweep's own arguments.
-_FIT_OPTIONS = ("encoder", "decoder", "rep_dim", "hidden", "model_axis", "check_collapse", "preprocessing",
+_FIT_OPTIONS = ("encoder", "decoder", "rep_dim", "hidden", "model_axis", "preprocessing",
                 "contamination")
 
 
@@ -368,9 +374,7 @@ def _fingerprint(ds: Dataset, method: str, classes: list[int], seeds: list[int],
             if key != "lam":
                 for value in values:
                     with_overrides(base, **{key: value})
-        # check_collapse decides only whether a finished degenerate run raises, never what is trained.
-        recorded = {k: v for k, v in fit_options.items() if k != "check_collapse"}
-        configs[_group_name(static)] = {"fit": recorded, **dataclasses.asdict(base)}
+        configs[_group_name(static)] = {"fit": fit_options, **dataclasses.asdict(base)}
     arrays = {"x_train": ds.x_train, "y_train": ds.y_train, "x_test": ds.x_test, "y_test": ds.y_test}
     return make_fingerprint(
         dataset=ds.name, dataset_digest=dataset_digest(arrays, ds.classes), method=method, config=configs,
@@ -382,13 +386,13 @@ def _fingerprint(ds: Dataset, method: str, classes: list[int], seeds: list[int],
 def _run_chunks(plan, ds: Dataset, method: str, classes: list[int], directory: SweepDirectory | None, writer: bool, mesh, shallow: bool,
                 progress: bool, checkpoint_every_s: float, fit_options: dict[str, Any],
                 callbacks: Sequence[Any], figures: bool, lam_grid: bool,
-                selection: str = "default") -> tuple[list[dict[str, Any]], list[str], float]:
+                selection: str = "default", check_collapse: bool = True) -> tuple[list[dict[str, Any]], list[str], float]:
     """Train (or, for finished chunks, read back) every chunk of the plan: (run rows, score files,
     training seconds over all calls). Stops with ``Interrupted`` on SIGINT (``deferred_sigint``).
     ``fit_options``: the sweep's ``preprocessing`` and ``contamination`` for ``fit``; ``callbacks`` its
     training callbacks; ``figures``: draw RCAE's noise figures (``lam_grid``: one per λ); ``selection``:
     "paper" fits and evaluates the shallow runs by ``paper_selection_runs``; ``classes``: every class of
-    the sweep (a group's data is prepared once for all of them)."""
+    the sweep (a group's data is prepared once for all of them); ``check_collapse``: as in ``fit``."""
     out_dir = None if directory is None else directory.out_dir
     run_rows: list[dict[str, Any]] = []
     score_files: list[str] = []
@@ -421,15 +425,14 @@ def _run_chunks(plan, ds: Dataset, method: str, classes: list[int], directory: S
             continue
         if shallow:
             model = fit(ds.x_train, ds.y_train, method=method, normal_classes=chunk_classes, seeds=chunk_seeds,
-                        progress=progress, **{**fit_options, "contamination": rho}, **group_cfg)
+                        progress=progress, check_collapse=check_collapse, **{**fit_options, "contamination": rho},
+                        **group_cfg)
             points = [{}] * model.n_runs
         else:
-            # check_collapse is an option of training, not of prepare: it decides whether a degenerate run raises.
-            prep_cfg = {k: v for k, v in group_cfg.items() if k != "check_collapse"}
             if name not in prepared:
                 prepared.clear()  # one group's data and programs on device at a time
                 prepared[name] = prepare(ds.x_train, ds.y_train, method=method, normal_classes=classes, mesh=mesh,
-                                         **{**fit_options, "contamination": rho}, **prep_cfg)
+                                         **{**fit_options, "contamination": rho}, **group_cfg)
             prep = prepared[name]
             group_points = grid_points(prep.config, traced)
             table = run_table([classes.index(c) for c in chunk_classes], chunk_seeds, group_points)
@@ -438,7 +441,7 @@ def _run_chunks(plan, ds: Dataset, method: str, classes: list[int], directory: S
                 ckpt = Checkpointer(os.path.join(out_dir, "checkpoints", f"{tag}.npz"), every_s=checkpoint_every_s,
                                     identity=directory.chunk_identity(tag, chunk_classes, chunk_seeds))
             model = prep.train(table, pad_to=pad_to, checkpoint=ckpt, progress=progress, callbacks=callbacks,
-                               check_collapse=group_cfg.get("check_collapse", True))
+                               check_collapse=check_collapse)
             points = [{k: float(v[j]) for k, v in table.grid.items()} for j in range(len(table))]
         train_time += model.wall_time
         scores = model.score(ds.x_test)

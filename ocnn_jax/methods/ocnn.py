@@ -46,7 +46,7 @@ from ..core.optim import init_opt_state, lr_at_epoch, make_optimizer
 from ..core.program import Phase, Program, RunSpec, run_value
 from ..core.rbf import RBFLayer, fit_rbf_layer, rbf_features
 
-__all__ = ["OCNNConfig", "OCNN_FEATURES", "OCNN_KERNELS", "RBF_SCALES", "LENET_KERNEL", "PAPER_OCNN", "encode_train", "feature_dim", "ocnn_defaults", "OCNNState", "init_head", "make_ocnn",
+__all__ = ["OCNNConfig", "OCNN_FEATURES", "OCNN_KERNELS", "RBF_SCALES", "LENET_KERNEL", "PAPER_OCNN", "encode_train", "encoder_body", "feature_dim", "ocnn_defaults", "OCNNState", "init_head", "make_ocnn",
            "ocnn_features", "ocnn_scores", "head_input", "kernel_of", "degenerate_runs", "project_codes", "unit_norm"]
 
 
@@ -237,12 +237,21 @@ def project_codes(cfg: OCNNConfig, z: jax.Array) -> jax.Array:
 BODY = "flat"
 
 
+def encoder_body(backbone: Backbone, params: Any, stats: Any, x: jax.Array, train: bool) -> tuple[jax.Array, Any]:
+    """The encoder body's output for x (B, *input_shape) → ((B, p), BN statistics: updated in training
+    mode, unchanged in inference mode)."""
+    mutable = ["batch_stats", "intermediates"] if train else ["intermediates"]
+    _, mutated = backbone.encoder.apply({"params": params, "batch_stats": stats}, x, train=train, mutable=mutable)
+    if BODY not in mutated.get("intermediates", {}):
+        raise ValueError(f"features='encoder_body' needs an encoder that sows its body output as "
+                         f"'{BODY}' (the built-in LeNet encoders do); this encoder does not")
+    return mutated["intermediates"][BODY][0], mutated.get("batch_stats", stats)
+
+
 def encode_train(backbone: Backbone, cfg: OCNNConfig, params: Any, stats: Any, x: jax.Array) -> tuple[jax.Array, Any]:
     """Training-mode z of x (B, *input_shape) for a fine-tuned encoder → ((B, p), new BN statistics)."""
     if cfg.features == "encoder_body":
-        _, mutated = backbone.encoder.apply({"params": params, "batch_stats": stats}, x, train=True,
-                                            mutable=["batch_stats", "intermediates"])
-        return mutated["intermediates"][BODY][0], mutated.get("batch_stats", stats)
+        return encoder_body(backbone, params, stats, x, train=True)
     z, stats = apply_train(backbone.encoder, params, stats, x)
     return project_codes(cfg, z), stats
 
@@ -254,12 +263,7 @@ def ocnn_features(backbone: Backbone, cfg: OCNNConfig, params: Any, stats: Any, 
     if cfg.features == "input":
         return x.reshape(x.shape[0], -1)
     if cfg.features == "encoder_body":
-        _, mutated = backbone.encoder.apply({"params": params, "batch_stats": stats}, x, train=False,
-                                            mutable=["intermediates"])
-        if BODY not in mutated.get("intermediates", {}):
-            raise ValueError(f"features='encoder_body' needs an encoder that sows its body output as "
-                             f"'{BODY}' (the built-in LeNet encoders do); this encoder does not")
-        return mutated["intermediates"][BODY][0]
+        return encoder_body(backbone, params, stats, x, train=False)[0]
     return project_codes(cfg, apply_eval(backbone.encoder, params, stats, x))
 
 
