@@ -192,9 +192,9 @@ def test_ocnn_defaults_and_bad_input():
             cfg.rbf_gamma, cfg.rbf_width, cfg.rbf_scale) == (0.1, "tanh", 32, False, "encoder_body", "rbf", 1024,
                                                              None, 0.35, "none")
     assert default_config("cifar_lenet", "ocnn").features == "encoder_body"
-    for family, features in (("custom", "encoder"), ("mlp", "input")):
-        other = default_config(family, "ocnn")
-        assert (other.features, other.landmarks, other.rbf_width, other.rbf_scale) == (features, 256, 1.0, "std")
+    custom, mlp = default_config("custom", "ocnn"), default_config("mlp", "ocnn")
+    assert (custom.features, custom.landmarks, custom.rbf_width, custom.rbf_scale) == ("encoder", 256, 1.0, "std")
+    assert (mlp.features, mlp.landmarks, mlp.rbf_width, mlp.rbf_scale) == ("input", 256, 0.7, "none")
     assert active_pretrain(cfg) == ae_row("mnist_lenet")
     assert active_pretrain(default_config("mlp", "ocnn")) is None and OCNNConfig().features == "input"
     assert default_config("cifar_lenet", "ocnn").pretrain.epochs == 350
@@ -394,8 +394,8 @@ def test_default_detects_anomalies_around_centred_tabular_data():
     r_ = np.random.default_rng(1)
     x = np.concatenate([r_.normal(size=(150, 6)), 3.0 * r_.normal(size=(80, 6))]).astype(np.float32)
     y = np.repeat([0, 1], [150, 80])
-    model = ocnn_jax.fit(x[:100], method="ocnn", seeds=[0, 1], progress=False)  # preprocessing: standardise
-    assert model.preprocessing.mode == "standardize"
+    model = ocnn_jax.fit(x[:100], method="ocnn", seeds=[0, 1], progress=False)  # floored standardising
+    assert model.preprocessing.mode == "standardize_floor"
     for s in model.score(x[100:]):
         assert roc_auc_score(y[100:], s) > 0.9
 

@@ -46,7 +46,7 @@ from ..core.optim import init_opt_state, lr_at_epoch, make_optimizer
 from ..core.program import Phase, Program, RunSpec, run_value
 from ..core.rbf import RBFLayer, fit_rbf_layer, rbf_features
 
-__all__ = ["OCNNConfig", "OCNN_FEATURES", "OCNN_KERNELS", "RBF_SCALES", "LENET_KERNEL", "PAPER_OCNN", "encode_train", "encoder_body", "feature_dim", "ocnn_defaults", "OCNNState", "init_head", "make_ocnn",
+__all__ = ["OCNNConfig", "OCNN_FEATURES", "OCNN_KERNELS", "RBF_SCALES", "LENET_KERNEL", "MLP_KERNEL", "PAPER_OCNN", "encode_train", "encoder_body", "feature_dim", "ocnn_defaults", "OCNNState", "init_head", "make_ocnn",
            "ocnn_features", "ocnn_scores", "head_input", "kernel_of", "degenerate_runs", "project_codes", "unit_norm"]
 
 
@@ -169,17 +169,26 @@ class OCNNConfig:
 LENET_KERNEL: dict[str, Any] = {"features": "encoder_body", "landmarks": 1024, "rbf_width": 0.35, "rbf_scale": "none"}
 
 
+#: The MLP family's RBF layer (feature vectors, small images; chosen on the default-settings suite,
+#: benchmarks/results/issue13_ocnn_flat_findings.md): z is the preprocessed input, K = 256 landmarks, a
+#: kernel 0.7 times the median-heuristic width (about scikit-learn's γ = "scale" rule), isotropic. With
+#: the method's floored standardising on vectors (``registry.OCNN_PREPROCESSING``) this is the geometry
+#: of our OC-SVM; a 1/std rescaling inside the layer would again blow up the near-constant features.
+MLP_KERNEL: dict[str, Any] = {"features": "input", "rbf_width": 0.7, "rbf_scale": "none"}
+
+
 def ocnn_defaults(family: str) -> OCNNConfig:
     """Project defaults for a backbone family: the RBF layer and g = tanh everywhere. z: for the LeNet
-    families, the pretrained encoder body's output (``LENET_KERNEL``); for user-supplied encoders
-    ("custom"), their code; for the MLP family (feature vectors, small images), the preprocessed input
-    (K = 256, median-heuristic width, 1/std scaling). h = 128 for CIFAR-10 (32 otherwise); the family's
-    AE row for pretraining."""
+    families, the pretrained encoder body's output (``LENET_KERNEL``); for the MLP family (feature
+    vectors, small images), the preprocessed input (``MLP_KERNEL``); for user-supplied encoders
+    ("custom"), their code (K = 256, median-heuristic width, 1/std scaling: codes in unknown units).
+    h = 128 for CIFAR-10 (32 otherwise); the family's AE row for pretraining."""
     h = 128 if family == "cifar_lenet" else 32
     if family in ("mnist_lenet", "cifar_lenet"):
         return OCNNConfig(hidden_units=h, pretrain=ae_row(family), **LENET_KERNEL)
-    features = "input" if family == "mlp" else "encoder"
-    return OCNNConfig(hidden_units=h, features=features, pretrain=ae_row(family))
+    if family == "mlp":
+        return OCNNConfig(hidden_units=h, pretrain=ae_row(family), **MLP_KERNEL)
+    return OCNNConfig(hidden_units=h, features="encoder", pretrain=ae_row(family))
 
 
 class OCNNState(NamedTuple):
