@@ -194,7 +194,7 @@ def test_ocnn_defaults_and_bad_input():
     assert default_config("cifar_lenet", "ocnn").features == "encoder_body"
     custom, mlp = default_config("custom", "ocnn"), default_config("mlp", "ocnn")
     assert (custom.features, custom.landmarks, custom.rbf_width, custom.rbf_scale) == ("encoder", 256, 1.0, "std")
-    assert (mlp.features, mlp.landmarks, mlp.rbf_width, mlp.rbf_scale) == ("input", 256, 0.7, "none")
+    assert (mlp.features, mlp.landmarks, mlp.rbf_width, mlp.rbf_scale, mlp.train.lr) == ("input", 256, 0.7, "none", 1e-3)
     assert active_pretrain(cfg) == ae_row("mnist_lenet")
     assert active_pretrain(default_config("mlp", "ocnn")) is None and OCNNConfig().features == "input"
     assert default_config("cifar_lenet", "ocnn").pretrain.epochs == 350
