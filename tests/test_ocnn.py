@@ -362,6 +362,46 @@ def test_rbf_median_uses_the_first_landmarks_only():
     np.testing.assert_allclose(layer.gamma, 1 / np.median(d[~np.eye(MEDIAN_LANDMARKS, dtype=bool)]), rtol=1e-4)
 
 
+def _np_tail_value(phi, nu):
+    """NumPy oracle of rbf.tail_value: the lower-ν-tail value of phi (n, K) along its mean direction."""
+    u = phi.mean(0) / np.linalg.norm(phi.mean(0))
+    p = phi @ u
+    q = np.quantile(p, nu)
+    return q - np.maximum(q - p, 0).mean() / nu
+
+
+@pytest.mark.parametrize("width, scaled", [(0.1, True), (1.0, True), (3.0, False)])
+def test_rbf_tail_floor_scales_only_features_too_small_to_leave_the_origin(width, scaled):
+    """With ν the layer's features are scaled so that their ν-tail value along the mean direction is at
+    least TAIL_FLOOR (a narrow kernel on spread-out rows needs it: the least covered rows' features are
+    tiny); a layer already above the floor is unchanged. tail_value equals the NumPy oracle; padding
+    rows never count."""
+    from ocnn_jax.core.rbf import TAIL_FLOOR, fit_rbf_layer, rbf_features, tail_value
+
+    r_ = np.random.default_rng(6)
+    n, n_max, k = 60, 64, 30
+    z = np.zeros((n_max, 4), np.float32)
+    z[:n] = r_.standard_t(2, size=(n, 4))  # heavy tails: some rows far from every landmark
+    z[n:] = 1e6
+    zj, nj = jnp.asarray(z), jnp.int32(n)
+    plain = fit_rbf_layer(jax.random.key(0), zj, nj, k, width=width)
+    floored = fit_rbf_layer(jax.random.key(0), zj, nj, k, width=width, nu=0.1)
+    phi0 = np.asarray(rbf_features(plain, zj[:n]), np.float64)
+    t0 = _np_tail_value(phi0, 0.1)
+    np.testing.assert_allclose(tail_value(rbf_features(plain, zj), nj, 0.1), t0, rtol=1e-4)
+    t1 = _np_tail_value(np.asarray(rbf_features(floored, zj[:n]), np.float64), 0.1)
+    assert (t0 < TAIL_FLOOR) == scaled
+    if not scaled:
+        np.testing.assert_allclose(floored.norm, plain.norm, rtol=1e-6)
+    else:
+        np.testing.assert_allclose(t1, TAIL_FLOOR, rtol=1e-4)
+        np.testing.assert_allclose(floored.norm, plain.norm * t0 / TAIL_FLOOR, rtol=1e-4)
+    for field in ("landmarks", "shift", "inv_scale", "gamma"):
+        np.testing.assert_array_equal(getattr(floored, field), getattr(plain, field))
+    if width == 0.1:
+        assert t0 < 1 < TAIL_FLOOR  # the case the floor is for: w = 0 a possible minimum before it
+
+
 def _along_the_mean(seed=0, d=8):
     """Normal rows around a positive mean μ; anomalies 2.5 μ further out along it (plus the same noise)."""
     r_ = np.random.default_rng(seed)

@@ -12,6 +12,13 @@
 * m: the mean of the unnormalised φ over the normal training data, so the features have mean 1 whatever
   the kernel width. OC-NN's penalty ½‖w‖² + ½‖V‖² is not scale-invariant: features that are too small
   leave w = 0 as the optimum.
+* With ν given (OC-NN), m is further divided by max(1, τ / T), T the ν-tail value of the features
+  along their mean direction u = mean φ / ‖mean φ‖: T = q − (1/ν)·mean relu(q − ⟨u, φ⟩) with
+  q = q_ν(⟨u, φ⟩), the lower-ν-tail mean that OC-NN's objective rewards. Near w = 0 the head is linear
+  (tanh(0) = 0, tanh'(0) = 1) and ½‖w‖² + ½‖V‖² ≥ ‖Vᵀw‖, so along u the objective of a head of size t
+  is about t·(1 − T): with T ≤ 1 the trivial head w = 0 can be a minimum (no separation from the
+  origin). τ = ``TAIL_FLOOR`` > 1 guarantees a descent direction away from it; layers whose T is
+  already ≥ τ are unchanged.
 
 Why: ŷ = ⟨w, g(V φ)⟩ has no bias, so OC-NN separates the normal data from the origin. Every φ_k
 tends to 0 away from the landmarks, so "far from the normal data" is the origin of the head's input
@@ -28,10 +35,14 @@ from jax.typing import ArrayLike
 
 from .losses import masked_mean, masked_quantile
 
-__all__ = ["RBFLayer", "pairwise_sq_dist", "rbf_features", "fit_rbf_layer", "STD_EPS", "MEDIAN_LANDMARKS"]
+__all__ = ["RBFLayer", "pairwise_sq_dist", "rbf_features", "fit_rbf_layer", "tail_value", "STD_EPS",
+           "MEDIAN_LANDMARKS", "TAIL_FLOOR"]
 
 #: Features whose std over the normal training data is at most this keep scale 1.
 STD_EPS = 1e-6
+#: τ: the least ν-tail value T of the features along their mean direction (module docstring); > 1 so
+#: that the trivial OC-NN head w = 0 is never a minimum of the linearised objective.
+TAIL_FLOOR = 2.0
 
 
 class RBFLayer(NamedTuple):
@@ -70,8 +81,20 @@ def rbf_features(layer: RBFLayer, z: jax.Array) -> jax.Array:
 MEDIAN_LANDMARKS = 256
 
 
+def tail_value(phi: jax.Array, n_valid: ArrayLike, nu: ArrayLike) -> jax.Array:
+    """T = q − (1/ν)·mean relu(q − p), p = ⟨u, φ_i⟩ with u = mean φ / ‖mean φ‖ and q = q_ν(p), over the
+    first ``n_valid`` rows of phi (n_max, K): the lower-ν-tail mean of the features along their mean
+    direction (the quantity OC-NN's −r + (1/ν)·mean relu(r − ŷ) rewards). Scalar."""
+    mu = masked_mean(phi, n_valid)
+    u = mu / jnp.maximum(jnp.linalg.norm(mu), jnp.finfo(phi.dtype).tiny)
+    p = phi @ u
+    q = masked_quantile(p, n_valid, nu)
+    return q - masked_mean(jax.nn.relu(q - p), n_valid) / jnp.asarray(nu, phi.dtype)
+
+
 def fit_rbf_layer(key: jax.Array, z: jax.Array, n_valid: ArrayLike, n_landmarks: int,
-                  gamma: float | None = None, width: float = 1.0, scale: bool = True) -> RBFLayer:
+                  gamma: float | None = None, width: float = 1.0, scale: bool = True,
+                  nu: ArrayLike | None = None) -> RBFLayer:
     """Fit the layer on the first ``n_valid`` rows of z (n_max, p); the rest is padding.
 
     Args:
@@ -84,6 +107,8 @@ def fit_rbf_layer(key: jax.Array, z: jax.Array, n_valid: ArrayLike, n_landmarks:
         for features in one unit such as pixels).
       width: w, the kernel width relative to the median heuristic (used when ``gamma`` is None):
         γ = 1 / (w² · median); w < 1 narrows the kernel towards the nearest landmark.
+      nu: OC-NN's ν (may be traced): scale the features up where needed so that their ν-tail value
+        along the mean direction is at least ``TAIL_FLOOR`` (module docstring); None: no such scaling.
     """
     n_max = z.shape[0]
     valid = jnp.arange(n_max) < n_valid
@@ -105,4 +130,7 @@ def fit_rbf_layer(key: jax.Array, z: jax.Array, n_valid: ArrayLike, n_landmarks:
         g = jnp.asarray(gamma, z.dtype)
     raw = jnp.exp(-g * pairwise_sq_dist(zs, landmarks))
     norm = jnp.maximum(masked_mean(jnp.mean(raw, axis=1), n_valid), jnp.finfo(z.dtype).tiny)
+    if nu is not None:
+        t = tail_value(raw / norm, n_valid, nu)
+        norm = norm / jnp.maximum(1.0, TAIL_FLOOR / jnp.maximum(t, jnp.finfo(z.dtype).tiny))
     return RBFLayer(landmarks, mean, inv_scale, g, norm)

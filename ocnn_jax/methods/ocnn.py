@@ -365,7 +365,7 @@ def make_ocnn(backbone: Backbone, cfg: OCNNConfig, n_max: int, n_chunks: int) ->
         kernel = None
         if cfg.kernel == "rbf":
             kernel = fit_rbf_layer(kernel_key, z, data.n[run.cls], cfg.landmarks, cfg.rbf_gamma,
-                                       cfg.rbf_width, cfg.rbf_scale == "std")
+                                       cfg.rbf_width, cfg.rbf_scale == "std", nu=run.nu)
         state = OCNNState(params, enc_stats, opt_state, run_key, jnp.zeros((), jnp.float32),
                           None if finetune else z, kernel)
         return refresh_r(state, run, data)[0]
