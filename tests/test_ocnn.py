@@ -370,13 +370,13 @@ def _np_tail_value(phi, nu):
     return q - np.maximum(q - p, 0).mean() / nu
 
 
-@pytest.mark.parametrize("width, scaled", [(0.1, True), (1.0, True), (3.0, False)])
-def test_rbf_tail_floor_scales_only_features_too_small_to_leave_the_origin(width, scaled):
-    """With ν the layer's features are scaled so that their ν-tail value along the mean direction is at
-    least TAIL_FLOOR (a narrow kernel on spread-out rows needs it: the least covered rows' features are
-    tiny); a layer already above the floor is unchanged. tail_value equals the NumPy oracle; padding
-    rows never count."""
-    from ocnn_jax.core.rbf import TAIL_FLOOR, fit_rbf_layer, rbf_features, tail_value
+@pytest.mark.parametrize("width, widened", [(0.05, True), (0.5, True), (1.0, False)])
+def test_rbf_layer_widens_a_kernel_whose_tail_is_too_small_to_leave_the_origin(width, widened):
+    """With ν the median-heuristic kernel is widened in steps of WIDEN until the features' ν-tail value along
+    their mean direction reaches TAIL_FLOOR (a narrow kernel on spread-out rows needs it: the least
+    covered rows' features are near 0); a layer already above it keeps its width; with a fixed γ
+    nothing changes. tail_value and the chosen width equal a NumPy oracle; padding rows never count."""
+    from ocnn_jax.core.rbf import MAX_WIDEN_STEPS, TAIL_FLOOR, WIDEN, fit_rbf_layer, rbf_features, tail_value
 
     r_ = np.random.default_rng(6)
     n, n_max, k = 60, 64, 30
@@ -385,21 +385,32 @@ def test_rbf_tail_floor_scales_only_features_too_small_to_leave_the_origin(width
     z[n:] = 1e6
     zj, nj = jnp.asarray(z), jnp.int32(n)
     plain = fit_rbf_layer(jax.random.key(0), zj, nj, k, width=width)
-    floored = fit_rbf_layer(jax.random.key(0), zj, nj, k, width=width, nu=0.1)
+    adapted = fit_rbf_layer(jax.random.key(0), zj, nj, k, width=width, nu=0.1)
     phi0 = np.asarray(rbf_features(plain, zj[:n]), np.float64)
-    t0 = _np_tail_value(phi0, 0.1)
-    np.testing.assert_allclose(tail_value(rbf_features(plain, zj), nj, 0.1), t0, rtol=1e-4)
-    t1 = _np_tail_value(np.asarray(rbf_features(floored, zj[:n]), np.float64), 0.1)
-    assert (t0 < TAIL_FLOOR) == scaled
-    if not scaled:
-        np.testing.assert_allclose(floored.norm, plain.norm, rtol=1e-6)
-    else:
-        np.testing.assert_allclose(t1, TAIL_FLOOR, rtol=1e-4)
-        np.testing.assert_allclose(floored.norm, plain.norm * t0 / TAIL_FLOOR, rtol=1e-4)
-    for field in ("landmarks", "shift", "inv_scale", "gamma"):
-        np.testing.assert_array_equal(getattr(floored, field), getattr(plain, field))
-    if width == 0.1:
-        assert t0 < 1 < TAIL_FLOOR  # the case the floor is for: w = 0 a possible minimum before it
+    np.testing.assert_allclose(tail_value(rbf_features(plain, zj), nj, 0.1), _np_tail_value(phi0, 0.1), rtol=1e-4)
+    # Oracle: the first of γ, γ/WIDEN², γ/WIDEN⁴, ... whose mean-1 features reach the floor, else the last.
+    ls = np.asarray(plain.landmarks, np.float64)
+    zs = (z[:n] - np.asarray(plain.shift)) * np.asarray(plain.inv_scale)
+    d = ((zs[:, None] - ls[None]) ** 2).sum(-1)
+    tails = []
+    for step in range(MAX_WIDEN_STEPS + 1):
+        raw = np.exp(-float(plain.gamma) / WIDEN ** (2 * step) * d)
+        tails.append(_np_tail_value(raw / raw.mean(), 0.1))
+    chosen = next((i for i, t in enumerate(tails) if t >= TAIL_FLOOR), MAX_WIDEN_STEPS)
+    assert (chosen > 0) == widened
+    np.testing.assert_allclose(adapted.gamma, float(plain.gamma) / WIDEN ** (2 * chosen), rtol=1e-5)
+    t_adapted = _np_tail_value(np.asarray(rbf_features(adapted, zj[:n]), np.float64), 0.1)
+    if max(tails) >= TAIL_FLOOR:
+        assert t_adapted >= TAIL_FLOOR - 1e-4
+    else:  # no step reaches the floor: the widest is kept
+        assert chosen == MAX_WIDEN_STEPS and width == 0.05
+    assert tails == sorted(tails)  # widening raises the tail value here
+    for field in ("landmarks", "shift", "inv_scale"):
+        np.testing.assert_array_equal(getattr(adapted, field), getattr(plain, field))
+    fixed = fit_rbf_layer(jax.random.key(0), zj, nj, k, gamma=float(plain.gamma), nu=0.1)
+    np.testing.assert_allclose(fixed.gamma, plain.gamma) and np.testing.assert_allclose(fixed.norm, plain.norm)
+    if width == 0.5:
+        assert 0 < chosen < MAX_WIDEN_STEPS and tails[0] < TAIL_FLOOR == 1.0  # the case it is for: w = 0 a possible minimum at the given width
 
 
 def _along_the_mean(seed=0, d=8):

@@ -12,13 +12,14 @@
 * m: the mean of the unnormalised φ over the normal training data, so the features have mean 1 whatever
   the kernel width. OC-NN's penalty ½‖w‖² + ½‖V‖² is not scale-invariant: features that are too small
   leave w = 0 as the optimum.
-* With ν given (OC-NN), m is further divided by max(1, τ / T), T the ν-tail value of the features
-  along their mean direction u = mean φ / ‖mean φ‖: T = q − (1/ν)·mean relu(q − ⟨u, φ⟩) with
+* With ν given (OC-NN) and γ from the median heuristic, the width is widened where needed, by factors of
+  ``WIDEN`` = 2^(1/4) (at most ``MAX_WIDEN_STEPS`` times, i.e. up to 8×), until the features' ν-tail value along their mean direction
+  u = mean φ / ‖mean φ‖ reaches τ = ``TAIL_FLOOR``: T = q − (1/ν)·mean relu(q − ⟨u, φ⟩) with
   q = q_ν(⟨u, φ⟩), the lower-ν-tail mean that OC-NN's objective rewards. Near w = 0 the head is linear
   (tanh(0) = 0, tanh'(0) = 1) and ½‖w‖² + ½‖V‖² ≥ ‖Vᵀw‖, so along u the objective of a head of size t
   is about t·(1 − T): with T ≤ 1 the trivial head w = 0 can be a minimum (no separation from the
-  origin). τ = ``TAIL_FLOOR`` > 1 guarantees a descent direction away from it; layers whose T is
-  already ≥ τ are unchanged.
+  origin). A narrow kernel leaves the least covered ν of the training rows with features near 0, i.e.
+  a small T; widening raises T (towards √K as γ → 0). Layers already at T ≥ τ keep their width.
 
 Why: ŷ = ⟨w, g(V φ)⟩ has no bias, so OC-NN separates the normal data from the origin. Every φ_k
 tends to 0 away from the landmarks, so "far from the normal data" is the origin of the head's input
@@ -36,13 +37,18 @@ from jax.typing import ArrayLike
 from .losses import masked_mean, masked_quantile
 
 __all__ = ["RBFLayer", "pairwise_sq_dist", "rbf_features", "fit_rbf_layer", "tail_value", "STD_EPS",
-           "MEDIAN_LANDMARKS", "TAIL_FLOOR"]
+           "MEDIAN_LANDMARKS", "TAIL_FLOOR", "WIDEN", "MAX_WIDEN_STEPS"]
 
 #: Features whose std over the normal training data is at most this keep scale 1.
 STD_EPS = 1e-6
-#: τ: the least ν-tail value T of the features along their mean direction (module docstring); > 1 so
-#: that the trivial OC-NN head w = 0 is never a minimum of the linearised objective.
-TAIL_FLOOR = 2.0
+#: τ: the least ν-tail value T of the features along their mean direction (module docstring): above 1
+#: the trivial OC-NN head w = 0 is not a minimum of the linearised objective. 1 itself, because every
+#: widening step costs ranking (MNIST digit 3, benchmarks/results/issue13_ocnn_flat_findings.md).
+TAIL_FLOOR = 1.0
+#: The width factor of one widening step (γ / √2): fine steps, so a run is widened no more than needed.
+WIDEN = 2.0 ** 0.25
+#: Widening steps tried when T < τ (up to WIDEN^12 = 8× the width); the widest is kept if none reaches τ.
+MAX_WIDEN_STEPS = 12
 
 
 class RBFLayer(NamedTuple):
@@ -85,6 +91,7 @@ def tail_value(phi: jax.Array, n_valid: ArrayLike, nu: ArrayLike) -> jax.Array:
     """T = q − (1/ν)·mean relu(q − p), p = ⟨u, φ_i⟩ with u = mean φ / ‖mean φ‖ and q = q_ν(p), over the
     first ``n_valid`` rows of phi (n_max, K): the lower-ν-tail mean of the features along their mean
     direction (the quantity OC-NN's −r + (1/ν)·mean relu(r − ŷ) rewards). Scalar."""
+    n_valid = jnp.asarray(n_valid)
     mu = masked_mean(phi, n_valid)
     u = mu / jnp.maximum(jnp.linalg.norm(mu), jnp.finfo(phi.dtype).tiny)
     p = phi @ u
@@ -94,7 +101,7 @@ def tail_value(phi: jax.Array, n_valid: ArrayLike, nu: ArrayLike) -> jax.Array:
 
 def fit_rbf_layer(key: jax.Array, z: jax.Array, n_valid: ArrayLike, n_landmarks: int,
                   gamma: float | None = None, width: float = 1.0, scale: bool = True,
-                  nu: ArrayLike | None = None) -> RBFLayer:
+                  nu: ArrayLike | None = None, tail_floor: float = TAIL_FLOOR) -> RBFLayer:
     """Fit the layer on the first ``n_valid`` rows of z (n_max, p); the rest is padding.
 
     Args:
@@ -107,8 +114,10 @@ def fit_rbf_layer(key: jax.Array, z: jax.Array, n_valid: ArrayLike, n_landmarks:
         for features in one unit such as pixels).
       width: w, the kernel width relative to the median heuristic (used when ``gamma`` is None):
         γ = 1 / (w² · median); w < 1 narrows the kernel towards the nearest landmark.
-      nu: OC-NN's ν (may be traced): scale the features up where needed so that their ν-tail value
-        along the mean direction is at least ``TAIL_FLOOR`` (module docstring); None: no such scaling.
+      nu: OC-NN's ν (may be traced): with the median heuristic, widen the kernel where needed until
+        the features' ν-tail value along their mean direction is at least ``tail_floor`` (module
+        docstring); None (or a fixed ``gamma``): the width as given.
+      tail_floor: τ.
     """
     n_max = z.shape[0]
     valid = jnp.arange(n_max) < n_valid
@@ -128,9 +137,20 @@ def fit_rbf_layer(key: jax.Array, z: jax.Array, n_valid: ArrayLike, n_landmarks:
         g = 1.0 / jnp.maximum(width * width * med, jnp.finfo(z.dtype).tiny)
     else:
         g = jnp.asarray(gamma, z.dtype)
-    raw = jnp.exp(-g * pairwise_sq_dist(zs, landmarks))
-    norm = jnp.maximum(masked_mean(jnp.mean(raw, axis=1), n_valid), jnp.finfo(z.dtype).tiny)
-    if nu is not None:
-        t = tail_value(raw / norm, n_valid, nu)
-        norm = norm / jnp.maximum(1.0, TAIL_FLOOR / jnp.maximum(t, jnp.finfo(z.dtype).tiny))
+    d = pairwise_sq_dist(zs, landmarks)
+
+    def features(gg: jax.Array) -> tuple[jax.Array, jax.Array]:
+        raw = jnp.exp(-gg * d)
+        return raw, jnp.maximum(masked_mean(jnp.mean(raw, axis=1), n_valid), jnp.finfo(z.dtype).tiny)
+
+    if gamma is None and nu is not None:
+        ladder = g / WIDEN ** (2.0 * jnp.arange(MAX_WIDEN_STEPS + 1, dtype=z.dtype))  # widths w · WIDEN^k
+
+        def tail_at(gg: jax.Array) -> jax.Array:
+            raw, norm = features(gg)
+            return tail_value(raw / norm, n_valid, nu)
+
+        ok = jax.lax.map(tail_at, ladder) >= tail_floor  # sequential: one (n_max, K) matrix at a time
+        g = ladder[jnp.where(jnp.any(ok), jnp.argmax(ok), MAX_WIDEN_STEPS)]
+    _, norm = features(g)
     return RBFLayer(landmarks, mean, inv_scale, g, norm)
