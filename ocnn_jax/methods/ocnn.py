@@ -102,7 +102,10 @@ class OCNNConfig:
       rbf_gamma: None (γ = 1 / (``rbf_width``² · the median squared distance between landmarks after
         the scaling)) or a fixed γ > 0 on the scaled representations.
       rbf_width: w, the kernel width relative to the median heuristic (1: the heuristic; 0.35 for the
-        LeNet families: a kernel that resolves the neighbourhood of each landmark).
+        LeNet families: a kernel that resolves the neighbourhood of each landmark; 0.7 for the MLP).
+        Each run widens it where needed (steps of 2^(1/4), up to 8×) until the features' ν-tail value
+        along their mean direction reaches 1, so that w = 0 is not the head's optimum
+        (``core.rbf``); a fixed ``rbf_gamma`` is used as given.
       rbf_scale: "std" (1 / per-feature std, for features in different units) or "none" (isotropic,
         for features in one unit: pixels, the LeNet body's activations).
       finetune_encoder: False (default): the pretrained encoder is frozen in inference mode and z is
