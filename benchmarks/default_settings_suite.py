@@ -204,9 +204,11 @@ def _load(name: str, data_dir: str | None):
 
 
 def _sweep_cell(dataset: str, method: str, classes: Sequence[int], seeds: Sequence[int], data_dir: str | None,
-                work_dir: str, progress: bool, check_collapse: bool = True) -> dict[str, Any]:
+                work_dir: str, progress: bool, check_collapse: bool = True, fresh: bool = False) -> dict[str, Any]:
     """digits images, MNIST and CIFAR-10 through ``sweep`` (its per-dataset defaults; ``quick`` for the
-    large sets); the scikit-learn columns on the same classes and seeds. ``check_collapse``: as in ``fit``."""
+    large sets); the scikit-learn columns on the same classes and seeds. ``check_collapse``: as in ``fit``;
+    ``fresh`` (``--redo``): delete the cell's old sweep directory instead of resuming it (it may hold
+    runs of other code or settings)."""
     name, quick = _sweep_dataset(dataset)
     if method in SKLEARN:
         ds = _load(name, data_dir)
@@ -229,7 +231,7 @@ def _sweep_cell(dataset: str, method: str, classes: Sequence[int], seeds: Sequen
     out = os.path.join(work_dir, dataset, method)
     fit_method, overrides = _method_and_overrides(method, dataset)
     results = sweep(name, method=fit_method, normal_classes=list(classes), seeds=list(seeds), data_dir=data_dir,
-                    out_dir=out, resume=True, quick=quick, progress=progress, figures=False,
+                    out_dir=out, resume=not fresh, overwrite=fresh, quick=quick, progress=progress, figures=False,
                     check_collapse=check_collapse, **overrides)
     (setting,) = results["settings"]  # defaults only: no grid
     by_class = {p["normal_class"]: p for p in setting["per_class"]}
@@ -493,7 +495,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "default_settings_suite.json"),
                    help="results JSON (the Markdown goes beside it, .md)")
     p.add_argument("--work-dir", default=None, help="sweep folders of the large cells (default: OUT without .json + '_runs')")
-    p.add_argument("--redo", action="store_true", help="recompute the selected cells even if OUT.json has them")
+    p.add_argument("--redo", action="store_true",
+                   help="recompute the selected cells even if OUT.json has them (their old sweep folders are deleted)")
     p.add_argument("--report-only", action="store_true", help="rebuild OUT.md from OUT.json, train nothing")
     p.add_argument("--merge", default=None, metavar="OTHER_JSON",
                    help="copy the cells of another run's JSON (e.g. one run in parallel with its own --out) that OUT.json "
@@ -552,11 +555,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             if d in FIT_DATA:
                 cell = _fit_cell(d, m, seeds, args.split_seed, args.progress, check)
             elif d == "digits_images":
-                cell = _sweep_cell(d, m, list(range(10)), seeds, None, work_dir, args.progress, check)
+                cell = _sweep_cell(d, m, list(range(10)), seeds, None, work_dir, args.progress, check, args.redo)
             elif d == "mnist_quick":
-                cell = _sweep_cell(d, m, mnist_classes, seeds, data_dir_for("mnist"), work_dir, args.progress, check)
+                cell = _sweep_cell(d, m, mnist_classes, seeds, data_dir_for("mnist"), work_dir, args.progress, check,
+                                   args.redo)
             else:
-                cell = _sweep_cell(d, m, cifar_classes, (0,), data_dir_for("cifar10"), work_dir, args.progress, check)
+                cell = _sweep_cell(d, m, cifar_classes, (0,), data_dir_for("cifar10"), work_dir, args.progress, check,
+                                   args.redo)
             cell.update(dataset=d, method=m, wall_s=time.perf_counter() - t0, date=time.strftime("%Y-%m-%d %H:%M:%S"),
                         command=results["command"], code=_code_version())
             if not check:

@@ -324,6 +324,22 @@ def test_default_settings_suite_cells_resume_and_isoforest_equals_sklearn(tmp_pa
         suite.main(["--datasets", "imagenet"])
 
 
+def test_default_settings_suite_redo_replaces_a_cells_old_sweep_folder(tmp_path):
+    """A sweep cell resumes its folder; with --redo (fresh) a folder of other settings is replaced
+    instead of refusing the run."""
+    import default_settings_suite as suite
+
+    from ocnn_jax import SweepDirectoryError
+
+    work = str(tmp_path / "runs")
+    first = suite._sweep_cell("digits_images", "isoforest", [0], [0], None, work, False)
+    assert first["seeds"] == [0] and len(first["auroc"][0]) == 1
+    with pytest.raises(SweepDirectoryError):  # other seeds, same folder, resume: refused
+        suite._sweep_cell("digits_images", "isoforest", [0], [0, 1], None, work, False)
+    again = suite._sweep_cell("digits_images", "isoforest", [0], [0, 1], None, work, False, fresh=True)
+    assert again["seeds"] == [0, 1] and again["auroc"][0][0] == first["auroc"][0][0]
+
+
 def test_ae_stability_report_pairs_before_and_after_and_checks_the_targets():
     """ae_stability.md from cells alone (no training): before = the paper-settings cell, after = the default;
     the targets (seed std <= 3 points per class, no run below 50 %) are judged per cell."""
