@@ -252,6 +252,18 @@ def _commands(results: dict[str, Any], cells: Sequence[dict[str, Any]] | None = 
     return [f"- {c}" for c in seen if c]
 
 
+def merged_command(command: str) -> str:
+    """A merged cell's command as recorded: its own --out/--work-dir (local paths) shown as OTHER.json /
+    OTHER_runs, and the merge noted; a command already noted is kept."""
+    if not command or "# merged with" in command:
+        return command
+    words = command.split()
+    for flag, name in (("--out", "OTHER.json"), ("--work-dir", "OTHER_runs")):
+        if flag in words[:-1]:
+            words[words.index(flag) + 1] = name
+    return " ".join(words) + "  # merged with --merge OTHER.json"
+
+
 def summarise(cell: dict[str, Any]) -> dict[str, float]:
     """mean: over classes of the per-class seed means; std: over seeds of the class-averaged AUROC (the
     seeds' spread of the data set's mean); worst class mean; worst single run; largest per-class seed std."""
@@ -501,6 +513,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--merge", default=None, metavar="OTHER_JSON",
                    help="copy the cells of another run's JSON (e.g. one run in parallel with its own --out) that OUT.json "
                         "lacks, then rebuild the reports; trains nothing")
+    p.add_argument("--replace", action="store_true",
+                   help="with --merge: OTHER_JSON's cells also replace OUT.json's cells of the same key (e.g. "
+                        "cells recomputed elsewhere after a default changed)")
     p.add_argument("--progress", action="store_true", help="progress bars")
     p.add_argument("--no-collapse-check", action="store_true",
                    help="measure cells even when a run is degenerate (OC-NN) or collapsed (Deep SVDD) instead of "
@@ -512,10 +527,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
     results.setdefault("schema_version", SCHEMA)
     results.setdefault("cells", {})
+    if args.replace and not args.merge:
+        p.error("--replace needs --merge OTHER_JSON")
     if args.merge:
         other = json.loads(Path(args.merge).read_text())["cells"]
-        added = sorted(set(other) - set(results["cells"]))
-        results["cells"].update({k: other[k] for k in added})
+        added = sorted(set(other) if args.replace else set(other) - set(results["cells"]))
+        results["cells"].update({k: {**other[k], "command": merged_command(other[k].get("command", ""))}
+                                 for k in added})
         print(f"merged {len(added)} cells from {args.merge}: {', '.join(added) or 'none'}")
     if args.report_only or args.merge:
         if not results["cells"]:

@@ -322,6 +322,20 @@ def test_default_settings_suite_cells_resume_and_isoforest_equals_sklearn(tmp_pa
     assert "iris_raw/isoforest: done" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         suite.main(["--datasets", "imagenet"])
+    # --merge adds only missing cells; with --replace it also replaces, and the merged cells' local
+    # --out/--work-dir paths are recorded as OTHER.json / OTHER_runs.
+    other = tmp_path / "other.json"
+    redone = {**ours, "auroc": [[0.5, 0.5]] * 3, "command": f"python x.py --out {tmp_path}/o.json --work-dir {tmp_path}/r --seeds 2"}
+    other.write_text(json.dumps({"cells": {"iris_raw/isoforest": redone}}))
+    assert suite.main(["--out", str(out), "--merge", str(other)]) == 0
+    assert json.loads(out.read_text())["cells"]["iris_raw/isoforest"]["auroc"] == ours["auroc"]
+    assert suite.main(["--out", str(out), "--merge", str(other), "--replace"]) == 0
+    merged = json.loads(out.read_text())["cells"]["iris_raw/isoforest"]
+    assert merged["auroc"] == [[0.5, 0.5]] * 3
+    assert merged["command"] == "python x.py --out OTHER.json --work-dir OTHER_runs --seeds 2  # merged with --merge OTHER.json"
+    assert f"{tmp_path}/o.json" not in out.with_suffix(".md").read_text()
+    with pytest.raises(SystemExit):
+        suite.main(["--out", str(out), "--replace"])
 
 
 def test_default_settings_suite_redo_replaces_a_cells_old_sweep_folder(tmp_path):
