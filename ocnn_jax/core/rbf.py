@@ -12,14 +12,15 @@
 * m: the mean of the unnormalised φ over the normal training data, so the features have mean 1 whatever
   the kernel width. OC-NN's penalty ½‖w‖² + ½‖V‖² is not scale-invariant: features that are too small
   leave w = 0 as the optimum.
-* With ν given (OC-NN) and γ from the median heuristic, the width is widened where needed, by factors of
-  ``WIDEN`` = 2^(1/4) (at most ``MAX_WIDEN_STEPS`` times, i.e. up to 8×), until the features' ν-tail value along their mean direction
-  u = mean φ / ‖mean φ‖ reaches τ = ``TAIL_FLOOR``: T = q − (1/ν)·mean relu(q − ⟨u, φ⟩) with
-  q = q_ν(⟨u, φ⟩), the lower-ν-tail mean that OC-NN's objective rewards. Near w = 0 the head is linear
-  (tanh(0) = 0, tanh'(0) = 1) and ½‖w‖² + ½‖V‖² ≥ ‖Vᵀw‖, so along u the objective of a head of size t
-  is about t·(1 − T): with T ≤ 1 the trivial head w = 0 can be a minimum (no separation from the
-  origin). A narrow kernel leaves the least covered ν of the training rows with features near 0, i.e.
-  a small T; widening raises T (towards √K as γ → 0). Layers already at T ≥ τ keep their width.
+* With ν given (OC-NN) and γ from the median heuristic, each run widens its kernel where needed, by
+  factors of ``WIDEN`` = 2^(1/4) (at most ``MAX_WIDEN_STEPS`` times, i.e. up to 8×), until T, the
+  features' ν-tail value along their mean direction u = mean φ / ‖mean φ‖, reaches τ = ``TAIL_FLOOR``:
+  T = q − (1/ν)·mean relu(q − ⟨u, φ⟩) with q = q_ν(⟨u, φ⟩), the lower-ν-tail mean that OC-NN's
+  objective rewards. Near w = 0 the head is linear (tanh(0) = 0, tanh'(0) = 1) and
+  ½‖w‖² + ½‖V‖² ≥ ‖Vᵀw‖, so along u the objective of a head of size t is about t·(1 − T): with T ≤ 1
+  the trivial head w = 0 can be a minimum (no separation from the origin). A narrow kernel leaves the
+  least covered ν of the training rows with features near 0, i.e. a small T; widening raises T
+  (towards √K as γ → 0). Layers already at T ≥ τ keep their width.
 
 Why: ŷ = ⟨w, g(V φ)⟩ has no bias, so OC-NN separates the normal data from the origin. Every φ_k
 tends to 0 away from the landmarks, so "far from the normal data" is the origin of the head's input
@@ -42,8 +43,8 @@ __all__ = ["RBFLayer", "pairwise_sq_dist", "rbf_features", "fit_rbf_layer", "tai
 #: Features whose std over the normal training data is at most this keep scale 1.
 STD_EPS = 1e-6
 #: τ: the least ν-tail value T of the features along their mean direction (module docstring): above 1
-#: the trivial OC-NN head w = 0 is not a minimum of the linearised objective. 1 itself, because every
-#: widening step costs ranking (MNIST digit 3, benchmarks/results/issue13_ocnn_flat_findings.md).
+#: the trivial OC-NN head w = 0 is not a minimum of the linearised objective. No margin above 1: every
+#: widening step costs some ranking (benchmarks/results/issue13_ocnn_flat_findings.md).
 TAIL_FLOOR = 1.0
 #: The width factor of one widening step (γ / √2): fine steps, so a run is widened no more than needed.
 WIDEN = 2.0 ** 0.25

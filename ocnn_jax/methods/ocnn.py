@@ -178,17 +178,18 @@ LENET_KERNEL: dict[str, Any] = {"features": "encoder_body", "landmarks": 1024, "
 #: the method's floored standardising on vectors (``registry.OCNN_PREPROCESSING``) this is the geometry
 #: of our OC-SVM; a 1/std rescaling inside the layer would again blow up the near-constant features.
 MLP_KERNEL: dict[str, Any] = {"features": "input", "rbf_width": 0.7, "rbf_scale": "none"}
-#: The MLP family's head phase: lr 1e-3. The head trains alone (no encoder), and at 1e-4 Adam's steps
-#: are too short for w to reach its optimum within the guaranteed 3000 steps: on wine the objective was
-#: still falling at the end (one run of nine still above 0), with the same AUROC at both rates.
+#: The MLP family's head phase: lr 1e-3. The head trains alone (no encoder); at 1e-4 Adam's steps are
+#: too short for w to reach its optimum within the guaranteed 3000 steps (the objective is still
+#: falling at the end), for the same AUROC (benchmarks/results/issue13_ocnn_flat_findings.md).
 MLP_HEAD_TRAIN = OptimConfig(lr=1e-3, lr_milestone=None, weight_decay=1e-6, batch_size=200, epochs=100)
 
 
 def ocnn_defaults(family: str) -> OCNNConfig:
     """Project defaults for a backbone family: the RBF layer and g = tanh everywhere. z: for the LeNet
     families, the pretrained encoder body's output (``LENET_KERNEL``); for the MLP family (feature
-    vectors, small images), the preprocessed input (``MLP_KERNEL``, head lr 1e-3); for user-supplied encoders
-    ("custom"), their code (K = 256, median-heuristic width, 1/std scaling: codes in unknown units).
+    vectors, small images), the preprocessed input (``MLP_KERNEL``, head lr 1e-3); for user-supplied
+    encoders ("custom"), their code (K = 256, median-heuristic width, 1/std scaling: codes in unknown
+    units).
     h = 128 for CIFAR-10 (32 otherwise); the family's AE row for pretraining."""
     h = 128 if family == "cifar_lenet" else 32
     if family in ("mnist_lenet", "cifar_lenet"):

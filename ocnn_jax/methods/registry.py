@@ -148,8 +148,8 @@ SHALLOW_PREPROCESSING: dict[str, tuple[str, str]] = {
 
 #: OC-NN's "auto" preprocessing (images, feature vectors): Ruff's GCN + min-max on images like the other
 #: deep methods; on feature vectors the floored standardising of our OC-SVM, whose kernel OC-NN's RBF
-#: layer then shares (plain standardising blows up features that barely vary in the normal class:
-#: scikit-learn digits 97.3 -> 98.9 mean AUROC, benchmarks/results/issue13_ocnn_flat_findings.md).
+#: layer then shares (plain standardising blows up features that barely vary in the normal class;
+#: benchmarks/results/issue13_ocnn_flat_findings.md).
 OCNN_PREPROCESSING: tuple[str, str] = ("gcn_minmax", "standardize_floor")
 
 _SVDD_QUICK = {"epochs": 5, "pretrain_epochs": 5, "lr_milestone": 4, "pretrain_lr_milestone": 4}
