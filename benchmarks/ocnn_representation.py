@@ -8,9 +8,11 @@
 Variants (``ocnn_jax.fit(x, method="ocnn", **overrides)``, nothing else set):
 
   ocnn          the default: the RBF landmark layer (mean-1 features) before a tanh head. Feature vectors
-                (MLP family): z = the input, K <= 256, median-heuristic γ, 1/std scaling. MNIST images
-                ("deep" OC-NN): z = the frozen pretrained LeNet encoder's body (the 196 features before
-                its code layer), K <= 1024, γ for 0.35 x the median-heuristic width, no scaling
+                (MLP family): z = the input after floored standardising, K <= 256, γ for 0.7 x the
+                median-heuristic width, no scaling. MNIST images ("deep" OC-NN): z = the frozen
+                pretrained LeNet encoder's body (the 196 features before its code layer), K <= 1024,
+                γ for 0.35 x the median-heuristic width, no scaling. Each run widens its kernel where
+                needed until w = 0 is not the head's optimum (``ocnn_jax.core.rbf``)
   ocnn_raw      MNIST only: the same RBF layer + tanh head on the preprocessed pixels (features="input"):
                 OC-NN on raw inputs
   ocnn_codes    MNIST only: the same RBF layer + tanh head on the encoder's 32-d codes (features="encoder")
