@@ -385,3 +385,36 @@ def test_paper_ae_variants_use_each_family_paper_row():
         assert suite._method_and_overrides(m, "cifar10_quick")[1]["weight_decay"] == 5e-7
         assert method_settings(m, "cifar10")[1]["weight_decay"] == 5e-7
         assert method_settings(m, "digits")[1]["weight_decay"] == 5e-4
+
+
+def test_ocnn_cifar_heads_variants_on_a_synthetic_cache(tmp_path):
+    """benchmarks/ocnn_cifar_heads.py, stage 2 on a cached fake body: every kind of variant runs, the
+    tables are written, the patched layer fit is undone, and "scaled" puts the ν-tail value T at 1."""
+    import jax
+    import jax.numpy as jnp
+
+    import ocnn_cifar_heads as heads
+    import ocnn_jax.methods.ocnn as ocnn_module
+    from ocnn_jax.core import rbf
+
+    rng = np.random.default_rng(0)
+    z_train = rng.normal(size=(96, 6)).astype(np.float32)
+    z_test = np.concatenate([rng.normal(size=(40, 6)), rng.normal(size=(40, 6)) + 4.0]).astype(np.float32)
+    y_test = np.repeat([3, 7], 40)
+    np.savez(tmp_path / "cifar10_body_c3.npz", z_train=z_train, z_test=z_test, y_test=y_test, pretrain="{}")
+    out = tmp_path / "heads"
+    assert heads.main(["--classes", "3", "--variants", "dist,kde1,scaled0.35", "--cache", str(tmp_path),
+                       "--out", str(out)]) == 0
+    assert ocnn_module.fit_rbf_layer is rbf.fit_rbf_layer
+    rows = json.loads(out.with_suffix(".json").read_text())["rows"]
+    assert [r["variant"] for r in rows] == ["dist", "kde1", "scaled0.35"]
+    assert all(r["auroc"] > 0.9 for r in rows)  # the shifted half is the anomalies
+    assert "objective" in rows[-1] and "--cache CACHE" in out.with_suffix(".md").read_text()
+
+    z = jnp.asarray(z_train)
+    nu = 0.1
+    plain = rbf.fit_rbf_layer(jax.random.key(0), z, 96, 32, width=0.3, scale=False)
+    assert float(rbf.tail_value(rbf.rbf_features(plain, z), 96, nu)) < 1.0
+    scaled = heads.scaled_layer_fit(1.0)(jax.random.key(0), z, 96, 32, width=0.3, scale=False, nu=nu)
+    np.testing.assert_allclose(float(rbf.tail_value(rbf.rbf_features(scaled, z), 96, nu)), 1.0, rtol=1e-4)
+    assert float(scaled.gamma) == pytest.approx(float(plain.gamma))
