@@ -50,7 +50,6 @@ import ocnn_jax  # noqa: E402
 import ocnn_jax.methods.ocnn as ocnn_module  # noqa: E402
 from ocnn_jax.core import rbf  # noqa: E402
 from ocnn_jax.datasets import load  # noqa: E402
-from ocnn_jax.datasets.preprocess import apply_base  # noqa: E402
 from ocnn_jax.methods.ocnn import ocnn_features  # noqa: E402
 from ocnn_jax.methods.shallow import GaussianKDE  # noqa: E402
 
@@ -71,15 +70,13 @@ def body_features(classes: list[int], data_dir: str | None, cache: Path, pretrai
     model = ocnn_jax.fit(ds.x_train, ds.y_train, method="ocnn", normal_classes=todo, seeds=[0], epochs=1,
                          check_collapse=False, progress=False, **pretrain)
     print(f"pretraining {todo}: {time.perf_counter() - t:.0f} s", flush=True)
-    unit = lambda x: x.astype(np.float32) / 255.0  # noqa: E731  (fit scales uint8 the same way)
-    pp = model.preprocessing
     for i, c in enumerate(todo):
         v = jax.tree_util.tree_map(lambda a: a[i], model.variables)
         enc, stats = v["params"]["encoder"], v.get("batch_stats", {})
         encode = jax.jit(lambda xb: ocnn_features(model.backbone, model.config, enc, stats, xb))
 
         def z_of(x: np.ndarray) -> np.ndarray:
-            x = (apply_base(pp.base, unit(x)) - pp.shift[i]) * pp.inv_scale[i]
+            x = model.preprocess(x, normal_class=c)  # the run's own input transform (uint8 / 255, GCN, min-max)
             return np.concatenate([np.asarray(encode(jnp.asarray(x[j:j + 1000]))) for j in range(0, len(x), 1000)])
 
         cache.mkdir(parents=True, exist_ok=True)
