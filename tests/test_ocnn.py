@@ -200,6 +200,7 @@ def test_ocnn_defaults_and_bad_input():
     assert default_config("cifar_lenet", "ocnn").pretrain.epochs == 350
     assert (cfg.train.lr, cfg.train.lr_milestone, cfg.train.batch_size, cfg.train.epochs) == (1e-4, None, 200, 100)
     assert default_config("cifar_lenet", "ocnn").hidden_units == 128
+    assert default_config("cifar_lenet", "ocnn").nu == 0.5 and default_config("mlp", "ocnn").nu == 0.1
     assert OCNNConfig(g="identity").g == "linear"
     paper = with_overrides(cfg, **PAPER_OCNN)  # the paper's exact configuration
     assert (paper.features, paper.kernel, paper.g, paper.finetune_encoder) == ("encoder", "none", "linear", False)
