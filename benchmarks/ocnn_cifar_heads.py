@@ -70,14 +70,17 @@ def body_features(classes: list[int], data_dir: str | None, cache: Path, pretrai
     model = ocnn_jax.fit(ds.x_train, ds.y_train, method="ocnn", normal_classes=todo, seeds=[0], epochs=1,
                          check_collapse=False, progress=False, **pretrain)
     print(f"pretraining {todo}: {time.perf_counter() - t:.0f} s", flush=True)
+    # One compiled encoder for every class: the weights are arguments, not constants baked into a
+    # program per class.
+    encode = jax.jit(lambda enc, stats, xb: ocnn_features(model.backbone, model.config, enc, stats, xb))
     for i, c in enumerate(todo):
         v = jax.tree_util.tree_map(lambda a: a[i], model.variables)
         enc, stats = v["params"]["encoder"], v.get("batch_stats", {})
-        encode = jax.jit(lambda xb: ocnn_features(model.backbone, model.config, enc, stats, xb))
 
         def z_of(x: np.ndarray) -> np.ndarray:
             x = model.preprocess(x, normal_class=c)  # the run's own input transform (uint8 / 255, GCN, min-max)
-            return np.concatenate([np.asarray(encode(jnp.asarray(x[j:j + 1000]))) for j in range(0, len(x), 1000)])
+            return np.concatenate([np.asarray(encode(enc, stats, jnp.asarray(x[j:j + 1000])))
+                                   for j in range(0, len(x), 1000)])
 
         cache.mkdir(parents=True, exist_ok=True)
         np.savez(cache / f"cifar10_body_c{c}.npz", z_train=z_of(ds.x_train[ds.y_train == c]),

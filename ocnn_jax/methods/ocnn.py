@@ -202,7 +202,7 @@ def ocnn_defaults(family: str) -> OCNNConfig:
     row for pretraining."""
     h = 128 if family == "cifar_lenet" else 32
     if family in ("mnist_lenet", "cifar_lenet"):
-        nu = CIFAR_NU if family == "cifar_lenet" else 0.1
+        nu = CIFAR_NU if family == "cifar_lenet" else OCNNConfig.nu
         return OCNNConfig(nu=nu, hidden_units=h, pretrain=ae_row(family), **LENET_KERNEL)
     if family == "mlp":
         return OCNNConfig(hidden_units=h, pretrain=ae_row(family), train=MLP_HEAD_TRAIN, **MLP_KERNEL)
