@@ -12,6 +12,7 @@ import stat
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ocnn_jax.core.errors import DirectoryLockedError, SweepDirectoryError
@@ -123,6 +124,22 @@ def test_shallow_sweep_records_the_method_default_preprocessing(tmp_path, method
     assert f"Preprocessing: `{mode}` (the method's default)." in (tmp_path / "results.md").read_text()
     explicit = sweep("digits", method=method, normal_classes=[0], seeds=1, progress=False, preprocessing="standardize")
     assert explicit["preprocessing"] == "standardize" and explicit["preprocessing_requested"] == "standardize"
+
+
+def test_shallow_sweep_on_the_cifar_family_records_its_defaults(tmp_path):
+    """32×32×3 images: OC-SVM's ν 0.5 is in the resolved config of the fingerprint (what a resume must
+    match), and KDE's default input there is the raw pixels."""
+    from ocnn_jax.datasets.base import Dataset
+
+    r = np.random.default_rng(0)
+    ds = Dataset("cifar_like", r.integers(0, 256, (40, 32, 32, 3), dtype=np.uint8), np.arange(40) % 2,
+                 r.integers(0, 256, (20, 32, 32, 3), dtype=np.uint8), np.arange(20) % 2, ("a", "b"), (32, 32, 3))
+    res = sweep(ds, method="ocsvm", normal_classes=[0], seeds=1, out_dir=str(tmp_path / "svm"), progress=False,
+                figures=False)
+    assert res["preprocessing"] == "none"
+    fingerprint = json.loads((tmp_path / "svm" / "fingerprint.json").read_text())["fingerprint"]
+    assert fingerprint["config"]["default"]["nu"] == 0.5  # the resolved config, which a resume must match
+    assert sweep(ds, method="kde", normal_classes=[0], seeds=1, progress=False)["preprocessing"] == "none"
 
 
 def test_plan_chunks():

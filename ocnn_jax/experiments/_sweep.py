@@ -66,7 +66,7 @@ from ..frontend._files import _library_version
 from ..frontend._fit import fit, grid_points, prepare, run_table
 from ..methods.defaults import dataset_defaults
 from ..methods.registry import default_config, get_method
-from ..nn import make_backbone
+from ..nn import auto_family, make_backbone
 from ._fingerprint import compatibility_version, dataset_digest, make_fingerprint
 from ._outdir import SweepDirectory, check_creatable_dir
 from ._paper_selection import SELECTIONS, paper_config, paper_selection_runs
@@ -329,7 +329,8 @@ def sweep(
         # The input mode every run trained on: the method's default for "auto" (e.g. raw pixels for OC-SVM).
         modes = sorted({r["preprocessing"] for r in run_rows if "preprocessing" in r})
         results["preprocessing"] = modes[0] if len(modes) == 1 else (modes or resolve_preprocessing(
-            preprocessing, image=ds.kind == "image", defaults=get_method(method).preprocessing)[0])
+            preprocessing, image=ds.kind == "image",
+            defaults=get_method(method).preprocessing_for(auto_family(network_shape(tuple(ds.x_train.shape[1:])))))[0])
         results["preprocessing_requested"] = preprocessing
         if contamination:
             results["protocol"] += f"; training sets contaminated with a fraction {contamination} of other-class rows"
@@ -358,10 +359,10 @@ def _fingerprint(ds: Dataset, method: str, classes: list[int], seeds: list[int],
     Resolving the configs also checks every override (an unknown key fails here, before training)."""
     spec = get_method(method)
     fit_options = {k: v for k, v in overrides.items() if k in _FIT_OPTIONS}
-    family = None
+    shape = network_shape(tuple(ds.x_train.shape[1:]))
+    family = auto_family(shape)  # the shallow baselines' data family
     if spec.kind == "deep":
         encoder = fit_options.get("encoder", "auto")
-        shape = network_shape(tuple(ds.x_train.shape[1:]))
         family = make_backbone(encoder, shape).name if isinstance(encoder, str) else "custom"
     configs = {}
     for static, traced in groups:

@@ -40,7 +40,7 @@ from ..methods.defaults import schedule_for_size
 from ..methods.registry import default_config, get_method
 from ..methods.shallow import fit_shallow
 from ..methods.train import Train, make_train
-from ..nn import Backbone, make_backbone
+from ..nn import Backbone, auto_family, make_backbone
 from ._model import Model, Preprocessing, ShallowModel
 
 __all__ = ["fit", "prepare", "Prepared", "RunTable", "run_table", "grid_points", "resolve_mesh", "collapsed"]
@@ -161,10 +161,11 @@ def _fit_shallow(x, y, method, normal_classes, seed_list, encoder, decoder, rep_
     net_shape = network_shape(sample_shape)
     classes, class_rows = _split_classes(x, y, normal_classes)
     class_rows, normal_rows = _contaminate(y, classes, class_rows, contamination)
-    mode, _ = resolve_preprocessing(preprocessing, image=len(sample_shape) > 1, defaults=spec.preprocessing)
+    family = auto_family(net_shape)  # no backbone, but the data family's defaults (e.g. OC-SVM's ν on CIFAR-10)
+    mode, _ = resolve_preprocessing(preprocessing, image=len(sample_shape) > 1, defaults=spec.preprocessing_for(family))
     x = x.reshape((x.shape[0],) + net_shape)
     _check_no_backbone(method, encoder, decoder, rep_dim, hidden)
-    cfg = with_overrides(default_config(None, method), **config)
+    cfg = with_overrides(default_config(family, method), **config)
     affines, class_data = preprocess_classes(x, class_rows, mode, normal=normal_rows)
     fitted = fit_shallow(get_method(method).estimator, cfg, class_data, seed_list, progress=progress, description=method)
     return ShallowModel(

@@ -21,7 +21,7 @@ from ..core.program import Program
 from ..datasets.preprocess import DEFAULT_PREPROCESSING
 from ..nn import Backbone
 from .deep_svdd import DeepSVDDConfig, SVDDState, deep_svdd_scores, make_deep_svdd, svdd_defaults
-from .ocnn import OCNNConfig, OCNNState, degenerate_runs, make_ocnn, ocnn_defaults, ocnn_scores
+from .ocnn import CIFAR_NU, OCNNConfig, OCNNState, degenerate_runs, make_ocnn, ocnn_defaults, ocnn_scores
 from .rcae import DCAEConfig, RCAEConfig, RCAEState, dcae_defaults, make_dcae, make_rcae, rcae_defaults, reconstruction_scores
 from .shallow import ISOFOREST, KDE, OCSVM, Estimator, ShallowConfig
 
@@ -36,6 +36,8 @@ __all__ = [
     "default_config",
     "config_types",
     "SHALLOW_PREPROCESSING",
+    "SHALLOW_CIFAR_PREPROCESSING",
+    "shallow_defaults",
 ]
 
 #: Backbone families with paper defaults (the MLP follows the MNIST rows; "custom" too).
@@ -49,7 +51,8 @@ class Method(NamedTuple):
       name: the method name of ``fit(method=...)``.
       kind: "deep" (one compiled program over every run) or "shallow" (host estimators, one per run).
       config_type: the frozen config class.
-      defaults: backbone family (None for shallow methods) -> the paper-default config.
+      defaults: backbone family -> the default config. The shallow baselines take the data family
+        (``nn.auto_family`` of the sample shape; None: feature vectors of unknown kind).
       quick: ``sweep(quick=True)`` overrides: CPU-sized epochs (the LR milestone inside the shortened run).
       make_program: deep: (backbone, config, n_max, n_chunks) -> Program.
       export: deep: final training state (leaves with a leading run axis) -> the variables a Model keeps
@@ -63,6 +66,8 @@ class Method(NamedTuple):
         The deep methods use Ruff's l1 GCN + per-class min-max on images and standardising on vectors
         (OC-NN: floored standardising, ``OCNN_PREPROCESSING``); each shallow baseline the input
         measured to serve it best (``SHALLOW_PREPROCESSING``).
+      family_preprocessing: (family, (images, feature vectors)) pairs that replace ``preprocessing``
+        for one data family (``preprocessing_for``).
       degenerate: deep, optional: fit's train metrics ("<phase>/<name>" -> (M, epochs)) -> indices of
         runs that trained into a degenerate solution, judged without labels (OC-NN: no separation
         from the origin, ``ocnn.degenerate_runs``).
@@ -81,6 +86,11 @@ class Method(NamedTuple):
     stores_noise: bool = False
     preprocessing: tuple[str, str] = DEFAULT_PREPROCESSING
     degenerate: Callable[[dict[str, np.ndarray]], list[int]] | None = None
+    family_preprocessing: tuple[tuple[str, tuple[str, str]], ...] = ()
+
+    def preprocessing_for(self, family: str | None) -> tuple[str, str]:
+        """What ``preprocessing="auto"`` means for this method on a data family: (images, vectors)."""
+        return dict(self.family_preprocessing).get(family, self.preprocessing) if family else self.preprocessing
 
     @property
     def has_pretrain(self) -> bool:
@@ -139,12 +149,28 @@ def _zero_threshold(train_scores: np.ndarray, cfg: Any) -> float:
 #: * OC-SVM (γ = 1/(d·Var), scikit-learn's "scale" rule) on raw [0, 1] pixels, and on feature vectors
 #:   standardised with each std floored at the median feature std (``fit_standardize_floor``).
 #: * KDE on Ruff's GCN + min-max for images (MNIST quick 96.1 vs 95.4 on raw pixels), floored
-#:   standardising on feature vectors.
+#:   standardising on feature vectors; on the CIFAR-10 family raw pixels (``SHALLOW_CIFAR_PREPROCESSING``).
 SHALLOW_PREPROCESSING: dict[str, tuple[str, str]] = {
     "ocsvm": ("none", "standardize_floor"),
     "isoforest": ("none", "none"),
     "kde": ("gcn_minmax", "standardize_floor"),
 }
+
+#: KDE on the CIFAR-10 family (32×32×3 images): raw [0, 1] pixels. GCN divides out each image's
+#: brightness and contrast, which on natural colour images is much of what sets a class apart
+#: (CIFAR-10 quick, classes 0–2: 61.9 raw vs 60.8 GCN + min-max; docs/algorithms.md §8).
+SHALLOW_CIFAR_PREPROCESSING: dict[str, tuple[str, str]] = {"kde": ("none", "standardize_floor")}
+
+
+def shallow_defaults(method: str, family: str | None) -> ShallowConfig:
+    """The shallow baselines' defaults on a data family: ``ShallowConfig()``, except OC-SVM on the
+    CIFAR-10 family, whose ν is OC-NN's ``CIFAR_NU`` (0.5, scikit-learn's default; the kernel on raw
+    CIFAR-10 pixels ranks better with half the training data outside the boundary, as OC-NN's RBF head
+    does on the encoder body)."""
+    if method == "ocsvm" and family == "cifar_lenet":
+        return ShallowConfig(nu=CIFAR_NU)
+    return ShallowConfig()
+
 
 #: OC-NN's "auto" preprocessing (images, feature vectors): Ruff's GCN + min-max on images like the other
 #: deep methods; on feature vectors the floored standardising of our OC-SVM, whose kernel OC-NN's RBF
@@ -175,12 +201,13 @@ METHOD_TABLE: dict[str, Method] = {
         # (benchmarks/results/issue20_ae_stability_findings.md §4).
         Method("dcae", "deep", DCAEConfig, dcae_defaults, {"epochs": 20, "lr_milestone": 16},
                make_dcae, _export_ae, reconstruction_scores, _upper_quantile_threshold),
-        Method("ocsvm", "shallow", ShallowConfig, lambda family: ShallowConfig(), {}, estimator=OCSVM,
+        Method("ocsvm", "shallow", ShallowConfig, lambda family: shallow_defaults("ocsvm", family), {}, estimator=OCSVM,
                preprocessing=SHALLOW_PREPROCESSING["ocsvm"]),
-        Method("isoforest", "shallow", ShallowConfig, lambda family: ShallowConfig(), {}, estimator=ISOFOREST,
+        Method("isoforest", "shallow", ShallowConfig, lambda family: shallow_defaults("isoforest", family), {}, estimator=ISOFOREST,
                preprocessing=SHALLOW_PREPROCESSING["isoforest"]),
-        Method("kde", "shallow", ShallowConfig, lambda family: ShallowConfig(), {}, estimator=KDE,
-               preprocessing=SHALLOW_PREPROCESSING["kde"]),
+        Method("kde", "shallow", ShallowConfig, lambda family: shallow_defaults("kde", family), {}, estimator=KDE,
+               preprocessing=SHALLOW_PREPROCESSING["kde"],
+               family_preprocessing=(("cifar_lenet", SHALLOW_CIFAR_PREPROCESSING["kde"]),)),
     )
 }
 
@@ -204,8 +231,9 @@ def default_config(backbone: str | None, method: str = "deep_svdd") -> Any:
 
     MNIST and the MLP use the MNIST rows of docs/algorithms.md §6 and §4 (RCAE T = 5, E = 30); CIFAR-10
     pretrains longer with a smaller decay (RCAE T = 10, E = 35) and gives OC-NN h = 128. The MLP row is
-    the project's choice for small tabular data (same optimiser settings). The shallow baselines
-    ignore ``backbone`` (None is accepted).
+    the project's choice for small tabular data (same optimiser settings). The shallow baselines take
+    the data family the same way (None is accepted: ``ShallowConfig()``); only OC-SVM's ν depends on it
+    (``shallow_defaults``).
     """
     spec = get_method(method)
     if spec.kind == "deep" and backbone not in BACKBONE_FAMILIES:

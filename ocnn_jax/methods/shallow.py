@@ -3,7 +3,8 @@
 They run on the host, one estimator per (normal class, seed): ``ocnn_jax.fit`` fits the per-class
 preprocessing with the same code as for the deep methods — by default the input that serves each
 baseline best (``ocnn_jax.methods.registry.SHALLOW_PREPROCESSING``: raw [0, 1] pixels for OC-SVM and
-Isolation Forest on images, GCN + min-max for KDE; floored standardising on feature vectors) — and wraps
+Isolation Forest on images, GCN + min-max for KDE on grey images and raw pixels on CIFAR-10's colour
+images; floored standardising on feature vectors) — and wraps
 the fitted estimators in a ``ShallowModel`` (front end), whose scores come from them instead of a
 compiled scorer.
 
@@ -89,7 +90,8 @@ class ShallowConfig:
       selected. Score −score_samples; threshold −offset_ (0.5, sklearn's own rule).
 
     Attributes:
-      nu: ν ∈ (0, 1] (OC-SVM ν; KDE threshold level).
+      nu: ν ∈ (0, 1] (OC-SVM ν; KDE threshold level). 0.1; ``fit`` gives OC-SVM 0.5 on the CIFAR-10
+        family (``registry.shallow_defaults``).
       gamma_rule: OC-SVM γ: "scale" (1/(d·Var(X)), default) or "heldout" (selection on ``gammas``).
       gammas: OC-SVM γ grid of the "heldout" rule, default 2^-10 … 2^-1.
       bandwidths: KDE bandwidth grid, default 2^{0.5k}, k = −10 … 10.

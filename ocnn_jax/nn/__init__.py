@@ -7,7 +7,7 @@ in the ``'batch_stats'`` collection (``apply(..., mutable=['batch_stats'])`` whe
 """
 
 from .autoencoder import AutoEncoder
-from .backbone import BACKBONE_NAMES, Backbone, make_backbone
+from .backbone import BACKBONE_NAMES, Backbone, auto_family, make_backbone
 from .layers import Conv, conv2d, max_pool_2x2, upsample_conv2d, upsample_nearest_2x
 from .lenet import CifarLeNetDecoder, CifarLeNetEncoder, MnistLeNetDecoder, MnistLeNetEncoder
 from .mlp import MLPDecoder, MLPEncoder
@@ -27,5 +27,6 @@ __all__ = [
     "AutoEncoder",
     "Backbone",
     "make_backbone",
+    "auto_family",
     "BACKBONE_NAMES",
 ]

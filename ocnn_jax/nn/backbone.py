@@ -19,7 +19,7 @@ from .lenet import (
 )
 from .mlp import OUTPUTS, MLPDecoder, MLPEncoder
 
-__all__ = ["Backbone", "make_backbone", "BACKBONE_NAMES"]
+__all__ = ["Backbone", "make_backbone", "auto_family", "BACKBONE_NAMES"]
 
 #: Names accepted by :func:`make_backbone`.
 BACKBONE_NAMES: tuple[str, ...] = ("auto", "mnist_lenet", "cifar_lenet", "mlp")
@@ -78,6 +78,14 @@ def _check_shape(input_shape: object) -> tuple[int, ...]:
     return tuple(int(d) for d in shape)
 
 
+def auto_family(input_shape: tuple[int, ...]) -> str:
+    """The backbone ``make_backbone("auto", input_shape)`` builds: "mnist_lenet" for (28, 28, 1),
+    "cifar_lenet" for (32, 32, 3), else "mlp". Also the data family whose defaults the shallow
+    baselines take (they have no backbone)."""
+    shape = _check_shape(input_shape)
+    return next((n for n, s in _LENET_SHAPES.items() if s == shape), "mlp")
+
+
 def make_backbone(
     name: str = "auto",
     input_shape: tuple[int, ...] | None = None,
@@ -108,7 +116,7 @@ def make_backbone(
     if output not in OUTPUTS:
         raise ValueError(f"make_backbone: output must be one of {OUTPUTS}, got {output!r}")
     if name == "auto":
-        name = next((n for n, s in _LENET_SHAPES.items() if s == shape), "mlp")
+        name = auto_family(shape)
     rep = _DEFAULT_REP_DIM[name] if rep_dim is None else _positive_int(rep_dim, "rep_dim")
 
     if name == "mlp":
