@@ -48,7 +48,11 @@ def main(argv=None) -> int:
     mode.add_argument("--quick", action="store_true", help="CPU-sized epochs (see module doc)")
     mode.add_argument("--full", action="store_true", help="paper settings, 10 seeds (GPU/TPU)")
     p.add_argument("--methods", default=",".join(METHODS), help=f"comma list, default all: {','.join(METHODS)}")
-    p.add_argument("--seeds", type=int, default=None, help="seeds per class (default 3 quick, 10 full)")
+    seeds_arg = p.add_mutually_exclusive_group()
+    seeds_arg.add_argument("--seeds", type=int, default=None, help="seeds per class, 0..N-1 (default 3 quick, 10 full)")
+    seeds_arg.add_argument("--seed-list", default=None,
+                           help="explicit comma list of seeds instead (e.g. '1,2': more seeds for classes already run "
+                                "with seed 0, into a new --out)")
     p.add_argument("--classes", default="all", help="'all' or a comma list of class indices")
     p.add_argument("--data-dir", default=None, help="dataset directory (default: ocnn_jax.datasets search order)")
     p.add_argument("--out", required=True, help="output directory")
@@ -60,7 +64,15 @@ def main(argv=None) -> int:
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
         p.error(f"--methods: unknown {unknown}; choose from {METHODS}")
-    seeds = args.seeds or (3 if args.quick else 10)
+    if args.seed_list is not None:
+        try:
+            seeds = [int(v) for v in args.seed_list.split(",") if v.strip()]
+        except ValueError:
+            p.error(f"--seed-list: expected a comma list of integers, got {args.seed_list!r}")
+        if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+            p.error(f"--seed-list: expected distinct non-negative integers, got {args.seed_list!r}")
+    else:
+        seeds = list(range(args.seeds or (3 if args.quick else 10)))
     classes = "all" if args.classes == "all" else [int(c) for c in args.classes.split(",")]
     os.makedirs(args.out, exist_ok=True)
     combined = {}
@@ -78,7 +90,7 @@ def main(argv=None) -> int:
         "dataset": args.dataset,
         "mode": "quick" if args.quick else "full",
         "protocol": "inductive one-vs-rest (docs/algorithms.md §7)",
-        "seeds": list(range(seeds)),
+        "seeds": seeds,
         "reference": REFERENCE_SOURCE,
         "device": f"{jax.default_backend()}: {jax.devices()[0].device_kind} x {jax.device_count()}",
         "machine": platform.platform(),
