@@ -9,8 +9,8 @@ from sklearn.svm import OneClassSVM
 import ocnn_jax
 from ocnn_jax.frontend import ShallowModel
 from ocnn_jax.datasets.preprocess import fit_standardize_floor
-from ocnn_jax.methods.registry import SHALLOW_CIFAR_PREPROCESSING, SHALLOW_PREPROCESSING, default_config
 from ocnn_jax.methods.ocnn import CIFAR_NU
+from ocnn_jax.methods.registry import SHALLOW_CIFAR_PREPROCESSING, SHALLOW_PREPROCESSING, default_config
 from ocnn_jax.methods.shallow import holdout_split, scale_gamma
 
 
