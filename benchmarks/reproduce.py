@@ -34,6 +34,7 @@ sys.path.insert(0, str(REPO))
 
 import jax  # noqa: E402
 
+from ocnn_jax.core.inputs import resolve_seeds  # noqa: E402
 from ocnn_jax.experiments import REFERENCE_SOURCE, reference_for  # noqa: E402
 from ocnn_jax.experiments import format_table  # noqa: E402
 from ocnn_jax.experiments import per_class_table, sweep, within_reference  # noqa: E402
@@ -64,15 +65,13 @@ def main(argv=None) -> int:
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
         p.error(f"--methods: unknown {unknown}; choose from {METHODS}")
-    if args.seed_list is not None:
-        try:
-            seeds = [int(v) for v in args.seed_list.split(",") if v.strip()]
-        except ValueError:
-            p.error(f"--seed-list: expected a comma list of integers, got {args.seed_list!r}")
-        if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
-            p.error(f"--seed-list: expected distinct non-negative integers, got {args.seed_list!r}")
-    else:
-        seeds = list(range(args.seeds or (3 if args.quick else 10)))
+    try:  # the library's own check: distinct seeds in 0 … 2**32 − 1
+        if args.seed_list is not None:
+            seeds = resolve_seeds([int(v) for v in args.seed_list.split(",") if v.strip()])
+        else:
+            seeds = resolve_seeds(args.seeds or (3 if args.quick else 10))
+    except ValueError as e:
+        p.error(f"--seeds / --seed-list: {e}")
     classes = "all" if args.classes == "all" else [int(c) for c in args.classes.split(",")]
     os.makedirs(args.out, exist_ok=True)
     combined = {}
