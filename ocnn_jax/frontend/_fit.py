@@ -167,7 +167,7 @@ def _fit_shallow(x, y, method, normal_classes, seed_list, encoder, decoder, rep_
     _check_no_backbone(method, encoder, decoder, rep_dim, hidden)
     cfg = with_overrides(default_config(family, method), **config)
     affines, class_data = preprocess_classes(x, class_rows, mode, normal=normal_rows)
-    fitted = fit_shallow(get_method(method).estimator, cfg, class_data, seed_list, progress=progress, description=method)
+    fitted = fit_shallow(spec.estimator, cfg, class_data, seed_list, progress=progress, description=method)
     return ShallowModel(
         method=method, config=cfg, backbone=None, backbone_spec={"family": "shallow"},
         preprocessing=_preprocessing(mode, affines, net_shape), train_metrics={}, sample_shape=sample_shape,

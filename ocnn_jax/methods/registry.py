@@ -90,7 +90,7 @@ class Method(NamedTuple):
 
     def preprocessing_for(self, family: str | None) -> tuple[str, str]:
         """What ``preprocessing="auto"`` means for this method on a data family: (images, vectors)."""
-        return dict(self.family_preprocessing).get(family, self.preprocessing) if family else self.preprocessing
+        return dict(self.family_preprocessing).get(family, self.preprocessing)
 
     @property
     def has_pretrain(self) -> bool:
