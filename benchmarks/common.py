@@ -98,6 +98,8 @@ class Hyper:
       nu: OC-NN ν (r is the ν-quantile of ŷ over the training set, refreshed every epoch).
       ocnn_hidden: OC-NN h (rows of V).
       rep_dim: representation size p of the LeNet encoder.
+      rcae_lam: RCAE λ (l1 penalty: N-step soft-threshold at λ/2); RCAE trains ``pretrain``'s phase
+        as T alternations of E epochs (:func:`rcae_split`).
     """
 
     pretrain: Phase = Phase(1e-4, 50, 5e-4, 200, 150)
@@ -107,6 +109,7 @@ class Hyper:
     nu: float = 0.1
     ocnn_hidden: int = 32
     rep_dim: int = 32
+    rcae_lam: float = 0.1
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready copy."""
@@ -119,6 +122,18 @@ def lr_at_epoch(phase: Phase, epoch: int) -> float:
     if phase.lr_milestone is not None and epoch >= phase.lr_milestone - 1:
         return 0.1 * phase.lr
     return phase.lr
+
+
+def rcae_split(epochs: int) -> tuple[int, int]:
+    """RCAE's (T, E) for an AE phase of ``epochs`` epochs: two alternations when ``epochs`` is even and
+    at least 2 (T·E = epochs), else one alternation of all of them."""
+    t = 2 if epochs >= 2 and epochs % 2 == 0 else 1
+    return t, epochs // t
+
+
+def soft_threshold(x: np.ndarray, tau: float) -> np.ndarray:
+    """Elementwise sign(x)·max(|x| − τ, 0): the RCAE N-step for the l1 penalty at τ = λ/2."""
+    return (np.sign(x) * np.maximum(np.abs(x) - tau, 0.0)).astype(x.dtype)
 
 
 def center_eps_rule(mean: np.ndarray, eps: float) -> np.ndarray:
@@ -263,7 +278,7 @@ class RunRecord:
 
     Attributes:
       framework: "keras", "torch" or "jax".
-      method: "deep_svdd", "ocnn" or "dcae".
+      method: "deep_svdd", "ocnn", "dcae" or "rcae".
       normal_class, seed: the run.
       n_train: training images of the run.
       seconds: wall seconds of this method's training, per phase (e.g. {"pretrain": 3.1, "train": 2.0});
@@ -397,7 +412,8 @@ def ocnn_jax_records(classes: Sequence[ClassData], seeds: Sequence[int], hyper: 
     """Train the same (class, seed) runs with ``ocnn_jax.fit`` on the same preprocessed arrays.
 
     One ``fit`` per class (its seeds on the model axis), ``preprocessing="none"``, the same epochs, batch
-    size, milestones, decays and ν as ``hyper``; DCAE trains ``hyper.pretrain.epochs`` AE epochs.
+    size, milestones, decays and ν as ``hyper``; DCAE trains ``hyper.pretrain.epochs`` AE epochs,
+    RCAE the same epochs as T × E alternations (:func:`rcae_split`) with λ = ``hyper.rcae_lam``.
     ``seconds`` is fit's ``wall_time`` (training incl. compilation) split evenly over the class's runs.
     The LeNet encoder/decoder are passed as modules: ``fit(preprocessing="none")`` would otherwise give
     the built-in decoder a linear output (it cannot know the data lie in [0, 1]), whereas Ruff's AE
@@ -428,6 +444,13 @@ def ocnn_jax_records(classes: Sequence[ClassData], seeds: Sequence[int], hyper: 
         cfg = dict(epochs=pre.epochs, batch_size=pre.batch_size, lr=pre.lr, lr_milestone=pre.lr_milestone,
                    weight_decay=pre.weight_decay, output_bias="none")
         n_images = lambda n: pre.epochs * steps_per_epoch(n, pre.batch_size) * pre.batch_size  # noqa: E731
+    elif method == "rcae":
+        # The paper's alternation on Ruff's bias-free AE, the AE phase split into T × E (rcae_split).
+        t, e = rcae_split(pre.epochs)
+        cfg = dict(outer_iterations=t, epochs_per_iteration=e, batch_size=pre.batch_size, lr=pre.lr,
+                   lr_milestone=pre.lr_milestone, weight_decay=pre.weight_decay, lam=hyper.rcae_lam,
+                   output_bias="none")
+        n_images = lambda n: t * e * steps_per_epoch(n, pre.batch_size) * pre.batch_size  # noqa: E731
     else:
         raise ValueError(f"unknown method {method!r}")
     records: list[RunRecord] = []

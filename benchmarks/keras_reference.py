@@ -1,4 +1,4 @@
-"""Keras 3 reference (TensorFlow backend): Deep SVDD, OC-NN (paper objective) and DCAE on MNIST, one
+"""Keras 3 reference (TensorFlow backend): Deep SVDD, OC-NN (paper objective), DCAE and RCAE on MNIST, one
 model per ``fit``, in Python loops over classes and seeds, the way the original Keras repo
 (``raghavchalapathy/oc-nn``) trains, but with the objectives, network and protocol of ocnn_jax
 (docs/algorithms.md §2-§7), so that speed and AUROC can be compared on identical data. This is *not* the
@@ -24,6 +24,13 @@ shuffling):
 3. **Deep SVDD** (one-class): the *same* encoder object continues from the AE (weights and BN moving
    statistics); centre c = mean of ``encoder.predict`` on the training set with the ±0.1 rule; loss
    mean ‖φ(x) − c‖²; score ‖φ(x) − c‖² from ``predict``.
+4. **RCAE** (``--method rcae``; the paper's alternation, docs/algorithms.md §4): a fresh AE of step 1,
+   trained for the AE phase's epochs split into T alternations of E epochs (``common.rcae_split``). Each
+   alternation is a θ-step of E epochs on input x with target x − N (one compiled trainer, so Adam's
+   state and the LR milestone, counted over all T·E epochs, carry over), then the N-step
+   N ← soft-threshold(X − AE(X), λ/2) over the whole training set in inference mode (``predict``), fed
+   back as the next target. N starts at 0. Score Σ_pixels (x − AE(x))². (The original repository's
+   variant, one alternation per λ with N never used, is ``keras_original.py``.)
 
 Optimiser, all phases: ``keras.optimizers.Adam(β₁=0.9, β₂=0.999, epsilon=1e-8)``. Coupled L2 decay
 (PyTorch's ``Adam(weight_decay=…)``) is done in a custom ``train_step`` that adds wd·θ to every
@@ -52,6 +59,7 @@ import argparse  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable, Sequence  # noqa: E402
+from typing import Any  # noqa: E402
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -69,7 +77,9 @@ from common import (  # noqa: E402
     hyper_from_args,
     lr_at_epoch,
     prepare_classes,
+    rcae_split,
     report_runs,
+    soft_threshold,
     steps_per_epoch,
 )
 
@@ -79,12 +89,13 @@ __all__ = [
     "build_encoder",
     "build_decoder",
     "CoupledDecayTrainer",
+    "train_rcae",
     "train_run",
     "run",
     "main",
 ]
 
-METHODS = ("deep_svdd", "ocnn", "dcae")
+METHODS = ("deep_svdd", "ocnn", "dcae", "rcae")
 LEAKY_SLOPE = 0.01
 BN_KW = dict(momentum=0.9, epsilon=1e-4, center=False, scale=False)
 SCORE_BATCH = 2048
@@ -153,7 +164,8 @@ class CoupledDecayTrainer(keras.Model):
 
     ``train_step`` computes the loss in training mode (BN batch statistics; BN moving statistics are
     updated by the layer itself), adds ``weight_decay·θ`` to each gradient of ``net.trainable_variables``
-    and lets the compiled optimiser (Adam) apply it. ``fit`` takes a dataset of input batches only.
+    and lets the compiled optimiser (Adam) apply it. ``fit`` takes a dataset of input batches, or of
+    (input, target) pairs, which ``loss_fn`` then receives as a pair.
     """
 
     def __init__(self, net: keras.Model, loss_fn: LossFn, weight_decay: float = 0.0, **kwargs) -> None:
@@ -171,7 +183,10 @@ class CoupledDecayTrainer(keras.Model):
         return [self.loss_tracker]
 
     def train_step(self, data):
-        x = data[0] if isinstance(data, tuple) else data
+        # Batches of inputs reach the loss alone; (input, target) pairs (RCAE: fit on a dataset of pairs,
+        # or train_on_batch(x, y)) reach it as the pair, which its loss unpacks.
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        x = x if y is None else (x, y)
         variables = self.net.trainable_variables
         with tf.GradientTape() as tape:
             loss = self.loss_fn(self.net, x)
@@ -183,10 +198,12 @@ class CoupledDecayTrainer(keras.Model):
         return {"loss": self.loss_tracker.result()}
 
 
-def _dataset(x: np.ndarray, batch_size: int, seed: int) -> tf.data.Dataset:
-    """Per-epoch reshuffled full batches (the last partial batch is dropped)."""
+def _dataset(x: np.ndarray | tuple[np.ndarray, ...], batch_size: int, seed: int) -> tf.data.Dataset:
+    """Per-epoch reshuffled full batches (the last partial batch is dropped); ``x`` may be a tuple of
+    arrays with the same first axis (batches are then tuples)."""
+    n = len(x[0]) if isinstance(x, tuple) else len(x)
     return (tf.data.Dataset.from_tensor_slices(x)
-            .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+            .shuffle(n, seed=seed, reshuffle_each_iteration=True)
             .batch(batch_size, drop_remainder=True)
             .prefetch(tf.data.AUTOTUNE))
 
@@ -205,27 +222,88 @@ class _EpochTimer(keras.callbacks.Callback):
         self.times.append(time.perf_counter() - self.t0)
 
 
+def _trainer(net: keras.Model, loss_fn: LossFn, phase: Phase, *, jit_compile: bool | str) -> CoupledDecayTrainer:
+    """A compiled trainer of ``net`` with the phase's Adam and coupled decay."""
+    trainer = CoupledDecayTrainer(net, loss_fn, phase.weight_decay)
+    trainer.compile(optimizer=keras.optimizers.Adam(phase.lr, beta_1=0.9, beta_2=0.999, epsilon=1e-8),
+                    jit_compile=jit_compile)
+    return trainer
+
+
+def _fit_epochs(trainer: CoupledDecayTrainer, data: np.ndarray | tuple[np.ndarray, ...], phase: Phase, seed: int,
+                first: int, stop: int, *, callbacks: Sequence[keras.callbacks.Callback] = (),
+                times: list[float] | None = None) -> list[float]:
+    """Epochs ``first … stop − 1`` of ``phase`` (the LR milestone counts from the phase's epoch 0);
+    returns their mean losses and appends each epoch's wall seconds to ``times`` when given."""
+    n = len(data[0]) if isinstance(data, tuple) else len(data)
+    if steps_per_epoch(n, phase.batch_size) < 1:
+        raise ValueError(f"{n} training samples give no full batch of {phase.batch_size}")
+    cbs = ([_EpochTimer(times)] if times is not None else []) + list(callbacks)
+    if phase.lr_milestone is not None:
+        cbs.append(keras.callbacks.LearningRateScheduler(lambda epoch, lr: lr_at_epoch(phase, epoch)))
+    hist = trainer.fit(_dataset(data, phase.batch_size, seed), initial_epoch=first, epochs=stop, verbose=0,
+                       callbacks=cbs, shuffle=False)
+    return [float(v) for v in hist.history.get("loss", [])]
+
+
 def _fit(net: keras.Model, loss_fn: LossFn, x: np.ndarray, phase: Phase, seed: int, *, jit_compile: bool | str,
          callbacks: Sequence[keras.callbacks.Callback] = (), times: list[float] | None = None) -> list[float]:
     """One ``fit`` of ``phase.epochs`` epochs; returns the per-epoch mean losses and appends each
     epoch's wall seconds to ``times`` when given (the first includes Keras's graph tracing)."""
     if phase.epochs <= 0:
         return []
-    if steps_per_epoch(len(x), phase.batch_size) < 1:
-        raise ValueError(f"{len(x)} training samples give no full batch of {phase.batch_size}")
-    trainer = CoupledDecayTrainer(net, loss_fn, phase.weight_decay)
-    trainer.compile(optimizer=keras.optimizers.Adam(phase.lr, beta_1=0.9, beta_2=0.999, epsilon=1e-8),
-                    jit_compile=jit_compile)
-    cbs = ([_EpochTimer(times)] if times is not None else []) + list(callbacks)
-    if phase.lr_milestone is not None:
-        cbs.append(keras.callbacks.LearningRateScheduler(lambda epoch, lr: lr_at_epoch(phase, epoch)))
-    hist = trainer.fit(_dataset(x, phase.batch_size, seed), epochs=phase.epochs, verbose=0, callbacks=cbs,
-                       shuffle=False)
-    return [float(v) for v in hist.history.get("loss", [])]
+    trainer = _trainer(net, loss_fn, phase, jit_compile=jit_compile)
+    return _fit_epochs(trainer, x, phase, seed, 0, phase.epochs, callbacks=callbacks, times=times)
 
 
 def _ae_loss(ae: keras.Model, xb: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean(tf.reduce_sum(tf.square(ae(xb, training=True) - xb), axis=(1, 2, 3)))
+
+
+def _rcae_loss(ae: keras.Model, batch: tuple[tf.Tensor, tf.Tensor]) -> tf.Tensor:
+    """RCAE θ-step: per-sample SSE of AE(x) against the target x − n, batch mean."""
+    xb, target = batch
+    return tf.reduce_mean(tf.reduce_sum(tf.square(ae(xb, training=True) - target), axis=(1, 2, 3)))
+
+
+def _build_ae(rep_dim: int) -> keras.Model:
+    """Encoder (built first: the seeded initialisers draw in this order) + decoder as one model."""
+    encoder = build_encoder(rep_dim)
+    decoder = build_decoder(rep_dim)
+    image = keras.Input((28, 28, 1))
+    return keras.Model(image, decoder(encoder(image)), name="autoencoder")
+
+
+def _sse(ae: keras.Model, x: np.ndarray) -> np.ndarray:
+    """Per-sample Σ_pixels (x − AE(x))², inference mode."""
+    recon = ae.predict(x, batch_size=SCORE_BATCH, verbose=0)
+    return np.sum(np.square(recon - x), axis=(1, 2, 3))
+
+
+def train_rcae(x: np.ndarray, seed: int, phase: Phase, lam: float, rep_dim: int = 32, *,
+               jit_compile: bool | str = "auto") -> tuple[keras.Model, dict[str, Any]]:
+    """The paper's RCAE alternation (module docstring, step 4) on training images ``x`` (n, 28, 28, 1).
+
+    Returns:
+      (the trained AE, details): "epoch_seconds" (T·E wall seconds; each N-step is added to the epoch
+      before it, so the steady rate includes it), "noise_nonzero" (fraction of non-zero entries of N
+      after each N-step), "losses" (per epoch), "split" (T, E) and "noise" (the final N).
+    """
+    t_iter, e_iter = rcae_split(phase.epochs)
+    ae = _build_ae(rep_dim)
+    trainer = _trainer(ae, _rcae_loss, phase, jit_compile=jit_compile)
+    noise = np.zeros_like(x)
+    times: list[float] = []
+    losses: list[float] = []
+    nonzero: list[float] = []
+    for it in range(t_iter):
+        losses += _fit_epochs(trainer, (x, x - noise), phase, seed + it, it * e_iter, (it + 1) * e_iter, times=times)
+        t0 = time.perf_counter()
+        noise = soft_threshold(x - ae.predict(x, batch_size=SCORE_BATCH, verbose=0), lam / 2)
+        times[-1] += time.perf_counter() - t0
+        nonzero.append(float(np.mean(noise != 0)))
+    return ae, {"epoch_seconds": times, "noise_nonzero": nonzero, "losses": losses, "split": (t_iter, e_iter),
+                "noise": noise}
 
 
 class _QuantileR(keras.callbacks.Callback):
@@ -249,7 +327,8 @@ def train_run(cd: ClassData, seed: int, hyper: Hyper, methods: Sequence[str] = (
     """Train one (class, seed) run: the AE once, then each requested method from it.
 
     The AE pretraining is shared: DCAE is scored from it, OC-NN uses its frozen encoder, and Deep SVDD
-    (last, because it changes the encoder in place) fine-tunes the same encoder object.
+    (last, because it changes the encoder in place) fine-tunes the same encoder object. RCAE trains an
+    AE of its own (:func:`train_rcae`); asked alone, no pretraining runs.
 
     Returns:
       One ``RunRecord`` per method, in ``METHODS`` order. ``seconds``: "pretrain" (model build + AE
@@ -266,21 +345,19 @@ def train_run(cd: ClassData, seed: int, hyper: Hyper, methods: Sequence[str] = (
     pre_images = pre.epochs * steps_per_epoch(n, pre.batch_size) * pre.batch_size
 
     t0 = time.perf_counter()
-    encoder = build_encoder(hyper.rep_dim)
-    decoder = build_decoder(hyper.rep_dim)
-    image = keras.Input((28, 28, 1))
-    ae = keras.Model(image, decoder(encoder(image)), name="autoencoder")
     epoch_seconds: dict[str, list[float]] = {"pretrain": [], "ocnn": [], "deep_svdd": []}
-    ae_losses = _fit(ae, _ae_loss, cd.x_train, pre, seed, jit_compile=jit_compile, times=epoch_seconds["pretrain"])
+    if set(methods) - {"rcae"}:
+        ae = _build_ae(hyper.rep_dim)
+        encoder = ae.get_layer("encoder")
+        ae_losses = _fit(ae, _ae_loss, cd.x_train, pre, seed, jit_compile=jit_compile,
+                         times=epoch_seconds["pretrain"])
     t_pre = time.perf_counter() - t0
     common = dict(framework="keras", normal_class=cd.normal_class, seed=int(seed), n_train=n)
     records: dict[str, RunRecord] = {}
 
     if "dcae" in methods:
-        recon = ae.predict(cd.x_test, batch_size=SCORE_BATCH, verbose=0)
-        sse = np.sum(np.square(recon - cd.x_test), axis=(1, 2, 3))
         records["dcae"] = RunRecord(method="dcae", seconds={"pretrain": t_pre}, images=pre_images,
-                                    auroc=auroc(cd.y_test, sse),
+                                    auroc=auroc(cd.y_test, _sse(ae, cd.x_test)),
                                     extra={"final_ae_loss": ae_losses[-1] if ae_losses else None,
                                            "epoch_seconds": {"pretrain": epoch_seconds["pretrain"]}}, **common)
 
@@ -333,6 +410,17 @@ def train_run(cd: ClassData, seed: int, hyper: Hyper, methods: Sequence[str] = (
                                                 "center_norm": float(np.linalg.norm(c_np)),
                                                 "epoch_seconds": {"pretrain": epoch_seconds["pretrain"],
                                                                   "train": epoch_seconds["deep_svdd"]}}, **common)
+
+    if "rcae" in methods:
+        t0 = time.perf_counter()
+        rae, info = train_rcae(cd.x_train, seed, pre, hyper.rcae_lam, hyper.rep_dim, jit_compile=jit_compile)
+        t_rcae = time.perf_counter() - t0
+        records["rcae"] = RunRecord(method="rcae", seconds={"train": t_rcae}, images=pre_images,
+                                    auroc=auroc(cd.y_test, _sse(rae, cd.x_test)),
+                                    extra={"final_loss": info["losses"][-1] if info["losses"] else None,
+                                           "noise_nonzero": info["noise_nonzero"], "split": info["split"],
+                                           "lam": hyper.rcae_lam, "epoch_seconds": {"train": info["epoch_seconds"]}},
+                                    **common)
     return [records[m] for m in METHODS if m in records]
 
 
@@ -364,8 +452,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_args(parser, epochs=150, pretrain_epochs=150, n_train=None, n_test=None)
     parser.add_argument("--method", type=_methods, default=["deep_svdd"],
-                        help="'all' or a list of deep_svdd,ocnn,dcae (default: deep_svdd); DCAE is the AE "
-                             "pretraining itself and costs only its scoring")
+                        help="'all' or a list of deep_svdd,ocnn,dcae,rcae (default: deep_svdd); DCAE is the AE "
+                             "pretraining itself and costs only its scoring; RCAE trains its own AE for "
+                             "--pretrain-epochs epochs as T x E alternations")
+    parser.add_argument("--lam", type=float, default=0.1, help="RCAE λ (default: 0.1)")
     parser.add_argument("--ocnn-epochs", type=int, default=None,
                         help="OC-NN head epochs (paper: 100; default: --epochs)")
     parser.add_argument("--nu", type=float, default=0.1, help="OC-NN ν (default: 0.1)")
@@ -380,7 +470,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     hyper = hyper_from_args(args, ocnn_epochs=args.ocnn_epochs)
-    hyper = Hyper(hyper.pretrain, hyper.svdd, hyper.ocnn, nu=args.nu)
+    hyper = Hyper(hyper.pretrain, hyper.svdd, hyper.ocnn, nu=args.nu, rcae_lam=args.lam)
     data = prepare_classes(args.classes, args.data_dir, n_train=args.n_train, n_test=args.n_test)
     records = run(data, args.seeds, hyper, args.method, jit_compile=True if args.jit_compile else "auto")
     return report_runs("keras_reference", args, hyper, data, records, args.method)

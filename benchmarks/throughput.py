@@ -1,7 +1,7 @@
 """Training throughput of ocnn_jax against the Keras and PyTorch references, side by side in one run.
 
 Every deep method (``deep_svdd``, ``soft_boundary``, ``ocnn``, ``rcae``, ``dcae``) is timed for ocnn_jax,
-and for the references where they implement it (Keras: Deep SVDD, OC-NN, DCAE; PyTorch: Deep SVDD,
+and for the references where they implement it (Keras: Deep SVDD, OC-NN, DCAE, RCAE; PyTorch: Deep SVDD,
 DCAE), on the same preprocessed MNIST arrays (``benchmarks/common.py``), the same network, optimiser,
 epochs and batch size.
 
@@ -22,7 +22,9 @@ Frameworks:
   seconds are measured apart; the CPU cores are JAX devices (``--cpu-devices``) over which the runs
   are sharded, as ``ocnn_jax.sweep`` does.
 * ``keras``: ``keras_reference.train_run``, one model after another (one AE per model, from which DCAE
-  is scored and OC-NN and Deep SVDD continue).
+  is scored and OC-NN and Deep SVDD continue; RCAE, the paper's alternation with N fed back, trains an
+  AE of its own). DCAE and RCAE on every framework use Ruff's bias-free decoder (``output_bias="none"``
+  for ocnn_jax), so that all three compute the same network.
 * ``torch``: ``torch_reference.train_deep_svdd`` (Ruff's loop), one model after another.
 
 Every framework is measured ``--rounds`` times, interleaved (round 1 of every framework, then round
@@ -64,6 +66,7 @@ from common import (
     median,
     parse_int_list,
     prepare_classes,
+    rcae_split,
     write_outputs,
 )
 
@@ -74,7 +77,7 @@ __all__ = ["FRAMEWORKS", "METHODS", "REFERENCE_METHODS", "WORKLOADS", "Workload"
 FRAMEWORKS = ("jax", "keras", "torch")
 METHODS = ("deep_svdd", "soft_boundary", "ocnn", "rcae", "dcae")
 #: What each reference implements (the rest of METHODS is ocnn_jax only).
-REFERENCE_METHODS = {"keras": ("deep_svdd", "ocnn", "dcae"), "torch": ("deep_svdd", "dcae")}
+REFERENCE_METHODS = {"keras": ("deep_svdd", "ocnn", "dcae", "rcae"), "torch": ("deep_svdd", "dcae")}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,12 +143,14 @@ def jax_overrides(method: str, hyper: Hyper) -> dict[str, Any]:
     if method == "ocnn":
         return {"train": opt(hyper.ocnn), "pretrain": opt(pre), "features": "encoder", "kernel": "none", "g": "linear",
                 "hidden_units": hyper.ocnn_hidden, "nu": hyper.nu}
+    # DCAE and RCAE: Ruff's bias-free decoder, as the references build it (not our defaults' output bias).
     if method == "dcae":
-        return {"train": opt(pre)}
+        return {"train": opt(pre), "output_bias": "none"}
     if method == "rcae":
-        t = 2 if pre.epochs >= 2 and pre.epochs % 2 == 0 else 1
-        return {"outer_iterations": t, "epochs_per_iteration": pre.epochs // t, "lr": pre.lr,
-                "weight_decay": pre.weight_decay, "batch_size": pre.batch_size, "lr_milestone": pre.lr_milestone}
+        t, e = rcae_split(pre.epochs)
+        return {"outer_iterations": t, "epochs_per_iteration": e, "lr": pre.lr, "lam": hyper.rcae_lam,
+                "weight_decay": pre.weight_decay, "batch_size": pre.batch_size, "lr_milestone": pre.lr_milestone,
+                "output_bias": "none"}
     raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
 
 
@@ -338,8 +343,9 @@ def measure_reference(name: str, train: Callable[[ClassData, int], dict[str, Any
         s_images, s_seconds = 0, 0.0
         for r in recs:
             n = r.n_train
+            train_batch = {"ocnn": hyper.ocnn, "rcae": hyper.pretrain}.get(method, hyper.svdd).batch_size
             per_epoch = {"pretrain": steps_per_epoch(n, hyper.pretrain.batch_size) * hyper.pretrain.batch_size,
-                         "train": steps_per_epoch(n, hyper.svdd.batch_size) * hyper.svdd.batch_size}
+                         "train": steps_per_epoch(n, train_batch) * train_batch}
             st = steady_from_epochs(r.extra.get("epoch_seconds", {}), per_epoch)
             if st is None:  # one epoch per phase: only the wall time exists
                 st = (r.images, r.total_seconds)

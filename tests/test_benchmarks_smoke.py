@@ -137,6 +137,10 @@ def test_jax_overrides_match_the_reference_phases():
             assert cfg.pretrain.epochs == 10 and cfg.train.epochs == 10
         else:
             assert cfg.train.epochs == 10 and cfg.train.weight_decay == 5e-4
+        if method in ("dcae", "rcae"):  # Ruff's bias-free decoder, as in the references
+            assert cfg.output_bias == "none"
+        if method == "rcae":
+            assert (cfg.outer_iterations, cfg.epochs_per_iteration, cfg.lam) == (2, 5, hyper.rcae_lam)
     assert throughput.steady_from_epochs({"pretrain": [5.0, 1.0, 1.0], "train": [2.0]}, {"pretrain": 100, "train": 7}) \
         == (200, 2.0)
     assert throughput.steady_from_epochs({"pretrain": [5.0]}, {"pretrain": 100}) is None
@@ -279,6 +283,41 @@ def test_keras_initialisers_match_pytorch_bounds():
     for layer, bound in (("conv1", 1 / np.sqrt(25)), ("conv2", 1 / np.sqrt(200)), ("code", 1 / np.sqrt(196))):
         w = enc.get_layer(layer).get_weights()[0]
         assert np.abs(w).max() <= bound and np.abs(w).max() > 0.8 * bound
+
+
+def test_rcae_split_and_soft_threshold_match_ocnn_jax():
+    from ocnn_jax.core.prox import soft_threshold
+
+    assert [common.rcae_split(e) for e in (10, 7, 2, 1)] == [(2, 5), (1, 7), (2, 1), (1, 1)]
+    x = np.random.default_rng(0).normal(size=(50, 6)).astype(np.float32)
+    np.testing.assert_allclose(common.soft_threshold(x, 0.3), np.asarray(soft_threshold(x, 0.3)), atol=1e-7)
+
+
+def test_keras_rcae_feeds_the_noise_step_back():
+    pytest.importorskip("tensorflow")
+    keras = pytest.importorskip("keras")
+    import keras_reference as kr
+
+    rng = np.random.default_rng(0)
+    x = rng.random((60, 28, 28, 1)).astype(np.float32)
+    t = x - common.soft_threshold(x - 0.5, 0.2)
+    # The θ-step's loss is the per-sample SSE against the target x − n (the loss is taken before the update).
+    keras.utils.set_random_seed(0)
+    ae = kr._build_ae(32)
+    expected = float(np.mean(np.sum((np.asarray(ae(x[:30], training=True)) - t[:30]) ** 2, axis=(1, 2, 3))))
+    trainer = kr.CoupledDecayTrainer(ae, kr._rcae_loss, 0.0)
+    trainer.compile(optimizer=keras.optimizers.Adam(1e-3, epsilon=1e-8))
+    assert float(np.asarray(trainer.train_on_batch(x[:30], t[:30]))) == pytest.approx(expected, rel=1e-5)
+
+    keras.utils.set_random_seed(0)
+    lam = 0.4
+    ae, info = kr.train_rcae(x, 0, common.Phase(1e-3, None, 5e-4, 30, 4), lam)
+    assert info["split"] == (2, 2) and len(info["epoch_seconds"]) == 4 and len(info["losses"]) == 4
+    # N after the last θ-step is the soft-threshold of that AE's residual at λ/2, and is reported.
+    residual = x - ae.predict(x, verbose=0)
+    np.testing.assert_allclose(info["noise"], common.soft_threshold(residual, lam / 2), atol=1e-6)
+    assert info["noise_nonzero"][-1] == pytest.approx(float(np.mean(info["noise"] != 0)))
+    assert 0 < info["noise_nonzero"][-1] < 1
 
 
 def test_profile_classifies_ops_by_phase_layer_and_direction():
