@@ -289,6 +289,8 @@ def train_rcae(x: np.ndarray, seed: int, phase: Phase, lam: float, rep_dim: int 
       before it, so the steady rate includes it), "noise_nonzero" (fraction of non-zero entries of N
       after each N-step), "losses" (per epoch), "split" (T, E) and "noise" (the final N).
     """
+    if phase.epochs < 1:
+        raise ValueError(f"RCAE needs at least one epoch, got phase.epochs={phase.epochs}")
     t_iter, e_iter = rcae_split(phase.epochs)
     ae = _build_ae(rep_dim)
     trainer = _trainer(ae, _rcae_loss, phase, jit_compile=jit_compile)
