@@ -33,7 +33,11 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from .layers import conv2d, max_pool_2x2, upsample_nearest_2x
+
 __all__ = [
+    "KerasConv",
+    "keras_max_pool",
     "KerasStack",
     "KerasAE",
     "KerasHeadNet",
@@ -106,6 +110,45 @@ def keras_layer_order(spec: Spec) -> list[tuple[str, str]]:
     return [(f"l{i}", s[0]) for i, s in enumerate(spec) if s[0] in ("conv", "dense", "bn")]
 
 
+def keras_max_pool(x: jax.Array, padding: str) -> jax.Array:
+    """Keras ``MaxPooling2D(2)`` (stride 2) on NHWC ``x``: "valid" drops an odd last row/column, "same"
+    pads it with −∞ at the end (TensorFlow's placement: 7 -> 4). Even maps use
+    :func:`ocnn_jax.nn.layers.max_pool_2x2`, whose hand-written gradient (to each window's first
+    maximum, as TensorFlow) avoids XLA:CPU's slow generic max-pool gradient."""
+    if padding not in ("same", "valid"):
+        raise ValueError(f"keras_max_pool: padding must be 'same' or 'valid', got {padding!r}")
+    h, w = x.shape[1], x.shape[2]
+    if padding == "same" and (h % 2 or w % 2):
+        # Small odd maps (7 -> 4) keep XLA's own pooling: padding them with −∞ for max_pool_2x2 lost the
+        # gradient of some windows under jit after a BatchNorm (eager was right).
+        return nn.max_pool(x, (2, 2), strides=(2, 2), padding="SAME")
+    return max_pool_2x2(x)
+
+
+class KerasConv(nn.Module):
+    """Keras ``Conv2D`` with stride 1 and an odd square kernel: glorot-uniform kernel, zero bias when
+    ``use_bias``, "same" or "valid" padding. Parameters as ``flax.linen.Conv`` ("kernel" (k, k, C_in,
+    C_out), "bias" (C_out,)), drawn from the same keys; computed by :func:`ocnn_jax.nn.layers.conv2d`,
+    whose hand-written kernel gradient keeps XLA:CPU off its slow generic path for that convolution."""
+
+    features: int
+    kernel_size: int
+    padding: str
+    use_bias: bool
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        k = self.kernel_size
+        if k % 2 != 1 or self.padding not in ("same", "valid"):
+            raise ValueError(f"KerasConv: expected an odd kernel_size and padding 'same' or 'valid', got "
+                             f"kernel_size={k}, padding={self.padding!r}")
+        kernel = self.param("kernel", nn.initializers.glorot_uniform(), (k, k, x.shape[-1], self.features))
+        y = conv2d(x, kernel, (k - 1) // 2 if self.padding == "same" else 0)
+        if self.use_bias:
+            y = y + self.param("bias", nn.initializers.zeros_init(), (self.features,))[None, None, None, :]
+        return y
+
+
 class KerasStack(nn.Module):
     """Layers of ``spec`` in order (see the module docstring). Call with ``(x, train)``; BatchNorm uses
     batch statistics and updates ``batch_stats`` when ``train`` is true."""
@@ -119,7 +162,7 @@ class KerasStack(nn.Module):
             kind, name = s[0], f"l{i}"
             if kind == "conv":
                 _, f, k, pad, bias = s
-                x = nn.Conv(f, (k, k), padding=pad.upper(), use_bias=bias, kernel_init=glorot, name=name)(x)
+                x = KerasConv(f, k, pad, bias, name=name)(x)
             elif kind == "dense":
                 x = nn.Dense(s[1], use_bias=s[2], kernel_init=glorot, name=name)(x)
             elif kind == "bn":
@@ -132,9 +175,9 @@ class KerasStack(nn.Module):
             elif kind == "sigmoid":
                 x = jax.nn.sigmoid(x)
             elif kind == "pool":
-                x = nn.max_pool(x, (2, 2), strides=(2, 2), padding=s[1].upper())
+                x = keras_max_pool(x, s[1])
             elif kind == "up":
-                x = jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)
+                x = upsample_nearest_2x(x)
             elif kind == "flatten":
                 x = x.reshape(x.shape[0], -1)
             elif kind == "reshape":
