@@ -85,3 +85,38 @@ def test_config_rejects_bad_values():
         KerasCompatConfig(ae_epochs=-1)
     with pytest.raises(ValueError, match="rcae_lambdas"):
         KerasCompatConfig(rcae_lambdas=())
+
+
+def test_keras_pool_and_conv_equal_flax_ops_under_jit():
+    """The fast layers compute what flax's nn.max_pool / nn.Conv compute, gradients included, under jit and
+    after a BatchNorm-like producer: the case where a −∞-padded fast pool once lost window gradients."""
+    import flax.linen as nn
+
+    from ocnn_jax.nn.keras_compat import KerasConv, keras_max_pool
+
+    x = jax.random.normal(jax.random.key(0), (16, 7, 7, 3))
+    w = jax.random.normal(jax.random.key(1), (3, 3, 3, 4))
+
+    def producer(w, x):
+        z = jax.lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        return (z - z.mean(axis=(0, 1, 2), keepdims=True)) / jnp.sqrt(z.var(axis=(0, 1, 2), keepdims=True) + 1e-3)
+
+    for size, padding in ((7, "same"), (6, "same"), (7, "valid"), (6, "valid")):
+        xs = x[:, :size, :size]
+        ours = lambda w: jnp.sum(jnp.sin(keras_max_pool(producer(w, xs), padding)))  # noqa: E731
+        ref = lambda w: jnp.sum(jnp.sin(nn.max_pool(producer(w, xs), (2, 2), strides=(2, 2),  # noqa: E731
+                                                    padding=padding.upper())))
+        np.testing.assert_allclose(float(jax.jit(ours)(w)), float(ref(w)), rtol=1e-6)
+        np.testing.assert_allclose(np.asarray(jax.jit(jax.grad(ours))(w)), np.asarray(jax.grad(ref)(w)),
+                                   rtol=1e-4, atol=1e-5)
+    for k, padding, bias in ((3, "same", False), (5, "same", True), (3, "valid", True)):
+        ours, ref = KerasConv(4, k, padding, bias), nn.Conv(4, (k, k), padding=padding.upper(), use_bias=bias,
+                                                           kernel_init=nn.initializers.glorot_uniform())
+        v = ours.init(jax.random.key(2), x)
+        assert jax.tree.map(jnp.shape, v) == jax.tree.map(jnp.shape, ref.init(jax.random.key(2), x))
+        np.testing.assert_array_equal(np.asarray(v["params"]["kernel"]),
+                                      np.asarray(ref.init(jax.random.key(2), x)["params"]["kernel"]))
+        f = lambda m: (lambda v: jnp.sum(jnp.sin(m.apply(v, x))))  # noqa: E731
+        np.testing.assert_allclose(float(jax.jit(f(ours))(v)), float(f(ref)(v)), rtol=1e-5)
+        for a, b in zip(jax.tree.leaves(jax.jit(jax.grad(f(ours)))(v)), jax.tree.leaves(jax.grad(f(ref))(v))):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
