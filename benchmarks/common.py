@@ -131,11 +131,6 @@ def rcae_split(epochs: int) -> tuple[int, int]:
     return t, epochs // t
 
 
-def soft_threshold(x: np.ndarray, tau: float) -> np.ndarray:
-    """Elementwise sign(x)·max(|x| − τ, 0): the RCAE N-step for the l1 penalty at τ = λ/2."""
-    return (np.sign(x) * np.maximum(np.abs(x) - tau, 0.0)).astype(x.dtype)
-
-
 def center_eps_rule(mean: np.ndarray, eps: float) -> np.ndarray:
     """Ruff's centre rule on the mean representation: entries in (−ε, 0) become −ε, entries in (0, ε)
     become +ε, exact zeros stay 0. Returns a new float32 array."""

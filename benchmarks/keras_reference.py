@@ -66,6 +66,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras import layers  # noqa: E402
 
+from ocnn_jax.methods.keras_compat import soft_threshold  # noqa: E402  (NumPy: sign(r)·max(|r| − λ/2, 0))
+
 from common import (  # noqa: E402
     ClassData,
     Hyper,
@@ -79,7 +81,6 @@ from common import (  # noqa: E402
     prepare_classes,
     rcae_split,
     report_runs,
-    soft_threshold,
     steps_per_epoch,
 )
 
@@ -301,7 +302,7 @@ def train_rcae(x: np.ndarray, seed: int, phase: Phase, lam: float, rep_dim: int 
     for it in range(t_iter):
         losses += _fit_epochs(trainer, (x, x - noise), phase, seed + it, it * e_iter, (it + 1) * e_iter, times=times)
         t0 = time.perf_counter()
-        noise = soft_threshold(x - ae.predict(x, batch_size=SCORE_BATCH, verbose=0), lam / 2)
+        noise = soft_threshold(x - ae.predict(x, batch_size=SCORE_BATCH, verbose=0), lam)
         times[-1] += time.perf_counter() - t0
         nonzero.append(float(np.mean(noise != 0)))
     return ae, {"epoch_seconds": times, "noise_nonzero": nonzero, "losses": losses, "split": (t_iter, e_iter),

@@ -341,9 +341,9 @@ def measure_reference(name: str, train: Callable[[ClassData, int], dict[str, Any
         recs = [r[method] for r in records]
         per_model = [r.total_seconds for r in recs]
         s_images, s_seconds = 0, 0.0
+        train_batch = {"ocnn": hyper.ocnn, "rcae": hyper.pretrain}.get(method, hyper.svdd).batch_size
         for r in recs:
             n = r.n_train
-            train_batch = {"ocnn": hyper.ocnn, "rcae": hyper.pretrain}.get(method, hyper.svdd).batch_size
             per_epoch = {"pretrain": steps_per_epoch(n, hyper.pretrain.batch_size) * hyper.pretrain.batch_size,
                          "train": steps_per_epoch(n, train_batch) * train_batch}
             st = steady_from_epochs(r.extra.get("epoch_seconds", {}), per_epoch)

@@ -285,12 +285,13 @@ def test_keras_initialisers_match_pytorch_bounds():
         assert np.abs(w).max() <= bound and np.abs(w).max() > 0.8 * bound
 
 
-def test_rcae_split_and_soft_threshold_match_ocnn_jax():
-    from ocnn_jax.core.prox import soft_threshold
+def test_rcae_split_and_the_references_noise_step_match_ocnn_jax():
+    from ocnn_jax.core.prox import rcae_noise
+    from ocnn_jax.methods.keras_compat import soft_threshold
 
     assert [common.rcae_split(e) for e in (10, 7, 2, 1)] == [(2, 5), (1, 7), (2, 1), (1, 1)]
     x = np.random.default_rng(0).normal(size=(50, 6)).astype(np.float32)
-    np.testing.assert_allclose(common.soft_threshold(x, 0.3), np.asarray(soft_threshold(x, 0.3)), atol=1e-7)
+    np.testing.assert_allclose(soft_threshold(x, 0.6), np.asarray(rcae_noise(x, 0.6)), atol=1e-7)
 
 
 def test_keras_rcae_feeds_the_noise_step_back():
@@ -300,7 +301,7 @@ def test_keras_rcae_feeds_the_noise_step_back():
 
     rng = np.random.default_rng(0)
     x = rng.random((60, 28, 28, 1)).astype(np.float32)
-    t = x - common.soft_threshold(x - 0.5, 0.2)
+    t = x - np.sign(x - 0.5) * np.maximum(np.abs(x - 0.5) - 0.2, 0)
     # The θ-step's loss is the per-sample SSE against the target x − n (the loss is taken before the update).
     keras.utils.set_random_seed(0)
     ae = kr._build_ae(32)
@@ -315,7 +316,7 @@ def test_keras_rcae_feeds_the_noise_step_back():
     assert info["split"] == (2, 2) and len(info["epoch_seconds"]) == 4 and len(info["losses"]) == 4
     # N after the last θ-step is the soft-threshold of that AE's residual at λ/2, and is reported.
     residual = x - ae.predict(x, verbose=0)
-    np.testing.assert_allclose(info["noise"], common.soft_threshold(residual, lam / 2), atol=1e-6)
+    np.testing.assert_allclose(info["noise"], np.sign(residual) * np.maximum(np.abs(residual) - lam / 2, 0), atol=1e-6)
     assert info["noise_nonzero"][-1] == pytest.approx(float(np.mean(info["noise"] != 0)))
     assert 0 < info["noise_nonzero"][-1] < 1
 
