@@ -54,20 +54,25 @@ def classify(op_name: str) -> tuple[str, str, str]:
     return phase, layer, direction
 
 
+#: Control-flow instructions: their trace events enclose (part of) the ops of their bodies, which are
+#: timed on their own, so they are left out of the sums (by name, and by opcode in :func:`hlo_index`).
+CONTROL_FLOW = ("while", "conditional", "call")
+CONTROL_FLOW_OP = re.compile(r"(?<![\w.\-])(?:while|conditional|call)\(")
+
+
 def hlo_index(hlo: str) -> dict[str, tuple[str, str]]:
-    """Instruction name → (result shape, op_name metadata) for every instruction of the optimised HLO."""
+    """Instruction name → (result shape, op_name metadata) for every instruction of the optimised HLO
+    except control flow (``while``, ``conditional``, ``call``: their trace events enclose the ops of their
+    bodies, which are timed on their own; a conditional may be named after its source, e.g. ``cond.106``)."""
     index = {}
     for line in hlo.splitlines():
         m = re.match(r"\s*(?:ROOT )?%?([\w.\-]+) = (\S+) ", line)
-        if m:
+        if m and not CONTROL_FLOW_OP.search(line.split(" = ", 1)[1].split(", metadata=")[0]):
             op = re.search(r'op_name="([^"]*)"', line)
             index[m.group(1)] = (m.group(2), op.group(1) if op else "")
     return index
 
 
-#: Control-flow instructions: their trace events enclose (part of) the ops of their bodies, which are
-#: timed on their own, so they are left out of the sums.
-CONTROL_FLOW = ("while", "conditional", "call")
 
 
 def op_times(trace_dir: str, index: dict[str, tuple[str, str]]) -> tuple[collections.Counter, float]:

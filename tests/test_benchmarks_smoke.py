@@ -332,6 +332,14 @@ def test_profile_classifies_ops_by_phase_layer_and_direction():
     assert profile_cpu.classify(centre) == ("other (centre pass, updates, loops)", "max-pool", "forward")
     hlo = '%fft.3 = c64[2,8,32,17]{3,2,1,0} fft(%x), metadata={op_name="a/transpose(jvp(AutoEncoder))/encoder/conv1/fft"}'
     assert profile_cpu.hlo_index(hlo)["fft.3"] == ("c64[2,8,32,17]{3,2,1,0}", "a/transpose(jvp(AutoEncoder))/encoder/conv1/fft")
+    # Control flow encloses the ops of its bodies, which are timed on their own: a conditional named after
+    # its source (``cond``) is left out like ``while``; a custom call is an op.
+    hlo = "\n".join([
+        '%cond.106 = (f32[5,5,2,4]{3,2,1,0}, f32[2]{0}) conditional(%p, %a, %b), branch_computations={%b0, %b1}',
+        '%w.2 = (s32[], f32[2]{0}) while(%t), condition=%c, body=%body, metadata={op_name="a/while"}',
+        '%custom-call.1 = f32[2]{0} custom-call(%x), custom_call_target="f", metadata={op_name="a/call(f)"}',
+    ])
+    assert set(profile_cpu.hlo_index(hlo)) == {"custom-call.1"}
 
 
 def test_write_outputs_writes_json_and_markdown(tmp_path):

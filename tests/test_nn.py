@@ -155,6 +155,39 @@ def test_conv2d_bfloat16():
         _close(got, want, rtol=5e-2, atol=3e-2 * scale)
 
 
+
+@pytest.mark.parametrize("case", CONV_CASES + [(2, 12, 12, 1, 8, 5, 2), (2, 9, 9, 2, 16, 3, 1)])
+def test_shift_add_conv_equals_the_convolution(case):
+    # The CPU form of small-channel convs (forward and input gradient): the same function as the conv.
+    x, w, _, p = _conv_inputs(case)
+    _close(jax.jit(layers_mod._conv_shift_add, static_argnums=2)(x, w, p), ref_conv(x, w, p), rtol=1e-5, atol=1e-5)
+
+
+def test_shift_add_conv_accumulates_half_precision_in_float32():
+    x, w, _, p = _conv_inputs((2, 10, 10, 2, 8, 5, 2))
+    with jax.enable_x64(True):
+        x64, w64 = (jnp.asarray(np.asarray(a), jnp.float64) for a in (x, w))
+        got64 = layers_mod._conv_shift_add(x64, w64, p)
+        assert got64.dtype == jnp.float64
+        np.testing.assert_allclose(got64, ref_conv(x64, w64, p), rtol=1e-12, atol=1e-12)
+    xb, wb = x.astype(jnp.bfloat16), w.astype(jnp.bfloat16)
+    got = layers_mod._conv_shift_add(xb, wb, p)
+    assert got.dtype == jnp.bfloat16
+    # Rounded once from a float32 sum: within bfloat16's half-ulp of the float32 result of the same inputs.
+    want = ref_conv(xb.astype(jnp.float32), wb.astype(jnp.float32), p)
+    _close(got, want, rtol=2 ** -8, atol=1e-6)
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="the shift-add form is the CPU branch")
+@pytest.mark.parametrize(("cin", "cout", "shift_add"), [(1, 8, True), (4, 16, True), (8, 4, False), (3, 32, False)])
+def test_cpu_conv_takes_the_shift_add_form_for_few_channels(cin, cout, shift_add):
+    # Performance contract (issue 17): on CPU, layers with <= 4 input and <= 16 output channels compile to
+    # no convolution in the forward pass; wider layers keep XLA's convolution.
+    x = jnp.zeros((2, 12, 12, cin))
+    w = jnp.zeros((5, 5, cin, cout))
+    hlo = jax.jit(lambda a, b: conv2d(a, b, 2)).lower(x, w).compile().as_text()
+    assert ("convolution(" not in hlo) == shift_add
+
 # Layer shapes of the LeNet backbones (H, W, Cin, Cout, padding), at a small batch.
 LENET_LAYERS = [
     (28, 28, 1, 8, 2),  # MNIST conv1

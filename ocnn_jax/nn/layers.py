@@ -71,13 +71,54 @@ def _conv(x: jax.Array, w: jax.Array, pad: int) -> jax.Array:
     )
 
 
+def _conv_shift_add(x: jax.Array, w: jax.Array, pad: int) -> jax.Array:
+    """The same convolution as :func:`_conv`, written as a sum of ``k·k·C_in`` shifted, scaled copies.
+
+    ``y[b, h, w, :] = Σ_{i, j, c} xp[b, h+i, w+j, c] · w[i, j, c, :]`` for the zero-padded input ``xp``:
+    XLA fuses the sum into one elementwise loop over the output, vectorised along ``C_out``. Used on
+    CPU for layers with few input channels (see :func:`_conv_fast`); only the float summation order
+    differs from the convolution.
+    """
+    dtype = jnp.result_type(x, w)
+    if jnp.finfo(dtype).bits < 32:  # accumulate half-precision inputs in float32, as the convolution does
+        return _conv_shift_add(x.astype(jnp.float32), w.astype(jnp.float32), pad).astype(dtype)
+    k = w.shape[0]
+    xp = jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    ho, wo = xp.shape[1] - k + 1, xp.shape[2] - k + 1
+    y = None
+    for i in range(k):
+        for j in range(k):
+            for c in range(x.shape[3]):
+                term = xp[:, i : i + ho, j : j + wo, c : c + 1] * w[i, j, c].reshape(1, 1, 1, -1)
+                y = term if y is None else y + term
+    return y
+
+
+#: On CPU a convolution with at most ``SHIFT_ADD_MAX_CIN`` input and at most ``SHIFT_ADD_MAX_COUT``
+#: output channels runs as :func:`_conv_shift_add`: XLA:CPU's convolution is 2-10x slower for these
+#: shapes (the MNIST LeNet's first conv, its input gradients and the decoders' small up-convs), and
+#: slower the other way for wider layers (timings: ``benchmarks/results/issue17_cpu_ideas.md``).
+SHIFT_ADD_MAX_CIN: int = 4
+SHIFT_ADD_MAX_COUT: int = 16
+
+
+def _conv_fast(x: jax.Array, w: jax.Array, pad: int) -> jax.Array:
+    """:func:`_conv`, or on CPU :func:`_conv_shift_add` for layers with few channels (picked when the
+    program is lowered, so GPUs and TPUs always run the convolution)."""
+    if w.shape[2] <= SHIFT_ADD_MAX_CIN and w.shape[3] <= SHIFT_ADD_MAX_COUT:
+        return lax.platform_dependent(
+            x, w, cpu=partial(_conv_shift_add, pad=pad), default=partial(_conv, pad=pad)
+        )
+    return _conv(x, w, pad)
+
+
 @partial(jax.custom_vjp, nondiff_argnums=(2,))
 def _conv2d(x: jax.Array, w: jax.Array, padding: int) -> jax.Array:
-    return _conv(x, w, padding)
+    return _conv_fast(x, w, padding)
 
 
 def _conv2d_fwd(x: jax.Array, w: jax.Array, padding: int):
-    return _conv(x, w, padding), (x, w)
+    return _conv_fast(x, w, padding), (x, w)
 
 
 def _weight_grad_conv(xp: jax.Array, g: jax.Array) -> jax.Array:
@@ -155,9 +196,9 @@ def _conv2d_bwd(padding: int, res, g: jax.Array):
     w_t = jnp.flip(w, axis=(0, 1)).swapaxes(2, 3)  # (k, k, Cout, Cin)
     back_pad = k - 1 - padding
     if back_pad >= 0:
-        dx = _conv(g, w_t, back_pad)
+        dx = _conv_fast(g, w_t, back_pad)
     else:  # padding > k - 1: gradient w.r.t. the padded input, then crop the border.
-        dx = _conv(g, w_t, k - 1)[:, padding : padding + h, padding : padding + wd, :]
+        dx = _conv_fast(g, w_t, k - 1)[:, padding : padding + h, padding : padding + wd, :]
     xp = jnp.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
     dw = _weight_grad(xp, g)
     return dx.astype(x.dtype), dw.astype(w.dtype)
