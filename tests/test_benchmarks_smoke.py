@@ -342,6 +342,24 @@ def test_profile_classifies_ops_by_phase_layer_and_direction():
     assert set(profile_cpu.hlo_index(hlo)) == {"custom-call.1"}
 
 
+def test_conv_forms_times_every_form_and_records_the_cpu_choice(tmp_path):
+    import conv_forms
+    import jax
+
+    out = tmp_path / "forms.json"
+    conv_forms.main(["--batch", "2", "--repeats", "1", "--out", str(out), "--md", str(tmp_path / "forms.md")])
+    payload = json.loads(out.read_text())
+    convs = {r["layer"]: r for r in payload["convolutions"]}
+    assert set(convs) == {name for name, *_ in conv_forms.CONV_SHAPES}
+    assert all(r["rel_diff"] < 1e-4 for r in convs.values())  # the shift-add form is the same function
+    if jax.default_backend() == "cpu":
+        assert convs["MNIST conv1"]["conv2d_uses"] == "shift-add"
+        assert convs["CIFAR-10 conv2"]["conv2d_uses"] == "convolution"
+    for row in payload["weight_gradients"]:
+        assert all(row[f"{f}_rel_diff"] < 1e-4 for f in ("fft", "im2col", "taps")), row
+        assert row["fastest"] in ("conv", "fft", "im2col", "taps")
+    assert "Kernel gradients" in (tmp_path / "forms.md").read_text()
+
 def test_write_outputs_writes_json_and_markdown(tmp_path):
     from common import write_outputs
 
