@@ -12,7 +12,8 @@ Two tables, every layer shape of the MNIST and CIFAR-10 LeNets at batch 200, one
 Each cell is the fastest of ``--repeats`` timed calls after one warm-up call (compile apart), in ms;
 every alternative is checked against the convolution (largest relative difference).
 
-    python benchmarks/conv_forms.py --md benchmarks/results/conv_forms_cpu.md --out benchmarks/results/conv_forms_cpu.json
+    python benchmarks/conv_forms.py --md benchmarks/results/conv_forms_cpu.md \
+        --out benchmarks/results/conv_forms_cpu.json
 
 Needs only ocnn_jax. Run it alone on the machine (it is short: about a minute).
 """
@@ -159,7 +160,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
         f"C_out <= {layers.SHIFT_ADD_MAX_COUT}; the FFT kernel gradient for padded inputs of at least "
         f"{layers.FFT_WGRAD_MIN_SIZE} rows and columns.",
     ])
-    payload = {"args": vars(args), "environment": environment(), "convolutions": conv_rows, "weight_gradients": wgrad_rows}
+    payload = {"args": vars(args), "environment": environment(),
+               "convolutions": conv_rows, "weight_gradients": wgrad_rows}
     write_outputs(args.out, args.md, payload, text)
     print(text)
     return payload

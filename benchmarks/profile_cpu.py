@@ -73,8 +73,6 @@ def hlo_index(hlo: str) -> dict[str, tuple[str, str]]:
     return index
 
 
-
-
 def op_times(trace_dir: str, index: dict[str, tuple[str, str]]) -> tuple[collections.Counter, float]:
     """(op name → summed µs, µs during which at least one op ran) from the Perfetto trace.
 

@@ -6,7 +6,8 @@ Layout conventions: images are NHWC ``(B, H, W, C)``, conv kernels are HWIO
 * :func:`conv2d` -- stride-1 conv with a hand-written VJP whose weight gradient is a
   canonical NHWC/HWIO convolution (the one autodiff emits stays in a non-canonical
   layout inside ``lax.scan``/``lax.map`` bodies and runs ~4x slower on XLA:CPU) or, on
-  CPU, an FFT correlation (2-6x faster there again).
+  CPU, an FFT correlation (2-6x faster there again). On CPU, layers with few channels
+  (forward and input gradient) run as a fused sum of shifted products instead of a conv.
 * :func:`max_pool_2x2` -- 2x2, stride-2, 'VALID' max-pool as a reshape + max, with a
   hand-written first-maximum gradient.
 * :func:`upsample_nearest_2x` -- nearest-neighbour x2 upsampling of H and W.
@@ -80,7 +81,8 @@ def _conv_shift_add(x: jax.Array, w: jax.Array, pad: int) -> jax.Array:
     differs from the convolution.
     """
     dtype = jnp.result_type(x, w)
-    if jnp.finfo(dtype).bits < 32:  # accumulate half-precision inputs in float32, as the convolution does
+    if jnp.issubdtype(dtype, jnp.floating) and jnp.finfo(dtype).bits < 32:
+        # Sum half-precision inputs in float32 and round once (k·k·C_in roundings would lose precision).
         return _conv_shift_add(x.astype(jnp.float32), w.astype(jnp.float32), pad).astype(dtype)
     k = w.shape[0]
     xp = jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
@@ -95,9 +97,9 @@ def _conv_shift_add(x: jax.Array, w: jax.Array, pad: int) -> jax.Array:
 
 
 #: On CPU a convolution with at most ``SHIFT_ADD_MAX_CIN`` input and at most ``SHIFT_ADD_MAX_COUT``
-#: output channels runs as :func:`_conv_shift_add`: XLA:CPU's convolution is 2-10x slower for these
-#: shapes (the MNIST LeNet's first conv, its input gradients and the decoders' small up-convs), and
-#: slower the other way for wider layers (timings: ``benchmarks/results/issue17_cpu_ideas.md``).
+#: output channels runs as :func:`_conv_shift_add`: XLA:CPU's convolution is 2-14x slower for these
+#: shapes (the MNIST LeNet's first conv, its input gradients and the decoder's first up-conv), and the
+#: shifted sum is slower for wider layers (per-shape timings: ``benchmarks/conv_forms.py``).
 SHIFT_ADD_MAX_CIN: int = 4
 SHIFT_ADD_MAX_COUT: int = 16
 
@@ -218,8 +220,10 @@ def conv2d(x: jax.Array, w: jax.Array, padding: int) -> jax.Array:
     Returns:
       ``(B, H + 2p - k + 1, W + 2p - k + 1, C_out)``, dtype ``result_type(x, w)``.
 
-    The forward is ``lax.conv_general_dilated``; the VJP is hand-written (see module doc) and
-    equals autodiff of the plain conv. Works under ``vmap`` (over x, w or both) and in ``scan``.
+    The forward is ``lax.conv_general_dilated`` (on CPU, for at most ``SHIFT_ADD_MAX_CIN`` input and
+    ``SHIFT_ADD_MAX_COUT`` output channels, the same sum written as shifted products); the VJP is
+    hand-written (see module doc) and equals autodiff of the plain conv. Works under ``vmap`` (over x, w
+    or both) and in ``scan``.
     """
     padding = int(padding)
     if padding < 0:
