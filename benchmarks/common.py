@@ -51,6 +51,7 @@ __all__ = [
     "summarize_runs",
     "markdown_table",
     "environment",
+    "limit_threads",
     "write_json",
     "write_outputs",
     "ocnn_jax_records",
@@ -359,6 +360,18 @@ def environment() -> dict[str, Any]:
         "versions": versions,
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+
+
+def limit_threads(n: int) -> None:
+    """Restrict XLA, TensorFlow and PyTorch to n threads: XLA's multi-threaded Eigen off for n = 1, XLA's
+    intra-op pool, OpenMP and TensorFlow's pools set to n. Must run before jax is imported (XLA reads
+    ``XLA_FLAGS`` at start-up)."""
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                               f" --xla_cpu_multi_thread_eigen={'true' if n > 1 else 'false'}"
+                               f" intra_op_parallelism_threads={n}").strip()
+    os.environ["OMP_NUM_THREADS"] = str(n)
+    os.environ["TF_NUM_INTRAOP_THREADS"] = str(n)
+    os.environ["TF_NUM_INTEROP_THREADS"] = str(n)
 
 
 def _jsonable(o: Any) -> Any:

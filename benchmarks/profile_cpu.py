@@ -55,9 +55,10 @@ def classify(op_name: str) -> tuple[str, str, str]:
 
 
 #: Control-flow instructions: their trace events enclose (part of) the ops of their bodies, which are
-#: timed on their own, so they are left out of the sums (by name, and by opcode in :func:`hlo_index`).
+#: timed on their own, so :func:`hlo_index` leaves them out (by opcode: a conditional may be named
+#: after its source, e.g. ``cond.106``).
 CONTROL_FLOW = ("while", "conditional", "call")
-CONTROL_FLOW_OP = re.compile(r"(?<![\w.\-])(?:while|conditional|call)\(")
+CONTROL_FLOW_OP = re.compile(r"(?<![\w.\-])(?:" + "|".join(CONTROL_FLOW) + r")\(")
 
 
 def hlo_index(hlo: str) -> dict[str, tuple[str, str]]:
@@ -86,7 +87,7 @@ def op_times(trace_dir: str, index: dict[str, tuple[str, str]]) -> tuple[collect
     intervals = []
     for e in events:
         name = e["name"]
-        if name in index and name.split(".")[0] not in CONTROL_FLOW:
+        if name in index:
             times[e["name"]] += e["dur"]
             intervals.append((e["ts"], e["ts"] + e["dur"]))
     busy, end = 0.0, None

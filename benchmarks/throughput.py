@@ -61,6 +61,7 @@ from common import (
     Phase,
     Stopwatch,
     environment,
+    limit_threads,
     markdown_table,
     mean_std,
     median,
@@ -526,21 +527,11 @@ def workloads_from_args(args: argparse.Namespace) -> list[Workload]:
     return out
 
 
-def _limit_threads(n: int) -> None:
-    """Restrict XLA, TensorFlow and PyTorch to n threads (must run before jax is imported)."""
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
-                               f" --xla_cpu_multi_thread_eigen={'true' if n > 1 else 'false'}"
-                               f" intra_op_parallelism_threads={n}").strip()
-    os.environ["OMP_NUM_THREADS"] = str(n)
-    os.environ["TF_NUM_INTRAOP_THREADS"] = str(n)
-    os.environ["TF_NUM_INTEROP_THREADS"] = str(n)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     t_start = time.perf_counter()
     if args.threads:
-        _limit_threads(args.threads)
+        limit_threads(args.threads)
 
     def log(msg: str) -> None:
         print(f"[{time.perf_counter() - t_start:6.1f} s] {msg}", flush=True)
@@ -558,7 +549,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                                         n_test=w.n_test)}
     mesh_for: Callable[[int], Any] = lambda m: None
     if "jax" in args.frameworks:
-        import jax  # after _limit_threads: XLA reads XLA_FLAGS at start-up
+        import jax  # after limit_threads: XLA reads XLA_FLAGS at start-up
 
         from jaxbench import MethodBench
         from ocnn_jax.engine import make_run_mesh, parse_cpu_devices, set_cpu_devices
