@@ -225,6 +225,46 @@ def test_fft_weight_grad_keeps_float64():
         np.testing.assert_allclose(got, layers_mod._weight_grad_conv(xp, g), rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize(("h", "k", "co"), [(28, 5, 8), (28, 3, 16), (9, 3, 1), (6, 5, 3)])
+def test_tap_weight_grad_equals_conv_weight_grad(h, k, co):
+    # One input channel: the (k², B·Ho·Wo) tap matrix times the cotangent is the kernel gradient.
+    rng = np.random.default_rng(h + k + co)
+    p = (k - 1) // 2
+    xp = jnp.pad(_normal(rng, (3, h, h + 1, 1)), ((0, 0), (p, p), (p, p), (0, 0)))
+    g = _normal(rng, (3, h, h + 1, co))
+    got = jax.jit(layers_mod._weight_grad_taps)(xp, g)
+    want = jax.jit(layers_mod._weight_grad_conv)(xp, g)
+    assert got.shape == want.shape == (k, k, 1, co)
+    _close(got, want, rtol=1e-4, atol=1e-5 * float(jnp.abs(want).max()))
+
+
+def test_tap_weight_grad_dtypes_and_shape_check():
+    with jax.enable_x64(True):
+        rng = np.random.default_rng(4)
+        xp, g = jnp.asarray(rng.normal(size=(2, 12, 12, 1))), jnp.asarray(rng.normal(size=(2, 8, 8, 3)))
+        got = layers_mod._weight_grad_taps(xp, g)
+        assert got.dtype == jnp.float64
+        np.testing.assert_allclose(got, layers_mod._weight_grad_conv(xp, g), rtol=1e-10, atol=1e-10)
+    xb, gb = xp.astype(jnp.bfloat16), g.astype(jnp.bfloat16)
+    got = layers_mod._weight_grad_taps(xb, gb)
+    assert got.dtype == jnp.bfloat16
+    # Accumulated in float32 and rounded once: within bfloat16's rounding of the float32 result.
+    want = layers_mod._weight_grad_conv(xb.astype(jnp.float32), gb.astype(jnp.float32))
+    np.testing.assert_allclose(np.asarray(got, np.float32), np.asarray(want), rtol=2**-8, atol=1e-6)
+    with pytest.raises(ValueError, match="one input channel"):
+        layers_mod._weight_grad_taps(jnp.zeros((1, 6, 6, 2)), jnp.zeros((1, 4, 4, 3)))
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="the tap-matrix weight gradient is the CPU branch")
+@pytest.mark.parametrize(("cin", "uses_taps"), [(1, True), (2, False)])
+def test_cpu_weight_grad_takes_the_tap_product_for_one_input_channel(cin, uses_taps):
+    x = jnp.zeros((2, 28, 28, cin))
+    w = jnp.zeros((5, 5, cin, 8))
+    hlo = jax.jit(jax.grad(lambda w: jnp.sum(conv2d(x, w, 2)))).lower(w).compile().as_text()
+    assert ("fft" not in hlo) == uses_taps  # two channels keep the FFT form
+    assert "convolution(" not in hlo  # neither runs XLA's weight-gradient convolution
+
+
 @pytest.mark.skipif(jax.default_backend() != "cpu", reason="the FFT weight gradient is the CPU branch")
 @pytest.mark.parametrize(("h", "uses_fft"), [(28, True), (6, False)])  # padded 32x32 vs 10x10
 def test_cpu_weight_grad_takes_the_fft_branch_for_large_layers(h, uses_fft):

@@ -171,6 +171,26 @@ def _weight_grad_fft(xp: jax.Array, g: jax.Array) -> jax.Array:
     return dw.transpose(2, 3, 0, 1).astype(xp.dtype)
 
 
+def _weight_grad_taps(xp: jax.Array, g: jax.Array) -> jax.Array:
+    """The same kernel gradient for ONE input channel as a single matrix product (used on CPU).
+
+    The k² shifted views of the padded input are stacked into a (k², B·Ho·Wo) matrix ``P`` (one row per
+    kernel tap); then ``dw = P · g`` with ``g`` as a (B·Ho·Wo, Cout) matrix: one tall-skinny GEMM that
+    reads the cotangent once, where the FFT form transforms, pads and transposes it (4-10x slower
+    for these layers on XLA:CPU; ``benchmarks/conv_forms.py``). Computed in float32 (float64 for
+    float64 inputs); returns (k, k, 1, Cout) in ``xp.dtype``.
+    """
+    if xp.shape[3] != 1:
+        raise ValueError(f"_weight_grad_taps: expects one input channel, got xp.shape={xp.shape}")
+    ho, wo = g.shape[1], g.shape[2]
+    k = xp.shape[1] - ho + 1
+    real = jnp.float64 if xp.dtype == jnp.float64 else jnp.float32
+    x = xp[..., 0].astype(real)
+    taps = jnp.stack([x[:, i : i + ho, j : j + wo] for i in range(k) for j in range(k)])  # (k², B, Ho, Wo)
+    dw = jnp.dot(taps.reshape(k * k, -1), g.astype(real).reshape(-1, g.shape[3]))  # (k², Cout)
+    return dw.reshape(k, k, 1, g.shape[3]).astype(xp.dtype)
+
+
 #: On CPU the FFT weight gradient is used when the padded input has at least this many rows and columns;
 #: below it (the 4x4 and 8x8 code-side layers) the conv is as fast or faster (timings:
 #: ``benchmarks/results/profile_cpu.md``).
@@ -183,8 +203,11 @@ def _weight_grad(xp: jax.Array, g: jax.Array) -> jax.Array:
     XLA:CPU runs the weight-gradient convolution (a conv whose "kernel" is the whole cotangent image)
     on a slow generic path, so on CPU layers of at least ``FFT_WGRAD_MIN_SIZE`` take the FFT form;
     GPUs and TPUs keep the convolution (``lax.platform_dependent`` picks the branch when the program
-    is lowered).
+    is lowered). Layers with one input channel (the MNIST encoders' first conv) take the tap-matrix
+    product :func:`_weight_grad_taps` on CPU instead.
     """
+    if xp.shape[3] == 1:
+        return lax.platform_dependent(xp, g, cpu=_weight_grad_taps, default=_weight_grad_conv)
     if min(xp.shape[1], xp.shape[2]) >= FFT_WGRAD_MIN_SIZE:
         return lax.platform_dependent(xp, g, cpu=_weight_grad_fft, default=_weight_grad_conv)
     return _weight_grad_conv(xp, g)
