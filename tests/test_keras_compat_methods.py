@@ -119,3 +119,36 @@ def test_keras_pool_and_conv_equal_flax_ops_under_jit():
         np.testing.assert_allclose(float(jax.jit(f(ours))(v)), float(f(ref)(v)), rtol=1e-5)
         for a, b in zip(jax.tree.leaves(jax.jit(jax.grad(f(ours)))(v)), jax.tree.leaves(jax.grad(f(ref))(v))):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("ds", ["mnist", "cifar10"])
+def test_fused_upsample_conv_equals_the_two_step_decoder(ds):
+    """KerasStack runs "up, conv" as one sub-pixel conv on the small map: same parameters, same outputs and
+    gradients as upsampling then convolving (the Keras layer order), for the CAE and the RCAE networks."""
+    for spec, shape in ((CAE_DECODER[ds], (4, 2, 2, 8 if ds == "mnist" else 32)),
+                        (RCAE_AE[ds], (4, 28, 28, 1) if ds == "mnist" else (4, 32, 32, 3))):
+        x = jax.random.uniform(jax.random.key(0), shape)
+        fused, plain = KerasStack(spec), KerasStack(spec, fuse_upsample=False)
+        v = fused.init(jax.random.key(1), x, False)
+        assert jax.tree.map(jnp.shape, v) == jax.tree.map(jnp.shape, plain.init(jax.random.key(1), x, False))
+
+        def loss(m):
+            def f(params):
+                out, _ = m.apply({"params": params, "batch_stats": v["batch_stats"]}, x, True, mutable=["batch_stats"])
+                return jnp.sum(jnp.sin(3 * out)), out
+            return jax.jit(jax.value_and_grad(f, has_aux=True))
+
+        (l_f, out_f), g_f = loss(fused)(v["params"])
+        (l_p, out_p), g_p = loss(plain)(v["params"])
+        np.testing.assert_allclose(np.asarray(out_f), np.asarray(out_p), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(float(l_f), float(l_p), rtol=1e-5)
+        for a, b in zip(jax.tree.leaves(g_f), jax.tree.leaves(g_p)):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-3, atol=1e-4 * float(np.abs(b).max()))
+    if ds != "mnist":
+        return
+    # The MNIST CAE's last stage (14x14x16 -> up -> 28x28 conv to 1 channel) never builds the 28x28x16 map.
+    spec, x = CAE_DECODER["mnist"], jnp.zeros((4, 2, 2, 8))
+    v = KerasStack(spec).init(jax.random.key(1), x, False)
+    hlo = {fuse: jax.jit(lambda p, m=KerasStack(spec, fuse_upsample=fuse): m.apply(
+        {"params": p, "batch_stats": v["batch_stats"]}, x, False)).lower(v["params"]).as_text() for fuse in (True, False)}
+    assert "4x28x28x16" in hlo[False] and "4x28x28x16" not in hlo[True]
