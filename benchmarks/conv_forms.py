@@ -7,7 +7,8 @@ Two tables, every layer shape of the MNIST and CIFAR-10 LeNets at batch 200, one
   (``_conv_shift_add``), and which one ``conv2d`` compiles to on CPU (``SHIFT_ADD_MAX_CIN`` /
   ``SHIFT_ADD_MAX_COUT``);
 * kernel gradients: XLA's convolution (``_weight_grad_conv``), the FFT correlation (``_weight_grad_fft``),
-  an im2col matrix product and one contraction per kernel tap.
+  an im2col matrix product, one contraction per kernel tap, and for one input channel the tap-matrix
+  product (``_weight_grad_taps``); and which one ``conv2d``'s gradient compiles to on CPU.
 
 Each cell is the fastest of ``--repeats`` timed calls after one warm-up call (compile apart), in ms;
 every alternative is checked against the convolution (largest relative difference).
@@ -41,6 +42,7 @@ CONV_SHAPES: tuple[tuple[str, int, int, int, int, int], ...] = (
     ("MNIST deconv3, input grad", 14, 4, 3, 8, 1),
     ("CIFAR-10 conv1", 32, 3, 5, 32, 2),
     ("CIFAR-10 conv2", 16, 32, 5, 64, 2),
+    ("keras_compat MNIST CAE conv1", 28, 1, 3, 16, 1),
 )
 
 #: The kernel gradients timed: those of the forward layers (not the input-gradient rows) on maps of at
@@ -121,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         print(f"{name:28s} conv {t_conv:8.2f} ms  shift-add {t_shift:8.2f} ms  -> {conv_rows[-1]['conv2d_uses']}")
 
     forms = {"conv": layers._weight_grad_conv, "fft": layers._weight_grad_fft,
-             "im2col": im2col_weight_grad, "taps": tap_weight_grad}
+             "im2col": im2col_weight_grad, "taps": tap_weight_grad, "tap_matrix": layers._weight_grad_taps}
     wgrad_rows = []
     for name, h, cin, k, cout, p in WGRAD_SHAPES:
         xp = jnp.asarray(rng.random((args.batch, h + 2 * p, h + 2 * p, cin), np.float32))
@@ -129,12 +131,21 @@ def main(argv: Sequence[str] | None = None) -> dict:
         want = jax.jit(layers._weight_grad_conv)(xp, g)
         row = {"layer": name, "shape": f"{h}x{h}x{cin} -> {cout} (k={k})"}
         for form, fn in forms.items():
+            if form == "tap_matrix" and cin != 1:  # one input channel only
+                row[f"{form}_ms"] = row[f"{form}_rel_diff"] = None
+                continue
             jf = jax.jit(fn)
             row[f"{form}_ms"] = _best_ms(jf, (xp, g), args.repeats)
             row[f"{form}_rel_diff"] = float(jnp.abs(jf(xp, g) - want).max() / jnp.abs(want).max())
-        row["fastest"] = min(forms, key=lambda f: row[f"{f}_ms"])
+        row["fastest"] = min((f for f in forms if row[f"{f}_ms"] is not None), key=lambda f: row[f"{f}_ms"])
+        x = jnp.zeros((args.batch, h, h, cin))
+        grad_hlo = jax.jit(jax.grad(lambda w, x=x, p=p: jnp.sum(conv2d(x, w, p)))).lower(
+            jnp.zeros((k, k, cin, cout))).compile().as_text()
+        row["conv2d_uses"] = ("fft" if "fft" in grad_hlo else "tap_matrix" if "convolution(" not in grad_hlo
+                              else "conv")
         wgrad_rows.append(row)
-        print(f"{name:28s} " + "  ".join(f"{f} {row[f + '_ms']:8.2f}" for f in forms))
+        print(f"{name:28s} " + "  ".join(f"{f} {row[f + '_ms']:8.2f}" for f in forms if row[f + "_ms"] is not None)
+              + f"  -> {row['conv2d_uses']}")
 
     cmd = "python benchmarks/conv_forms.py " + " ".join(argv if argv is not None else sys.argv[1:])
     ms = "{:.2f}"
@@ -147,10 +158,12 @@ def main(argv: Sequence[str] | None = None) -> dict:
                                    ("rel. diff", "rel_diff", "{:.0e}"), ("conv2d on CPU uses", "conv2d_uses", "{}")]),
         "### Kernel gradients",
         markdown_table(wgrad_rows, [("layer", "layer", "{}"), ("shape", "shape", "{}")]
-                       + [(f, f"{f}_ms", ms) for f in forms] + [("fastest", "fastest", "{}")]),
+                       + [(f, f"{f}_ms", ms) for f in forms]
+                       + [("fastest", "fastest", "{}"), ("conv2d on CPU uses", "conv2d_uses", "{}")]),
         f"jax {jax.__version__}; shift-add is used on CPU for C_in <= {layers.SHIFT_ADD_MAX_CIN} and "
         f"C_out <= {layers.SHIFT_ADD_MAX_COUT}; the FFT kernel gradient for padded inputs of at least "
-        f"{layers.FFT_WGRAD_MIN_SIZE} rows and columns.",
+        f"{layers.FFT_WGRAD_MIN_SIZE} rows and columns, the tap-matrix product for one input channel "
+        "(— : a form for one input channel only).",
     ])
     payload = {"args": vars(args), "environment": environment(),
                "convolutions": conv_rows, "weight_gradients": wgrad_rows}

@@ -357,7 +357,11 @@ def test_conv_forms_times_every_form_and_records_the_cpu_choice(tmp_path):
         assert convs["CIFAR-10 conv2"]["conv2d_uses"] == "convolution"
     for row in payload["weight_gradients"]:
         assert all(row[f"{f}_rel_diff"] < 1e-4 for f in ("fft", "im2col", "taps")), row
-        assert row["fastest"] in ("conv", "fft", "im2col", "taps")
+        assert (row["tap_matrix_ms"] is None) == ("x1 ->" not in row["shape"]), row
+        assert row["fastest"] in ("conv", "fft", "im2col", "taps", "tap_matrix")
+    uses = {r["layer"]: r["conv2d_uses"] for r in payload["weight_gradients"]}
+    if jax.default_backend() == "cpu":
+        assert uses["MNIST conv1"] == "tap_matrix" and uses["CIFAR-10 conv2"] == "fft", uses
     assert "Kernel gradients" in (tmp_path / "forms.md").read_text()
 
 def test_write_outputs_writes_json_and_markdown(tmp_path):
