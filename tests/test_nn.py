@@ -322,6 +322,22 @@ def test_max_pool_2x2_matches_numpy(shape):
         _close(g, g_ref)
 
 
+def test_computed_once_is_exact_and_materialises_the_pool_cotangent_on_cpu():
+    rng = np.random.default_rng(11)
+    g = jnp.asarray(rng.normal(size=(2, 3, 4, 5)).astype(np.float32) * 1e30)  # big values stay exact
+    np.testing.assert_array_equal(np.asarray(layers_mod._computed_once(g)), np.asarray(g))
+    gb = g.astype(jnp.bfloat16) / jnp.bfloat16(1e30)
+    np.testing.assert_array_equal(np.asarray(layers_mod._computed_once(gb), np.float32), np.asarray(gb, np.float32))
+    np.testing.assert_array_equal(np.asarray(jax.vmap(layers_mod._computed_once)(g)), np.asarray(g))
+    if jax.default_backend() != "cpu":
+        return
+    # conv2's input gradient (a sum of shifted products on CPU) feeds the first pool's backward: it must be
+    # computed once into a buffer (the identity product), not fused into the 4x larger pool-backward loop.
+    x, w = jnp.zeros((2, 28, 28, 8)), jnp.zeros((5, 5, 8, 4))
+    hlo = jax.jit(jax.grad(lambda x: jnp.sum(conv2d(max_pool_2x2(x), w, 2) ** 2))).lower(x).compile().as_text()
+    assert "f32[392,8]{1,0} dot(" in hlo  # the (2·14·14, 8) cotangent times the 8x8 identity
+
+
 def _np_pool_grad_first_max(x: np.ndarray, g: np.ndarray) -> np.ndarray:
     """Oracle: each window's cotangent to its first maximal element in row-major order (PyTorch's rule)."""
     dx = np.zeros_like(x)

@@ -307,7 +307,28 @@ def _max_pool_even_fwd(x: jax.Array):
     return y, first.astype(jnp.int8)
 
 
+def _computed_once(g: jax.Array) -> jax.Array:
+    """``g`` unchanged, but on CPU computed once into a buffer before a consumer that reads each element
+    several times (the max-pool backward reads each cotangent element for all four window positions).
+
+    XLA:CPU fuses elementwise producers into such consumers and recomputes them per output element. For
+    the LeNets' first pool that producer is conv2's input gradient, a sum of 100 shifted products
+    (:func:`_conv_shift_add`), which was then computed four times (the largest fused loop of the
+    MNIST training step). A product with the identity matrix over the channel axis is never fused
+    into its consumer, so its operand is materialised once. The values are exact (x·1 plus zeros),
+    except that an infinite entry turns the other channels of its pixel into NaN (inf·0), where the
+    step's gradient is unusable anyway. GPUs and TPUs get ``g`` as is.
+    """
+
+    def once(a: jax.Array) -> jax.Array:
+        eye = jnp.eye(a.shape[-1], dtype=a.dtype)
+        return lax.dot_general(a, eye, (((a.ndim - 1,), (0,)), ((), ())))
+
+    return lax.platform_dependent(g, cpu=once, default=lambda a: a)
+
+
 def _max_pool_even_bwd(first: jax.Array, g: jax.Array):
+    g = _computed_once(g)
     hit = first[..., :, None, :, None, :] == _window_codes(jnp.int8, first.ndim - 3)
     dwin = jnp.where(hit, g[..., :, None, :, None, :], jnp.zeros((), g.dtype))
     *lead, h2, _, w2, _, c = dwin.shape
