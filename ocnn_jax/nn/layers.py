@@ -328,7 +328,11 @@ def _computed_once(g: jax.Array) -> jax.Array:
 
 
 def _max_pool_even_bwd(first: jax.Array, g: jax.Array):
-    g = _computed_once(g)
+    if g.shape[-1] <= SHIFT_ADD_MAX_COUT:
+        # Few channels: g may be a shifted sum (an input gradient with at most SHIFT_ADD_MAX_COUT outputs)
+        # that XLA:CPU would recompute per window position. Wider cotangents come from convolutions,
+        # already in a buffer; the identity product would only add work.
+        g = _computed_once(g)
     hit = first[..., :, None, :, None, :] == _window_codes(jnp.int8, first.ndim - 3)
     dwin = jnp.where(hit, g[..., :, None, :, None, :], jnp.zeros((), g.dtype))
     *lead, h2, _, w2, _, c = dwin.shape
