@@ -161,9 +161,9 @@ def _weight_grad_fft(xp: jax.Array, g: jax.Array) -> jax.Array:
     x_hat = jnp.fft.rfft2(xp.astype(real).transpose(0, 3, 1, 2))  # (B, Cin, Hp, Wp//2+1)
     g_hat = jnp.conj(jnp.fft.rfft2(g.astype(real).transpose(0, 3, 1, 2), s=(hp, wp)))  # (B, Cout, Hp, Wp//2+1)
     if x_hat.shape[1] == 1 or g_hat.shape[1] == 1:
-        # One input or output channel (the MNIST LeNet's first and last layers): a product summed over
-        # the leading batch axis, which XLA:CPU streams without the transposed copies (batch as the
-        # contracted minor dimension) its batched matrix product needs.
+        # One input or output channel: a product summed over the leading batch axis, which XLA:CPU
+        # streams without the transposed copies (batch as the contracted minor dimension) its batched
+        # matrix product needs. (On CPU, one-input-channel layers take _weight_grad_taps instead.)
         cross = (x_hat[:, :, None] * g_hat[:, None, :]).sum(0)
     else:
         cross = jnp.einsum("bchw,bohw->cohw", x_hat, g_hat)
