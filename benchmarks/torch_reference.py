@@ -30,7 +30,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -121,9 +121,10 @@ def _optimizer(params, phase: Phase) -> tuple[torch.optim.Optimizer, torch.optim
 
 
 def _epochs(model: nn.Module, x: torch.Tensor, phase: Phase, gen: torch.Generator, loss_fn,
-            times: list[float] | None = None) -> list[float]:
+            times: list[float] | None = None, after_epoch: Callable[[], None] | None = None) -> list[float]:
     """``phase.epochs`` epochs of shuffled full minibatches; returns the mean loss of each epoch and
-    appends each epoch's wall seconds to ``times`` when given."""
+    appends each epoch's wall seconds to ``times`` when given. ``after_epoch`` runs after each epoch's
+    timing, outside it (e.g. an evaluation); the model is put back in training mode afterwards."""
     opt, sched = _optimizer(model.parameters(), phase)
     b = phase.batch_size
     steps = steps_per_epoch(x.shape[0], b)
@@ -149,11 +150,19 @@ def _epochs(model: nn.Module, x: torch.Tensor, phase: Phase, gen: torch.Generato
             if x.is_cuda:
                 torch.cuda.synchronize()
             times.append(time.perf_counter() - t0)
+        if after_epoch is not None:
+            after_epoch()
+            model.train()
     return losses
 
 
 def _ae_loss(ae: nn.Module, xb: torch.Tensor) -> torch.Tensor:
     return torch.mean(torch.sum((ae(xb) - xb) ** 2, dim=(1, 2, 3)))
+
+
+def _sse(ae: nn.Module, x: torch.Tensor) -> np.ndarray:
+    """Per-image reconstruction SSE in inference mode (the DCAE score)."""
+    return torch.sum((_eval_apply(ae, x) - x) ** 2, dim=(1, 2, 3)).cpu().numpy()
 
 
 @torch.no_grad()
@@ -163,7 +172,7 @@ def _eval_apply(model: nn.Module, x: torch.Tensor, chunk: int = 2048) -> torch.T
 
 
 def train_deep_svdd(cd: ClassData, seed: int, hyper: Hyper, *, dcae: bool = False,
-                    device: str = "cpu") -> list[RunRecord]:
+                    device: str = "cpu", curve: bool = False) -> list[RunRecord]:
     """Train one (class, seed) run: AE pretraining, weight + BN-stat copy, centre, one-class Deep SVDD.
 
     Args:
@@ -172,6 +181,10 @@ def train_deep_svdd(cd: ClassData, seed: int, hyper: Hyper, *, dcae: bool = Fals
       hyper: epochs, batch sizes, learning rates, decays.
       dcae: also return a "dcae" record (the pretrained AE scored by reconstruction SSE).
       device: torch device ("cpu", or "cuda" with a CUDA build).
+      curve: also score the test set after every epoch (the AE by reconstruction SSE in the pretraining
+        phase, the Deep SVDD net by its distance to c in the training phase; inference mode, outside the
+        timed epochs, consuming no random numbers, so the run trains exactly as without it) and return
+        the test AUROC per epoch in ``extra["auroc_curve"]`` ({"pretrain": [...], "train": [...]}).
 
     Returns:
       [deep_svdd record] (+ [dcae record]). ``seconds``: "pretrain" (AE build + training) and "train"
@@ -186,7 +199,13 @@ def train_deep_svdd(cd: ClassData, seed: int, hyper: Hyper, *, dcae: bool = Fals
     t0 = time.perf_counter()
     ae = MnistLeNetAutoencoder(hyper.rep_dim).to(device)
     epoch_seconds: dict[str, list[float]] = {"pretrain": [], "train": []}
-    ae_losses = (_epochs(ae, x, hyper.pretrain, gen, _ae_loss, epoch_seconds["pretrain"])
+    curves: dict[str, list[float]] = {"pretrain": [], "train": []}
+
+    def ae_test_auroc() -> None:
+        curves["pretrain"].append(auroc(cd.y_test, _sse(ae, x_test)))
+
+    ae_losses = (_epochs(ae, x, hyper.pretrain, gen, _ae_loss, epoch_seconds["pretrain"],
+                         ae_test_auroc if curve else None)
                  if hyper.pretrain.epochs > 0 else [])
     if x.is_cuda:
         torch.cuda.synchronize()
@@ -194,8 +213,7 @@ def train_deep_svdd(cd: ClassData, seed: int, hyper: Hyper, *, dcae: bool = Fals
 
     records = []
     if dcae:
-        recon = _eval_apply(ae, x_test)
-        sse = torch.sum((recon - x_test) ** 2, dim=(1, 2, 3)).cpu().numpy()
+        sse = _sse(ae, x_test)
         records.append(RunRecord("torch", "dcae", cd.normal_class, int(seed), n, {"pretrain": t_pre},
                                  hyper.pretrain.epochs * steps_per_epoch(n, hyper.pretrain.batch_size)
                                  * hyper.pretrain.batch_size, auroc(cd.y_test, sse),
@@ -211,12 +229,19 @@ def train_deep_svdd(cd: ClassData, seed: int, hyper: Hyper, *, dcae: bool = Fals
     def svdd_loss(model: nn.Module, xb: torch.Tensor) -> torch.Tensor:
         return torch.mean(torch.sum((model(xb) - c) ** 2, dim=1))
 
-    losses = _epochs(net, x, hyper.svdd, gen, svdd_loss, epoch_seconds["train"]) if hyper.svdd.epochs > 0 else []
+    def svdd_scores() -> np.ndarray:
+        return torch.sum((_eval_apply(net, x_test) - c) ** 2, dim=1).cpu().numpy()
+
+    def svdd_test_auroc() -> None:
+        curves["train"].append(auroc(cd.y_test, svdd_scores()))
+
+    losses = (_epochs(net, x, hyper.svdd, gen, svdd_loss, epoch_seconds["train"], svdd_test_auroc if curve else None)
+              if hyper.svdd.epochs > 0 else [])
     if x.is_cuda:
         torch.cuda.synchronize()
     t_train = time.perf_counter() - t0
 
-    scores = torch.sum((_eval_apply(net, x_test) - c) ** 2, dim=1).cpu().numpy()
+    scores = svdd_scores()
     b_pre, b = hyper.pretrain.batch_size, hyper.svdd.batch_size
     images = (hyper.pretrain.epochs * steps_per_epoch(n, b_pre) * b_pre + hyper.svdd.epochs * steps_per_epoch(n, b) * b)
     records.insert(0, RunRecord(
@@ -224,18 +249,18 @@ def train_deep_svdd(cd: ClassData, seed: int, hyper: Hyper, *, dcae: bool = Fals
         auroc(cd.y_test, scores),
         {"final_ae_loss": ae_losses[-1] if ae_losses else None, "final_loss": losses[-1] if losses else None,
          "center_norm": float(torch.linalg.norm(c)), "threads": torch.get_num_threads(),
-         "epoch_seconds": epoch_seconds},
+         "epoch_seconds": epoch_seconds, **({"auroc_curve": curves} if curve else {})},
     ))
     return records
 
 
 def run(classes: Sequence[ClassData], seeds: Sequence[int], hyper: Hyper, *, dcae: bool = False,
-        device: str = "cpu", verbose: bool = True) -> list[RunRecord]:
+        device: str = "cpu", verbose: bool = True, curve: bool = False) -> list[RunRecord]:
     """Train every (class, seed) run one after another (Python loops, one model at a time)."""
     records: list[RunRecord] = []
     for cd in classes:
         for seed in seeds:
-            recs = train_deep_svdd(cd, seed, hyper, dcae=dcae, device=device)
+            recs = train_deep_svdd(cd, seed, hyper, dcae=dcae, device=device, curve=curve)
             records.extend(recs)
             if verbose:
                 r = recs[0]
@@ -251,6 +276,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dcae", action="store_true", help="also report the pretrained AE (DCAE) AUROC")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     parser.add_argument("--torch-device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
+    parser.add_argument("--curve", action="store_true",
+                        help="also record the test AUROC after every epoch (not timed; for accuracy studies)")
     parser.add_argument("--compare-jax", action="store_true",
                         help="also train the same runs with ocnn_jax.fit on the same arrays and list both")
     args = parser.parse_args(argv)
@@ -258,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     hyper = hyper_from_args(args)
     data = prepare_classes(args.classes, args.data_dir, n_train=args.n_train, n_test=args.n_test)
-    records = run(data, args.seeds, hyper, dcae=args.dcae, device=args.torch_device)
+    records = run(data, args.seeds, hyper, dcae=args.dcae, device=args.torch_device, curve=args.curve)
     return report_runs("torch_reference", args, hyper, data, records, ["deep_svdd"] + (["dcae"] if args.dcae else []))
 
 

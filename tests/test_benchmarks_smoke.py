@@ -239,6 +239,31 @@ def test_torch_reference_equals_ocnn_jax_autoencoder():
     np.testing.assert_allclose(np.asarray(new_stats["decoder"]["bn2"]["var"]), tae.bn4.running_var.numpy(), rtol=1e-3)
 
 
+def test_torch_reference_curve_records_every_epoch_and_leaves_training_unchanged():
+    """``--curve`` scores the test set after every epoch without touching the training: the same losses
+    and final AUROC as a run without it, and the curve's last point is that final AUROC."""
+    pytest.importorskip("torch")
+    import torch_reference as tr
+
+    rng = np.random.default_rng(0)
+    x_test = rng.random((60, 28, 28, 1)).astype(np.float32)
+    y_test = (np.arange(60) % 3 == 0).astype(np.int32)
+    x_test[y_test == 1] *= 0.3  # anomalies darker: a signal the curve can see
+    cd = common.ClassData(0, rng.random((40, 28, 28, 1)).astype(np.float32), x_test, y_test)
+    hyper = common.Hyper(pretrain=common.Phase(1e-3, None, 5e-4, 20, 3), svdd=common.Phase(1e-3, 2, 5e-7, 20, 2))
+    plain = tr.train_deep_svdd(cd, 0, hyper, dcae=True)
+    traced = tr.train_deep_svdd(cd, 0, hyper, dcae=True, curve=True)
+    assert "auroc_curve" not in plain[0].extra
+    curve = traced[0].extra["auroc_curve"]
+    assert len(curve["pretrain"]) == 3 and len(curve["train"]) == 2
+    for a, b in zip(plain, traced):
+        assert a.auroc == b.auroc
+        assert a.extra["final_ae_loss"] == b.extra["final_ae_loss"]
+    assert plain[0].extra["final_loss"] == traced[0].extra["final_loss"]
+    assert curve["train"][-1] == traced[0].auroc  # deep_svdd record
+    assert curve["pretrain"][-1] == traced[1].auroc  # dcae record: the AE after its last epoch
+
+
 def test_keras_reference_equals_torch_reference():
     torch, tr, tae = _torch_ae()
     pytest.importorskip("tensorflow")
