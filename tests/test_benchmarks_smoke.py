@@ -513,3 +513,32 @@ def test_ocnn_cifar_heads_variants_on_a_synthetic_cache(tmp_path):
     scaled = heads.scaled_layer_fit(1.0)(jax.random.key(0), z, 96, 32, width=0.3, scale=False, nu=nu)
     np.testing.assert_allclose(float(rbf.tail_value(rbf.rbf_features(scaled, z), 96, nu)), 1.0, rtol=1e-4)
     assert float(scaled.gamma) == pytest.approx(float(plain.gamma))
+
+
+def test_auroc_curves_table_and_figure(tmp_path):
+    import auroc_curves
+
+    curve = {"pretrain": [0.5 + 0.002 * e for e in range(150)], "train": [0.8 + 0.001 * e for e in range(150)]}
+    payload = {"hyper": {"svdd": {"lr_milestone": 50}},
+               "runs": [{"method": "deep_svdd", "normal_class": 5, "seed": 0, "auroc": curve["train"][-1],
+                         "extra": {"auroc_curve": curve}},
+                        {"method": "dcae", "normal_class": 5, "seed": 0, "auroc": 0.7, "extra": {}}]}
+    path = tmp_path / "runs.json"
+    path.write_text(json.dumps(payload))
+    runs = auroc_curves.load_curves([str(path)])
+    assert len(runs) == 1 and runs[0]["normal_class"] == 5
+    rows = {r["phase"]: r for r in auroc_curves.curve_rows(runs)}
+    assert rows["Deep SVDD"]["e1"] == pytest.approx(80.0) and rows["Deep SVDD"]["e50"] == pytest.approx(84.9)
+    assert rows["Deep SVDD"]["best_epoch"] == 150 and rows["Deep SVDD"]["last"] == pytest.approx(94.9)
+    assert rows["AE (DCAE score)"]["e150"] == pytest.approx(79.8)
+    md, fig = tmp_path / "t.md", tmp_path / "c.png"
+    assert auroc_curves.main([str(path), "--md", str(md), "--figure", str(fig), "--published", "5=88.5:0.9"]) == 0
+    assert "| 5 | 0 | Deep SVDD | 80.00 |" in md.read_text() and fig.stat().st_size > 0
+    with pytest.raises(SystemExit):
+        auroc_curves.load_curves([str(_empty(tmp_path))])
+
+
+def _empty(tmp_path):
+    p = tmp_path / "empty.json"
+    p.write_text(json.dumps({"runs": []}))
+    return p
