@@ -182,9 +182,10 @@ def train_deep_svdd(cd: ClassData, seed: int, hyper: Hyper, *, dcae: bool = Fals
       dcae: also return a "dcae" record (the pretrained AE scored by reconstruction SSE).
       device: torch device ("cpu", or "cuda" with a CUDA build).
       curve: also score the test set after every epoch (the AE by reconstruction SSE in the pretraining
-        phase, the Deep SVDD net by its distance to c in the training phase; inference mode, outside the
-        timed epochs, consuming no random numbers, so the run trains exactly as without it) and return
-        the test AUROC per epoch in ``extra["auroc_curve"]`` ({"pretrain": [...], "train": [...]}).
+        phase, the Deep SVDD net by its distance to c in the training phase; inference mode, consuming
+        no random numbers, so the run trains exactly as without it) and return the test AUROC per epoch
+        in ``extra["auroc_curve"]`` ({"pretrain": [...], "train": [...]}). The evaluations are outside
+        ``epoch_seconds`` but inside the phase totals of ``seconds``: do not time curve runs.
 
     Returns:
       [deep_svdd record] (+ [dcae record]). ``seconds``: "pretrain" (AE build + training) and "train"
