@@ -17,9 +17,12 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from common import markdown_table
 
 __all__ = ["load_curves", "curve_rows", "markdown", "plot", "main"]
 
@@ -29,18 +32,18 @@ CHECKPOINTS = (1, 10, 25, 50, 100, 150)
 
 def load_curves(paths: Sequence[str]) -> list[dict[str, Any]]:
     """The Deep SVDD runs with an ``auroc_curve`` from ``torch_reference.py --out`` files:
-    [{"normal_class", "seed", "auroc", "pretrain": [...], "train": [...], "lr_milestone"}] (AUROC in [0, 1])."""
+    [{"normal_class", "seed", "pretrain": [...], "train": [...], "lr_milestone"}] (AUROC in [0, 1])."""
     runs = []
     for path in paths:
-        payload = json.loads(open(path).read())
+        payload = json.loads(Path(path).read_text())
         milestone = payload.get("hyper", {}).get("svdd", {}).get("lr_milestone")
         for r in payload.get("runs", []):
             curve = (r.get("extra") or {}).get("auroc_curve")
             if r.get("method") != "deep_svdd" or not curve:
                 continue
-            runs.append({"normal_class": int(r["normal_class"]), "seed": int(r["seed"]), "auroc": float(r["auroc"]),
+            runs.append({"normal_class": int(r["normal_class"]), "seed": int(r["seed"]),
                          "pretrain": [float(v) for v in curve["pretrain"]], "train": [float(v) for v in curve["train"]],
-                         "lr_milestone": milestone, "source": path})
+                         "lr_milestone": milestone})
     if not runs:
         raise SystemExit(f"no run with an AUROC curve in {list(paths)} (record them with torch_reference.py --curve)")
     return sorted(runs, key=lambda r: (r["normal_class"], r["seed"]))
@@ -65,19 +68,13 @@ def curve_rows(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _fmt(v: Any) -> str:
-    return "—" if v is None else f"{v:.2f}"
-
-
 def markdown(runs: Sequence[dict[str, Any]], command: str) -> str:
-    rows = curve_rows(runs)
-    head = ["digit", "seed", "phase"] + [f"epoch {e}" for e in CHECKPOINTS] + ["best (epoch)", "last"]
+    rows = [{**row, "best_cell": f"{row['best']:.2f} ({row['best_epoch']})"} for row in curve_rows(runs)]
+    columns = ([("digit", "digit", "{}"), ("seed", "seed", "{}"), ("phase", "phase", "{}")]
+               + [(f"epoch {e}", f"e{e}", "{:.2f}") for e in CHECKPOINTS]
+               + [("best (epoch)", "best_cell", "{}"), ("last", "last", "{:.2f}")])
     lines = ["## Test AUROC per epoch (PyTorch reference of Ruff et al.'s procedure)", "", f"`{command}`", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for row in rows:
-        cells = [str(row["digit"]), str(row["seed"]), row["phase"]] + [_fmt(row[f"e{e}"]) for e in CHECKPOINTS]
-        cells += [f"{row['best']:.2f} ({row['best_epoch']})", f"{row['last']:.2f}"]
-        lines.append("| " + " | ".join(cells) + " |")
+             markdown_table(rows, columns)]
     lines += ["", "AUROC % on the full MNIST test set after each epoch, inference mode; the AE phase is scored by "
               "reconstruction SSE, the Deep SVDD phase by the distance to c. The LR drops ×0.1 at the milestone "
               f"epoch ({runs[0]['lr_milestone']})."]

@@ -534,11 +534,7 @@ def test_auroc_curves_table_and_figure(tmp_path):
     md, fig = tmp_path / "t.md", tmp_path / "c.png"
     assert auroc_curves.main([str(path), "--md", str(md), "--figure", str(fig), "--published", "5=88.5:0.9"]) == 0
     assert "| 5 | 0 | Deep SVDD | 80.00 |" in md.read_text() and fig.stat().st_size > 0
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps({"runs": []}))
     with pytest.raises(SystemExit):
-        auroc_curves.load_curves([str(_empty(tmp_path))])
-
-
-def _empty(tmp_path):
-    p = tmp_path / "empty.json"
-    p.write_text(json.dumps({"runs": []}))
-    return p
+        auroc_curves.load_curves([str(empty)])
