@@ -19,6 +19,9 @@ Run with both frameworks importable (TensorFlow + Keras, and ocnn_jax), e.g.::
   nice -n 10 python benchmarks/keras_original_compare.py --frameworks jax --methods ocnn,deep_svdd
 
 ``--full`` uses the repository's epoch counts (150 AE, 100 OC-NN, 150 Deep SVDD, 150 per λ): hours on a CPU.
+The ocnn_jax RCAE sweep (about 45 min per λ stage on a 2-core CPU at full length) saves itself after every
+stage to ``<out stem>_rcae_stages/`` beside ``--out``; rerunning the same command after an interruption
+resumes it with the same result, and the file is deleted once the run is in the JSON.
 """
 
 from __future__ import annotations
@@ -67,8 +70,65 @@ def _config(args: argparse.Namespace) -> KerasCompatConfig:
                              rcae_epochs=args.rcae_epochs)
 
 
-def run_jax(s, cfg: KerasCompatConfig, seed: int, methods: Sequence[str]) -> dict[str, Any]:
-    """The same runs as ``keras_original.run_original`` with ocnn_jax's keras_compat procedure."""
+def _lam_key(lam: float) -> str:
+    return repr(float(lam))
+
+
+def save_rcae_stages(path: Path, fingerprint: dict[str, Any], record: dict[str, Any], seconds: float) -> None:
+    """Write ``rcae_repo``'s stage record (weights, per-λ scores) atomically to ``path`` (msgpack), with
+    the run's ``fingerprint`` and the training seconds so far."""
+    from flax import serialization
+
+    from ocnn_jax.engine import atomic_write_bytes
+
+    lams = [_lam_key(v) for v in record["lambdas"]]
+    payload = {"fingerprint": json.dumps(fingerprint, sort_keys=True), "seconds": float(seconds),
+               "stages_done": int(record["stages_done"]), "lambdas": lams,
+               "params": jax_to_numpy(record["params"]), "batch_stats": jax_to_numpy(record["batch_stats"]),
+               "scores": {k: np.asarray(record["scores"][float(k)]) for k in lams},
+               "n_nonzero": {k: int(record["n_nonzero"][float(k)]) for k in lams},
+               "losses": {k: np.asarray(record["losses"][float(k)], np.float64) for k in lams}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(str(path), serialization.msgpack_serialize(payload))
+
+
+def load_rcae_stages(path: Path, fingerprint: dict[str, Any]) -> dict[str, Any] | None:
+    """The record :func:`save_rcae_stages` wrote (as ``rcae_repo(resume=...)`` takes it), or None when
+    ``path`` does not exist. A file written for another run or other settings is refused."""
+    from flax import serialization
+
+    if not path.exists():
+        return None
+    d = serialization.msgpack_restore(path.read_bytes())
+    if d["fingerprint"] != json.dumps(fingerprint, sort_keys=True):
+        raise SystemExit(f"{path} holds RCAE stages of another run or other settings ({d['fingerprint']}); "
+                         f"delete it or use another --out")
+    lams = [float(k) for k in d["lambdas"]]
+    return {"stages_done": int(d["stages_done"]), "lambdas": lams, "params": d["params"],
+            "batch_stats": d["batch_stats"], "seconds": float(d["seconds"]),
+            "scores": {float(k): v for k, v in d["scores"].items()},
+            "n_nonzero": {float(k): int(v) for k, v in d["n_nonzero"].items()},
+            "losses": {float(k): [float(x) for x in v] for k, v in d["losses"].items()}}
+
+
+def jax_to_numpy(tree: Any) -> Any:
+    """A pytree of arrays as nested dicts of NumPy arrays (what msgpack stores)."""
+    import jax
+
+    return jax.tree.map(np.asarray, tree)
+
+
+def rcae_checkpoint_path(out: Path, dataset: str, cls: int, seed: int) -> Path:
+    """Where a run's RCAE stages are kept between invocations: beside ``--out``, one file per run."""
+    return out.parent / f"{out.stem}_rcae_stages" / f"{dataset}_class{cls}_seed{seed}.msgpack"
+
+
+def run_jax(s, cfg: KerasCompatConfig, seed: int, methods: Sequence[str],
+            rcae_checkpoint: Path | None = None) -> dict[str, Any]:
+    """The same runs as ``keras_original.run_original`` with ocnn_jax's keras_compat procedure.
+
+    ``rcae_checkpoint``: a file where the RCAE sweep saves itself after every λ stage and from which a
+    rerun resumes (the same result as an uninterrupted run)."""
     import jax
 
     from ocnn_jax.methods import keras_compat as kc
@@ -89,8 +149,23 @@ def run_jax(s, cfg: KerasCompatConfig, seed: int, methods: Sequence[str]) -> dic
                 out["auroc"][m] = float(roc_auc_score(s.y, r["scores"]))
     if "rcae" in methods:
         t0 = time.perf_counter()
-        r = kc.rcae_repo(s, k_rcae, cfg)
-        out["seconds"]["rcae"] = time.perf_counter() - t0
+        if rcae_checkpoint is None:
+            r = kc.rcae_repo(s, k_rcae, cfg)
+            out["seconds"]["rcae"] = time.perf_counter() - t0
+        else:
+            fingerprint = {"dataset": s.dataset, "class": s.normal_class, "seed": seed,
+                           "config": dataclasses.asdict(cfg)}
+            resume = load_rcae_stages(rcae_checkpoint, fingerprint)
+            before = 0.0 if resume is None else float(resume["seconds"])
+            if resume is not None:
+                print(f"jax class {s.normal_class} seed {seed}: RCAE resumes after {resume['stages_done']} λ "
+                      f"stage(s) from {rcae_checkpoint}", flush=True)
+
+            def save(record: dict[str, Any]) -> None:
+                save_rcae_stages(rcae_checkpoint, fingerprint, record, before + time.perf_counter() - t0)
+
+            r = kc.rcae_repo(s, k_rcae, cfg, resume=resume, on_stage=save)
+            out["seconds"]["rcae"] = before + time.perf_counter() - t0
         for lam, sc in r["scores"].items():
             out["auroc"][f"rcae_lam{lam:g}"] = float(roc_auc_score(s.y, sc))
         out["auroc"]["dcae"] = out["auroc"][f"rcae_lam{cfg.rcae_lambdas[0]:g}"]
@@ -219,7 +294,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 import keras_original as ko
                 runner = lambda s, seed: ko.run_original(s, cfg, seed, methods)  # noqa: E731
             elif fw == "jax":
-                runner = lambda s, seed: run_jax(s, cfg, seed, methods)  # noqa: E731
+                runner = lambda s, seed: run_jax(  # noqa: E731
+                    s, cfg, seed, methods, rcae_checkpoint_path(out, args.dataset, s.normal_class, seed))
             else:
                 raise SystemExit(f"--frameworks: unknown {fw!r}; expected keras or jax")
             for cls in [int(c) for c in args.classes.split(",")]:
@@ -236,6 +312,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                             "machine": f"{platform.platform()}, {os.cpu_count()} CPUs"})
                     out.parent.mkdir(parents=True, exist_ok=True)
                     out.write_text(json.dumps(payload, indent=1, default=float))
+                    if fw == "jax":  # the run is in the JSON now: its RCAE stages are no longer needed
+                        rcae_checkpoint_path(out, args.dataset, cls, seed).unlink(missing_ok=True)
     cfg_text = ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(cfg).items() if "epochs" in k)
     text = (f"# The original oc-nn procedure: notebook vs Keras port vs ocnn_jax keras_compat ({args.dataset})\n\n"
             f"Transductive sets of the repository (protocol='keras_compat'); AUROC % mean ± population std over "

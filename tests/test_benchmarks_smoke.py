@@ -319,6 +319,32 @@ def test_rcae_split_and_the_references_noise_step_match_ocnn_jax():
     np.testing.assert_allclose(soft_threshold(x, 0.6), np.asarray(rcae_noise(x, 0.6)), atol=1e-7)
 
 
+def test_keras_compat_rcae_stage_file_round_trips_and_refuses_another_run(tmp_path):
+    import jax.numpy as jnp
+    import keras_original_compare as koc
+
+    path = koc.rcae_checkpoint_path(tmp_path / "full.json", "mnist", 0, 42)
+    assert path.parent == tmp_path / "full_rcae_stages"
+    fingerprint = {"dataset": "mnist", "class": 0, "seed": 42, "config": {"rcae_epochs": 150}}
+    assert koc.load_rcae_stages(path, fingerprint) is None
+    rng = np.random.default_rng(0)
+    record = {"stages_done": 2, "lambdas": (0.0, 0.5),
+              "params": {"l0": {"kernel": jnp.asarray(rng.normal(size=(5, 5, 1, 3)), jnp.float32)}},
+              "batch_stats": {"l2": {"mean": jnp.zeros(3), "var": jnp.ones(3)}},
+              "scores": {0.0: rng.normal(size=7), 0.5: rng.normal(size=7)},
+              "n_nonzero": {0.0: 10, 0.5: 4}, "losses": {0.0: [0.5, 0.25], 0.5: [0.2, 0.1]}}
+    koc.save_rcae_stages(path, fingerprint, record, 12.5)
+    back = koc.load_rcae_stages(path, fingerprint)
+    assert back["stages_done"] == 2 and back["lambdas"] == [0.0, 0.5] and back["seconds"] == 12.5
+    np.testing.assert_array_equal(back["params"]["l0"]["kernel"], np.asarray(record["params"]["l0"]["kernel"]))
+    np.testing.assert_array_equal(back["batch_stats"]["l2"]["var"], np.ones(3))
+    for lam in (0.0, 0.5):
+        np.testing.assert_array_equal(back["scores"][lam], record["scores"][lam])
+        assert back["n_nonzero"][lam] == record["n_nonzero"][lam] and back["losses"][lam] == record["losses"][lam]
+    with pytest.raises(SystemExit, match="another run or other settings"):
+        koc.load_rcae_stages(path, {**fingerprint, "seed": 56})
+
+
 def test_keras_rcae_feeds_the_noise_step_back():
     pytest.importorskip("tensorflow")
     keras = pytest.importorskip("keras")

@@ -152,3 +152,42 @@ def test_fused_upsample_conv_equals_the_two_step_decoder(ds):
     hlo = {fuse: jax.jit(lambda p, m=KerasStack(spec, fuse_upsample=fuse): m.apply(
         {"params": p, "batch_stats": v["batch_stats"]}, x, False)).lower(v["params"]).as_text() for fuse in (True, False)}
     assert "4x28x28x16" in hlo[False] and "4x28x28x16" not in hlo[True]
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_rcae_sweep_resumed_after_a_stage_equals_the_uninterrupted_sweep():
+    """A λ sweep stopped after its first stage and resumed from the stage record gives the same scores,
+    losses and N counts as the sweep run in one go (the record is what a checkpoint file holds)."""
+    from ocnn_jax.datasets.keras_compat import KerasCompatSet
+    from ocnn_jax.methods.keras_compat import rcae_repo
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(20, 28, 28, 1)).astype(np.float32)  # 18 fit rows (validation_split 0.1)
+    y = (np.arange(20) >= 16).astype(np.int32)
+    s = KerasCompatSet(x, y, x, y, None, 0, 0, "mnist")
+    cfg = KerasCompatConfig(rcae_epochs=1, rcae_batch=9, rcae_lambdas=(0.0, 1.0))
+    key = jax.random.key(3)
+    whole = rcae_repo(s, key, cfg)
+
+    records = []
+
+    def stop_after_first(record):
+        records.append(jax.tree.map(np.asarray, record))
+        raise _Stop
+
+    with pytest.raises(_Stop):
+        rcae_repo(s, key, cfg, on_stage=stop_after_first)
+    assert records[0]["stages_done"] == 1 and tuple(records[0]["lambdas"]) == (0.0,)
+    seen = []
+    resumed = rcae_repo(s, key, cfg, resume=records[0], on_stage=lambda r: seen.append(r["stages_done"]))
+    assert seen == [2]  # the first stage was not trained again
+    for lam in cfg.rcae_lambdas:
+        np.testing.assert_allclose(resumed["scores"][lam], whole["scores"][lam], rtol=1e-6)
+        np.testing.assert_allclose(resumed["losses"][lam], whole["losses"][lam], rtol=1e-6)
+        assert resumed["n_nonzero"][lam] == whole["n_nonzero"][lam]
+    with pytest.raises(ValueError, match="not a prefix"):
+        rcae_repo(s, key, KerasCompatConfig(rcae_epochs=1, rcae_batch=9, rcae_lambdas=(0.5, 1.0)),
+                  resume=records[0])

@@ -366,22 +366,51 @@ def deep_svdd_repo(s: KerasCompatSet, ae: tuple[Any, Any], key: jax.Array, cfg: 
             "n_fit": n_fit}
 
 
+@functools.lru_cache(maxsize=16)
+def _mse_step(module: nn.Module, lr: float, eps: float) -> tuple[optax.GradientTransformation, Callable]:
+    """Keras Adam and the MSE training step of ``module``, built once per (module, lr, ε): the stages of a
+    λ sweep (and further sweeps) reuse one compiled epoch."""
+    opt = keras_adam(lr, eps=eps)
+    return opt, make_step(module, keras_mse, opt)
+
+
 def rcae_repo(s: KerasCompatSet, key: jax.Array, cfg: KerasCompatConfig = KerasCompatConfig(),
-              variables: tuple[Any, Any] | None = None) -> dict[str, Any]:
+              variables: tuple[Any, Any] | None = None, *, resume: dict[str, Any] | None = None,
+              on_stage: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """The repository's λ sweep of one-alternation "RCAE" on its set (one warm-started AE).
+
+    A full-length MNIST sweep is hours on a CPU (4 stages × 150 epochs at batch 32), so it can be split:
+    after each λ stage ``on_stage`` (if given) receives a record ``{"stages_done": i, "lambdas": the
+    first i λ, "params", "batch_stats", "scores", "n_nonzero", "losses"}`` (e.g. to save it), and
+    ``resume=`` such a record skips the stages it holds. Each stage's key is drawn from ``key`` by its
+    index and a stage starts from the previous stage's weights only (a fresh optimiser), so a resumed
+    sweep computes the same as an uninterrupted one with the same ``key`` and ``cfg``.
 
     Returns a dict: ``scores`` {λ: (n,) reconstruction SSE after that λ's stage}, ``n_nonzero`` {λ: number
     of non-zero entries of the (unused) N}, ``losses`` {λ: per-epoch losses}."""
     ds = _dataset(s)
     ae = KerasStack(RCAE_AE[ds])
     k_init, k_fit = jax.random.split(key)
-    params, stats = variables if variables is not None else _init(ae, k_init, s.x)
+    lambdas = tuple(float(v) for v in cfg.rcae_lambdas)
     batch = cfg.rcae_batch or (32 if ds == "mnist" else 200)
     n_fit = keras_fit_rows(len(s.x), cfg.rcae_val)
     out: dict[str, Any] = {"scores": {}, "n_nonzero": {}, "losses": {}, "n_fit": n_fit, "batch": batch}
-    for lam, k in zip(cfg.rcae_lambdas, jax.random.split(k_fit, len(cfg.rcae_lambdas))):
-        opt = keras_adam(cfg.rcae_lr, eps=cfg.rcae_eps)  # recompiled per λ: a fresh optimiser, same weights
-        step = make_step(ae, keras_mse, opt)
+    done = 0
+    if resume is not None:
+        done = int(resume["stages_done"])
+        held = tuple(float(v) for v in resume["lambdas"])
+        if not 0 <= done <= len(lambdas) or held != lambdas[:done]:
+            raise ValueError(f"rcae_repo: resume holds stages for λ = {held} ({done} done); this sweep's λ are "
+                             f"{lambdas} (cfg.rcae_lambdas): not a prefix of the same sweep")
+        params, stats = resume["params"], resume["batch_stats"]
+        for field in ("scores", "n_nonzero", "losses"):
+            out[field].update({lam: resume[field][lam] for lam in held})
+    else:
+        params, stats = variables if variables is not None else _init(ae, k_init, s.x)
+    for i, (lam, k) in enumerate(zip(lambdas, jax.random.split(k_fit, len(lambdas)))):
+        if i < done:
+            continue
+        opt, step = _mse_step(ae, cfg.rcae_lr, cfg.rcae_eps)  # a fresh optimiser state per λ, same weights
         state, losses = fit_epochs(step, KerasState(params, stats, opt.init(params)), s.x[:n_fit], None,
                                    epochs=cfg.rcae_epochs, batch=batch, key=k)
         params, stats = state.params, state.batch_stats
@@ -390,4 +419,7 @@ def rcae_repo(s: KerasCompatSet, key: jax.Array, cfg: KerasCompatConfig = KerasC
         out["n_nonzero"][lam] = int(np.count_nonzero(soft_threshold(resid, lam)))
         out["scores"][lam] = np.sum(np.square(resid), axis=1)
         out["losses"][lam] = losses
+        if on_stage is not None:
+            on_stage({"stages_done": i + 1, "lambdas": lambdas[: i + 1], "params": params, "batch_stats": stats,
+                      **{f: dict(out[f]) for f in ("scores", "n_nonzero", "losses")}})
     return out
