@@ -22,7 +22,7 @@ docs/algorithms.md §9, so that its notebook numbers can be reproduced and compa
   ‖y − c‖² (soft-boundary: minus a constant R, same AUROC).
 * **"RCAE"**: the RCAE AE (biased convs/dense, ReLU before BN, MNIST dense 2450-32-2450); for λ in
   (0, 0.5, 1, 100) one alternation each, recompiled with a fresh Adam(1e-3, ε 1e-8), warm-started
-  weights, 150 epochs, batch 32 (MNIST; Keras's default) or 200, ``validation_split=0.1``; N =
+  weights (resumable after each stage: :func:`rcae_original`), 150 epochs, batch 32 (MNIST; Keras's default) or 200, ``validation_split=0.1``; N =
   soft-threshold(X − AE(X), λ/2) computed and discarded; score = reconstruction SSE. "RCAE" = the last
   λ's AUROC (as the repository returns it), "DCAE" = the λ = 0 stage.
 
@@ -44,7 +44,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import time  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
 from typing import Any  # noqa: E402
 
 import keras  # noqa: E402
@@ -55,7 +55,7 @@ from ocnn_jax.datasets.keras_compat import KerasCompatSet, keras_fit_rows  # noq
 from ocnn_jax.methods.keras_compat import KerasCompatConfig, centre_eps, soft_threshold  # noqa: E402
 
 __all__ = ["build_cae", "build_ocnn_net", "build_svdd_net", "build_rcae", "ocnn_loss", "svdd_loss",
-           "weighted_layers", "run_original"]
+           "weighted_layers", "rcae_original", "run_original"]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -166,6 +166,48 @@ def _auroc(y: np.ndarray, s: np.ndarray) -> float:
 # One seed of the procedure
 
 
+def rcae_original(s: KerasCompatSet, cfg: KerasCompatConfig, seed: int, *, resume: dict[str, Any] | None = None,
+                  on_stage: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """The repository's λ sweep of one-alternation "RCAE" in Keras, with the contract of
+    ``ocnn_jax.methods.keras_compat.rcae_repo``: returns {"scores", "n_nonzero", "losses"} per λ (and
+    "n_fit", "batch"); ``on_stage`` receives a record after every λ stage (the AE's weights as
+    ``params["weights"]``), and ``resume=`` such a record skips its stages. TensorFlow's generator is
+    seeded from ``seed`` at the start of every stage, so a resumed sweep shuffles as an uninterrupted one."""
+    ds = s.dataset
+    keras.utils.set_random_seed(seed)
+    ae = build_rcae(ds)
+    lambdas = tuple(float(v) for v in cfg.rcae_lambdas)
+    batch = cfg.rcae_batch or (32 if ds == "mnist" else 200)
+    out: dict[str, Any] = {"scores": {}, "n_nonzero": {}, "losses": {}, "batch": batch,
+                           "n_fit": keras_fit_rows(len(s.x), cfg.rcae_val)}
+    done = 0
+    if resume is not None:
+        done = int(resume["stages_done"])
+        held = tuple(float(v) for v in resume["lambdas"])
+        if held != lambdas[:done]:
+            raise ValueError(f"rcae_original: resume holds λ = {held}; this sweep's are {lambdas}")
+        w = resume["params"]["weights"]
+        ae.set_weights([np.asarray(w[str(j)]) for j in range(len(w))])
+        for field in ("scores", "n_nonzero", "losses"):
+            out[field].update({lam: resume[field][lam] for lam in held})
+    for i, lam in enumerate(lambdas):
+        if i < done:
+            continue
+        keras.utils.set_random_seed(seed + 1000 * (i + 1))
+        ae.compile(optimizer=keras.optimizers.Adam(cfg.rcae_lr, epsilon=cfg.rcae_eps), loss="mean_squared_error")
+        hist = ae.fit(s.x, s.x, epochs=cfg.rcae_epochs, batch_size=batch, shuffle=True,
+                      validation_split=cfg.rcae_val, verbose=0)
+        resid = (s.x - ae.predict(s.x, batch_size=1000, verbose=0)).reshape(len(s.x), -1)
+        out["n_nonzero"][lam] = int(np.count_nonzero(soft_threshold(resid, lam)))  # the repository's N: unused
+        out["scores"][lam] = np.sum(np.square(resid), axis=1)
+        out["losses"][lam] = [float(v) for v in hist.history["loss"]]
+        if on_stage is not None:
+            on_stage({"stages_done": i + 1, "lambdas": lambdas[: i + 1], "batch_stats": {},
+                      "params": {"weights": {str(j): w for j, w in enumerate(ae.get_weights())}},
+                      **{f: dict(out[f]) for f in ("scores", "n_nonzero", "losses")}})
+    return out
+
+
 def run_original(s: KerasCompatSet, cfg: KerasCompatConfig, seed: int,
                  methods: Sequence[str] = ("ocnn", "deep_svdd", "rcae")) -> dict[str, Any]:
     """Run the repository's procedures on one transductive set; returns AUROCs, seconds and details.
@@ -206,19 +248,12 @@ def run_original(s: KerasCompatSet, cfg: KerasCompatConfig, seed: int,
             out["auroc"][m] = _auroc(s.y, np.sum(np.square(y - c), axis=1))
     if "rcae" in methods:
         t0 = time.perf_counter()
-        ae = build_rcae(ds)
-        batch = cfg.rcae_batch or (32 if ds == "mnist" else 200)
-        nz = {}
-        for lam in cfg.rcae_lambdas:
-            ae.compile(optimizer=keras.optimizers.Adam(cfg.rcae_lr, epsilon=cfg.rcae_eps), loss="mean_squared_error")
-            ae.fit(s.x, s.x, epochs=cfg.rcae_epochs, batch_size=batch, shuffle=True,
-                   validation_split=cfg.rcae_val, verbose=0)
-            resid = (s.x - ae.predict(s.x, batch_size=1000, verbose=0)).reshape(len(s.x), -1)
-            nz[lam] = int(np.count_nonzero(soft_threshold(resid, lam)))  # the repository's N: computed, unused
-            out["auroc"][f"rcae_lam{lam:g}"] = _auroc(s.y, np.sum(np.square(resid), axis=1))
+        r = rcae_original(s, cfg, seed)
         out["seconds"]["rcae"] = time.perf_counter() - t0
+        for lam, sc in r["scores"].items():
+            out["auroc"][f"rcae_lam{lam:g}"] = _auroc(s.y, sc)
         out["auroc"]["dcae"] = out["auroc"][f"rcae_lam{cfg.rcae_lambdas[0]:g}"]
         out["auroc"]["rcae"] = out["auroc"][f"rcae_lam{cfg.rcae_lambdas[-1]:g}"]
-        out["detail"]["rcae_n_nonzero"] = nz
-        out["detail"]["rcae_fit_rows"] = keras_fit_rows(len(s.x), cfg.rcae_val)
+        out["detail"]["rcae_n_nonzero"] = r["n_nonzero"]
+        out["detail"]["rcae_fit_rows"] = r["n_fit"]
     return out

@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import platform
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -118,9 +119,46 @@ def jax_to_numpy(tree: Any) -> Any:
     return jax.tree.map(np.asarray, tree)
 
 
-def rcae_checkpoint_path(out: Path, dataset: str, cls: int, seed: int) -> Path:
+def rcae_checkpoint_path(out: Path, framework: str, dataset: str, cls: int, seed: int) -> Path:
     """Where a run's RCAE stages are kept between invocations: beside ``--out``, one file per run."""
-    return out.parent / f"{out.stem}_rcae_stages" / f"{dataset}_class{cls}_seed{seed}.msgpack"
+    return out.parent / f"{out.stem}_rcae_stages" / f"{framework}_{dataset}_class{cls}_seed{seed}.msgpack"
+
+
+def staged_rcae(sweep: Callable[..., dict[str, Any]], checkpoint: Path | None, fingerprint: dict[str, Any],
+                label: str) -> tuple[dict[str, Any], float]:
+    """Run ``sweep(resume=..., on_stage=...)`` (``rcae_repo`` or ``keras_original.rcae_original`` with
+    their other arguments bound), saving after every λ stage to ``checkpoint`` and resuming from it.
+    Returns the sweep's result and its seconds (those of earlier invocations included)."""
+    t0 = time.perf_counter()
+    if checkpoint is None:
+        return sweep(resume=None, on_stage=None), time.perf_counter() - t0
+    resume = load_rcae_stages(checkpoint, fingerprint)
+    before = 0.0 if resume is None else float(resume["seconds"])
+    if resume is not None:
+        print(f"{label}: RCAE resumes after {resume['stages_done']} λ stage(s) from {checkpoint}", flush=True)
+
+    def save(record: dict[str, Any]) -> None:
+        save_rcae_stages(checkpoint, fingerprint, record, before + time.perf_counter() - t0)
+
+    r = sweep(resume=resume, on_stage=save)
+    return r, before + time.perf_counter() - t0
+
+
+def rcae_aurocs(out: dict[str, Any], r: dict[str, Any], y: np.ndarray, cfg: KerasCompatConfig) -> None:
+    """Fill ``out["auroc"]`` (per λ, "dcae" = the first stage, "rcae" = the last) and the N counts."""
+    from sklearn.metrics import roc_auc_score
+
+    for lam, sc in r["scores"].items():
+        out["auroc"][f"rcae_lam{lam:g}"] = float(roc_auc_score(y, sc))
+    out["auroc"]["dcae"] = out["auroc"][f"rcae_lam{cfg.rcae_lambdas[0]:g}"]
+    out["auroc"]["rcae"] = out["auroc"][f"rcae_lam{cfg.rcae_lambdas[-1]:g}"]
+    out["detail"]["rcae_n_nonzero"] = {f"{k:g}": v for k, v in r["n_nonzero"].items()}
+    out["detail"]["rcae_fit_rows"] = r["n_fit"]
+
+
+def _fingerprint(framework: str, s, seed: int, cfg: KerasCompatConfig) -> dict[str, Any]:
+    return {"framework": framework, "dataset": s.dataset, "class": s.normal_class, "seed": seed,
+            "config": dataclasses.asdict(cfg)}
 
 
 def run_jax(s, cfg: KerasCompatConfig, seed: int, methods: Sequence[str],
@@ -148,29 +186,26 @@ def run_jax(s, cfg: KerasCompatConfig, seed: int, methods: Sequence[str],
                 out["seconds"][m] = time.perf_counter() - t0
                 out["auroc"][m] = float(roc_auc_score(s.y, r["scores"]))
     if "rcae" in methods:
-        t0 = time.perf_counter()
-        if rcae_checkpoint is None:
-            r = kc.rcae_repo(s, k_rcae, cfg)
-            out["seconds"]["rcae"] = time.perf_counter() - t0
-        else:
-            fingerprint = {"dataset": s.dataset, "class": s.normal_class, "seed": seed,
-                           "config": dataclasses.asdict(cfg)}
-            resume = load_rcae_stages(rcae_checkpoint, fingerprint)
-            before = 0.0 if resume is None else float(resume["seconds"])
-            if resume is not None:
-                print(f"jax class {s.normal_class} seed {seed}: RCAE resumes after {resume['stages_done']} λ "
-                      f"stage(s) from {rcae_checkpoint}", flush=True)
+        r, out["seconds"]["rcae"] = staged_rcae(functools.partial(kc.rcae_repo, s, k_rcae, cfg), rcae_checkpoint,
+                                                _fingerprint("jax", s, seed, cfg), f"jax class {s.normal_class} seed {seed}")
+        rcae_aurocs(out, r, s.y, cfg)
+    return out
 
-            def save(record: dict[str, Any]) -> None:
-                save_rcae_stages(rcae_checkpoint, fingerprint, record, before + time.perf_counter() - t0)
 
-            r = kc.rcae_repo(s, k_rcae, cfg, resume=resume, on_stage=save)
-            out["seconds"]["rcae"] = before + time.perf_counter() - t0
-        for lam, sc in r["scores"].items():
-            out["auroc"][f"rcae_lam{lam:g}"] = float(roc_auc_score(s.y, sc))
-        out["auroc"]["dcae"] = out["auroc"][f"rcae_lam{cfg.rcae_lambdas[0]:g}"]
-        out["auroc"]["rcae"] = out["auroc"][f"rcae_lam{cfg.rcae_lambdas[-1]:g}"]
-        out["detail"]["rcae_n_nonzero"] = {f"{k:g}": v for k, v in r["n_nonzero"].items()}
+def run_keras(s, cfg: KerasCompatConfig, seed: int, methods: Sequence[str],
+              rcae_checkpoint: Path | None = None) -> dict[str, Any]:
+    """``keras_original.run_original`` with its RCAE sweep saved and resumed per λ stage as in
+    :func:`run_jax`."""
+    import keras_original as ko
+
+    heads = [m for m in methods if m != "rcae"]
+    out: dict[str, Any] = (ko.run_original(s, cfg, seed, heads) if heads
+                           else {"auroc": {}, "seconds": {}, "detail": {}})
+    if "rcae" in methods:
+        r, out["seconds"]["rcae"] = staged_rcae(functools.partial(ko.rcae_original, s, cfg, seed), rcae_checkpoint,
+                                                _fingerprint("keras", s, seed, cfg),
+                                                f"keras class {s.normal_class} seed {seed}")
+        rcae_aurocs(out, r, s.y, cfg)
     return out
 
 
@@ -290,19 +325,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         ds = load(args.dataset, data_dir=args.data_dir)
         methods = [m.strip() for m in args.methods.split(",") if m.strip()]
         for fw in [f.strip() for f in args.frameworks.split(",") if f.strip()]:
-            if fw == "keras":
-                import keras_original as ko
-                runner = lambda s, seed: ko.run_original(s, cfg, seed, methods)  # noqa: E731
-            elif fw == "jax":
-                runner = lambda s, seed: run_jax(  # noqa: E731
-                    s, cfg, seed, methods, rcae_checkpoint_path(out, args.dataset, s.normal_class, seed))
-            else:
+            if fw not in ("keras", "jax"):
                 raise SystemExit(f"--frameworks: unknown {fw!r}; expected keras or jax")
+            run = run_keras if fw == "keras" else run_jax
             for cls in [int(c) for c in args.classes.split(",")]:
                 for seed in [int(x) for x in args.seeds.split(",")]:
                     s = keras_compat_set(ds, cls, seed)
                     t0 = time.perf_counter()
-                    r = runner(s, seed)
+                    r = run(s, cfg, seed, methods, rcae_checkpoint_path(out, fw, args.dataset, cls, seed))
                     print(f"{fw} class {cls} seed {seed}: " + ", ".join(f"{k} {100 * v:.2f}" for k, v in r["auroc"].items())
                           + f" ({time.perf_counter() - t0:.0f} s)", flush=True)
                     payload["runs"] = [q for q in payload["runs"] if not (q["framework"] == fw and q["class"] == cls
@@ -312,8 +342,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                             "machine": f"{platform.platform()}, {os.cpu_count()} CPUs"})
                     out.parent.mkdir(parents=True, exist_ok=True)
                     out.write_text(json.dumps(payload, indent=1, default=float))
-                    if fw == "jax":  # the run is in the JSON now: its RCAE stages are no longer needed
-                        rcae_checkpoint_path(out, args.dataset, cls, seed).unlink(missing_ok=True)
+                    # the run is in the JSON now: its RCAE stages are no longer needed
+                    rcae_checkpoint_path(out, fw, args.dataset, cls, seed).unlink(missing_ok=True)
     cfg_text = ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(cfg).items() if "epochs" in k)
     text = (f"# The original oc-nn procedure: notebook vs Keras port vs ocnn_jax keras_compat ({args.dataset})\n\n"
             f"Transductive sets of the repository (protocol='keras_compat'); AUROC % mean ± population std over "

@@ -323,7 +323,7 @@ def test_keras_compat_rcae_stage_file_round_trips_and_refuses_another_run(tmp_pa
     import jax.numpy as jnp
     import keras_original_compare as koc
 
-    path = koc.rcae_checkpoint_path(tmp_path / "full.json", "mnist", 0, 42)
+    path = koc.rcae_checkpoint_path(tmp_path / "full.json", "jax", "mnist", 0, 42)
     assert path.parent == tmp_path / "full_rcae_stages"
     fingerprint = {"dataset": "mnist", "class": 0, "seed": 42, "config": {"rcae_epochs": 150}}
     assert koc.load_rcae_stages(path, fingerprint) is None

@@ -135,3 +135,37 @@ def test_rcae_step(batch):
     state, j_loss = _step(module, keras_mse, 1e-3, 1e-8, params["s"], stats["s"], jnp.asarray(batch), jnp.asarray(batch))
     assert j_loss == pytest.approx(k_loss, rel=1e-5)
     _compare(ae, {"s": state.params}, {"s": state.batch_stats}, specs, 1e-3)
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_keras_rcae_sweep_resumed_through_the_stage_file_equals_the_uninterrupted_sweep(tmp_path):
+    """The Keras port's λ sweep, stopped after its first stage and resumed from the file that
+    keras_original_compare writes, gives the scores of the uninterrupted sweep."""
+    import keras_original_compare as koc
+
+    from ocnn_jax.datasets.keras_compat import KerasCompatSet
+    from ocnn_jax.methods.keras_compat import KerasCompatConfig
+
+    rng = np.random.default_rng(0)
+    x = rng.random((20, 28, 28, 1)).astype(np.float32)
+    y = (np.arange(20) >= 16).astype(np.int32)
+    s = KerasCompatSet(x, y, x, y, None, 0, 7, "mnist")
+    cfg = KerasCompatConfig(rcae_epochs=1, rcae_batch=9, rcae_lambdas=(0.0, 1.0))
+    whole = ko.rcae_original(s, cfg, 7)
+    path = koc.rcae_checkpoint_path(tmp_path / "o.json", "keras", "mnist", 0, 7)
+    fingerprint = koc._fingerprint("keras", s, 7, cfg)
+
+    def save_then_stop(record):
+        koc.save_rcae_stages(path, fingerprint, record, 1.0)
+        raise _Stop
+
+    with pytest.raises(_Stop):
+        ko.rcae_original(s, cfg, 7, on_stage=save_then_stop)
+    resumed, seconds = koc.staged_rcae(lambda **kw: ko.rcae_original(s, cfg, 7, **kw), path, fingerprint, "test")
+    assert seconds >= 1.0  # the first invocation's second is counted
+    for lam in cfg.rcae_lambdas:
+        np.testing.assert_allclose(resumed["scores"][lam], whole["scores"][lam], rtol=1e-5)
+        assert resumed["n_nonzero"][lam] == whole["n_nonzero"][lam]
