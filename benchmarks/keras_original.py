@@ -22,13 +22,14 @@ docs/algorithms.md §9, so that its notebook numbers can be reproduced and compa
   ‖y − c‖² (soft-boundary: minus a constant R, same AUROC).
 * **"RCAE"**: the RCAE AE (biased convs/dense, ReLU before BN, MNIST dense 2450-32-2450); for λ in
   (0, 0.5, 1, 100) one alternation each, recompiled with a fresh Adam(1e-3, ε 1e-8), warm-started
-  weights (resumable after each stage: :func:`rcae_original`), 150 epochs, batch 32 (MNIST; Keras's default) or 200, ``validation_split=0.1``; N =
+  weights, 150 epochs, batch 32 (MNIST; Keras's default) or 200, ``validation_split=0.1``; N =
   soft-threshold(X − AE(X), λ/2) computed and discarded; score = reconstruction SSE. "RCAE" = the last
-  λ's AUROC (as the repository returns it), "DCAE" = the λ = 0 stage.
+  λ's AUROC (as the repository returns it), "DCAE" = the λ = 0 stage. The sweep can be saved after
+  each stage and resumed (:func:`rcae_original`).
 
 Deliberate differences from the repository: the weights are seeded (``keras.utils.set_random_seed``;
-the repository seeded only the data); the MNIST AE's first conv uses glorot-uniform instead of an
-initialisation by dictionary learning; Keras 3 instead of Keras 2 (same layer defaults, same Adam).
+the repository seeded only the data; the RCAE sweep reseeds at every λ stage); the MNIST AE's first
+conv uses glorot-uniform instead of an initialisation by dictionary learning; Keras 3 instead of Keras 2 (same layer defaults, same Adam).
 Each "OC-NN"/Deep SVDD run pretrains its AE once and both heads start from it (the repository
 pretrained once per notebook run, which is the same procedure with other random numbers).
 
