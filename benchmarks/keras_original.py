@@ -29,8 +29,8 @@ docs/algorithms.md §9, so that its notebook numbers can be reproduced and compa
 
 Deliberate differences from the repository: the weights are seeded (``keras.utils.set_random_seed``;
 the repository seeded only the data; the RCAE sweep reseeds at every λ stage); the MNIST AE's first
-conv uses glorot-uniform instead of an initialisation by dictionary learning; Keras 3 instead of Keras 2 (same layer defaults, same Adam).
-Each "OC-NN"/Deep SVDD run pretrains its AE once and both heads start from it (the repository
+conv uses glorot-uniform instead of an initialisation by dictionary learning; Keras 3 instead of
+Keras 2 (same layer defaults, same Adam). Each "OC-NN"/Deep SVDD run pretrains its AE once and both heads start from it (the repository
 pretrained once per notebook run, which is the same procedure with other random numbers).
 
 Run ``python benchmarks/keras_original.py --help``; needs the optional ``keras`` extra. The side-by-side
