@@ -19,9 +19,9 @@ Run with both frameworks importable (TensorFlow + Keras, and ocnn_jax), e.g.::
   nice -n 10 python benchmarks/keras_original_compare.py --frameworks jax --methods ocnn,deep_svdd
 
 ``--full`` uses the repository's epoch counts (150 AE, 100 OC-NN, 150 Deep SVDD, 150 per λ): hours on a CPU.
-The ocnn_jax RCAE sweep (about 45 min per λ stage on a 2-core CPU at full length) saves itself after every
-stage to ``<out stem>_rcae_stages/`` beside ``--out``; rerunning the same command after an interruption
-resumes it with the same result, and the file is deleted once the run is in the JSON.
+Either framework's RCAE sweep (ocnn_jax: about 45 min per λ stage on a 2-core CPU at full length) saves
+itself after every stage to ``<out stem>_rcae_stages/`` beside ``--out``; rerunning the same command after
+an interruption resumes it with the same result, and the file is deleted once the run is in the JSON.
 """
 
 from __future__ import annotations
