@@ -53,7 +53,8 @@ import numpy as np  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
 from ocnn_jax.datasets.keras_compat import KerasCompatSet, keras_fit_rows  # noqa: E402
-from ocnn_jax.methods.keras_compat import KerasCompatConfig, centre_eps, soft_threshold  # noqa: E402
+from ocnn_jax.methods.keras_compat import (KerasCompatConfig, centre_eps, resumed_stages,  # noqa: E402
+                                           soft_threshold)
 
 __all__ = ["build_cae", "build_ocnn_net", "build_svdd_net", "build_rcae", "ocnn_loss", "svdd_loss",
            "weighted_layers", "rcae_original", "run_original"]
@@ -181,16 +182,10 @@ def rcae_original(s: KerasCompatSet, cfg: KerasCompatConfig, seed: int, *, resum
     batch = cfg.rcae_batch or (32 if ds == "mnist" else 200)
     out: dict[str, Any] = {"scores": {}, "n_nonzero": {}, "losses": {}, "batch": batch,
                            "n_fit": keras_fit_rows(len(s.x), cfg.rcae_val)}
-    done = 0
+    done = resumed_stages(resume, lambdas, out)
     if resume is not None:
-        done = int(resume["stages_done"])
-        held = tuple(float(v) for v in resume["lambdas"])
-        if held != lambdas[:done]:
-            raise ValueError(f"rcae_original: resume holds λ = {held}; this sweep's are {lambdas}")
         w = resume["params"]["weights"]
         ae.set_weights([np.asarray(w[str(j)]) for j in range(len(w))])
-        for field in ("scores", "n_nonzero", "losses"):
-            out[field].update({lam: resume[field][lam] for lam in held})
     for i, lam in enumerate(lambdas):
         if i < done:
             continue
@@ -210,10 +205,14 @@ def rcae_original(s: KerasCompatSet, cfg: KerasCompatConfig, seed: int, *, resum
 
 
 def run_original(s: KerasCompatSet, cfg: KerasCompatConfig, seed: int,
-                 methods: Sequence[str] = ("ocnn", "deep_svdd", "rcae")) -> dict[str, Any]:
-    """Run the repository's procedures on one transductive set; returns AUROCs, seconds and details.
-
-    ``methods`` ⊆ {"ocnn", "deep_svdd", "rcae"} ("rcae" also yields "dcae", its λ = 0 stage)."""
+                 methods: Sequence[str] = ("ocnn", "deep_svdd")) -> dict[str, Any]:
+    """Run the repository's "OC-NN" and Deep SVDD (from one pretrained AE) on one transductive set;
+    returns AUROCs, seconds and details. ``methods`` ⊆ {"ocnn", "deep_svdd"}; the RCAE sweep is
+    :func:`rcae_original`."""
+    unknown = sorted(set(methods) - {"ocnn", "deep_svdd"})
+    if unknown:
+        raise ValueError(f"run_original: methods {unknown} not run here; expected 'ocnn' and/or 'deep_svdd' "
+                         f"(the RCAE sweep is rcae_original)")
     keras.utils.set_random_seed(seed)
     ds, out = s.dataset, {"auroc": {}, "seconds": {}, "detail": {}}
     if {"ocnn", "deep_svdd"} & set(methods):
@@ -247,14 +246,4 @@ def run_original(s: KerasCompatSet, cfg: KerasCompatConfig, seed: int,
             y = net.predict(s.x, batch_size=1000, verbose=0)
             out["seconds"][m] = time.perf_counter() - t0
             out["auroc"][m] = _auroc(s.y, np.sum(np.square(y - c), axis=1))
-    if "rcae" in methods:
-        t0 = time.perf_counter()
-        r = rcae_original(s, cfg, seed)
-        out["seconds"]["rcae"] = time.perf_counter() - t0
-        for lam, sc in r["scores"].items():
-            out["auroc"][f"rcae_lam{lam:g}"] = _auroc(s.y, sc)
-        out["auroc"]["dcae"] = out["auroc"][f"rcae_lam{cfg.rcae_lambdas[0]:g}"]
-        out["auroc"]["rcae"] = out["auroc"][f"rcae_lam{cfg.rcae_lambdas[-1]:g}"]
-        out["detail"]["rcae_n_nonzero"] = r["n_nonzero"]
-        out["detail"]["rcae_fit_rows"] = r["n_fit"]
     return out

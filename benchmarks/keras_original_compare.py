@@ -78,6 +78,7 @@ def _lam_key(lam: float) -> str:
 def save_rcae_stages(path: Path, fingerprint: dict[str, Any], record: dict[str, Any], seconds: float) -> None:
     """Write ``rcae_repo``'s stage record (weights, per-λ scores) atomically to ``path`` (msgpack), with
     the run's ``fingerprint`` and the training seconds so far."""
+    import jax
     from flax import serialization
 
     from ocnn_jax.engine import atomic_write_bytes
@@ -85,7 +86,7 @@ def save_rcae_stages(path: Path, fingerprint: dict[str, Any], record: dict[str, 
     lams = [_lam_key(v) for v in record["lambdas"]]
     payload = {"fingerprint": json.dumps(fingerprint, sort_keys=True), "seconds": float(seconds),
                "stages_done": int(record["stages_done"]), "lambdas": lams,
-               "params": jax_to_numpy(record["params"]), "batch_stats": jax_to_numpy(record["batch_stats"]),
+               "params": jax.device_get(record["params"]), "batch_stats": jax.device_get(record["batch_stats"]),
                "scores": {k: np.asarray(record["scores"][float(k)]) for k in lams},
                "n_nonzero": {k: int(record["n_nonzero"][float(k)]) for k in lams},
                "losses": {k: np.asarray(record["losses"][float(k)], np.float64) for k in lams}}
@@ -110,13 +111,6 @@ def load_rcae_stages(path: Path, fingerprint: dict[str, Any]) -> dict[str, Any] 
             "scores": {float(k): v for k, v in d["scores"].items()},
             "n_nonzero": {float(k): int(v) for k, v in d["n_nonzero"].items()},
             "losses": {float(k): [float(x) for x in v] for k, v in d["losses"].items()}}
-
-
-def jax_to_numpy(tree: Any) -> Any:
-    """A pytree of arrays as nested dicts of NumPy arrays (what msgpack stores)."""
-    import jax
-
-    return jax.tree.map(np.asarray, tree)
 
 
 def rcae_checkpoint_path(out: Path, framework: str, dataset: str, cls: int, seed: int) -> Path:
@@ -163,7 +157,7 @@ def _fingerprint(framework: str, s, seed: int, cfg: KerasCompatConfig) -> dict[s
 
 def run_jax(s, cfg: KerasCompatConfig, seed: int, methods: Sequence[str],
             rcae_checkpoint: Path | None = None) -> dict[str, Any]:
-    """The same runs as ``keras_original.run_original`` with ocnn_jax's keras_compat procedure.
+    """The same runs as :func:`run_keras` with ocnn_jax's keras_compat procedure.
 
     ``rcae_checkpoint``: a file where the RCAE sweep saves itself after every λ stage and from which a
     rerun resumes (the same result as an uninterrupted run)."""
@@ -194,8 +188,8 @@ def run_jax(s, cfg: KerasCompatConfig, seed: int, methods: Sequence[str],
 
 def run_keras(s, cfg: KerasCompatConfig, seed: int, methods: Sequence[str],
               rcae_checkpoint: Path | None = None) -> dict[str, Any]:
-    """``keras_original.run_original`` with its RCAE sweep saved and resumed per λ stage as in
-    :func:`run_jax`."""
+    """The Keras port's runs: ``keras_original.run_original`` for "OC-NN" and Deep SVDD, and its RCAE
+    sweep (``rcae_original``) saved and resumed per λ stage as in :func:`run_jax`."""
     import keras_original as ko
 
     heads = [m for m in methods if m != "rcae"]

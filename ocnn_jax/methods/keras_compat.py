@@ -70,6 +70,7 @@ __all__ = [
     "ocnn_repo",
     "deep_svdd_repo",
     "rcae_repo",
+    "resumed_stages",
     "KERAS_COMPAT_METHODS",
 ]
 
@@ -366,6 +367,22 @@ def deep_svdd_repo(s: KerasCompatSet, ae: tuple[Any, Any], key: jax.Array, cfg: 
             "n_fit": n_fit}
 
 
+def resumed_stages(resume: dict[str, Any] | None, lambdas: tuple[float, ...], out: dict[str, Any]) -> int:
+    """The number of λ stages a stage record ``resume`` holds (0 for None), after copying its per-λ
+    ``scores``, ``n_nonzero`` and ``losses`` into ``out``; a record that is not a prefix of this sweep's
+    ``lambdas`` is refused (ValueError). Shared by :func:`rcae_repo` and the Keras port's sweep."""
+    if resume is None:
+        return 0
+    done = int(resume["stages_done"])
+    held = tuple(float(v) for v in resume["lambdas"])
+    if not 0 <= done <= len(lambdas) or held != lambdas[:done]:
+        raise ValueError(f"resume holds stages for λ = {held} ({done} done); this sweep's λ are {lambdas} "
+                         f"(cfg.rcae_lambdas): not a prefix of the same sweep")
+    for field in ("scores", "n_nonzero", "losses"):
+        out[field].update({lam: resume[field][lam] for lam in held})
+    return done
+
+
 @functools.lru_cache(maxsize=16)
 def _mse_step(module: nn.Module, lr: float, eps: float) -> tuple[optax.GradientTransformation, Callable]:
     """Keras Adam and the MSE training step of ``module``, built once per (module, lr, ε): the stages of a
@@ -395,16 +412,9 @@ def rcae_repo(s: KerasCompatSet, key: jax.Array, cfg: KerasCompatConfig = KerasC
     batch = cfg.rcae_batch or (32 if ds == "mnist" else 200)
     n_fit = keras_fit_rows(len(s.x), cfg.rcae_val)
     out: dict[str, Any] = {"scores": {}, "n_nonzero": {}, "losses": {}, "n_fit": n_fit, "batch": batch}
-    done = 0
+    done = resumed_stages(resume, lambdas, out)
     if resume is not None:
-        done = int(resume["stages_done"])
-        held = tuple(float(v) for v in resume["lambdas"])
-        if not 0 <= done <= len(lambdas) or held != lambdas[:done]:
-            raise ValueError(f"rcae_repo: resume holds stages for λ = {held} ({done} done); this sweep's λ are "
-                             f"{lambdas} (cfg.rcae_lambdas): not a prefix of the same sweep")
         params, stats = resume["params"], resume["batch_stats"]
-        for field in ("scores", "n_nonzero", "losses"):
-            out[field].update({lam: resume[field][lam] for lam in held})
     else:
         params, stats = variables if variables is not None else _init(ae, k_init, s.x)
     for i, (lam, k) in enumerate(zip(lambdas, jax.random.split(k_fit, len(lambdas)))):
