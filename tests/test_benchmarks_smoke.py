@@ -344,6 +344,28 @@ def test_keras_compat_rcae_stage_file_round_trips_and_refuses_another_run(tmp_pa
     with pytest.raises(SystemExit, match="another run or other settings"):
         koc.load_rcae_stages(path, {**fingerprint, "seed": 56})
 
+def test_inductive_column_pools_seeds_of_one_setting_and_the_first_file_wins(tmp_path):
+    import keras_original_compare as koc
+
+    def results(name, mode, per_method):
+        path = tmp_path / name
+        path.write_text(json.dumps({"mode": mode, "methods": {
+            m: {"config": cfg, "per_class": [{"normal_class": 0, "seeds": seeds, "aurocs": aurocs},
+                                             {"normal_class": 1, "seeds": seeds, "aurocs": [0.5] * len(seeds)}]}
+            for m, (cfg, seeds, aurocs) in per_method.items()}}))
+        return str(path)
+
+    full_a = results("a.json", "full", {"deep_svdd": ({}, [0], [0.90])})
+    full_b = results("b.json", "full", {"deep_svdd": ({}, [1, 0], [0.80, 0.10])})  # seed 0 again: not counted twice
+    quick = results("q.json", "quick", {"deep_svdd": ({"epochs": 5}, [0, 1, 2], [0.1, 0.1, 0.1]),
+                                        "dcae": ({"epochs": 20}, [0, 1], [0.70, 0.60])})
+    col = koc._inductive([full_a, str(tmp_path / "missing.json"), full_b, quick], 0)
+    assert col["deep_svdd"] == "85.00 ± 5.00 (n=2; full)"
+    assert col["dcae"] == '65.00 ± 5.00 (n=2; quick {"epochs": 20})'
+    assert koc._inductive([quick, full_a], 0)["deep_svdd"] == '10.00 ± 0.00 (n=3; quick {"epochs": 5})'
+    assert koc._inductive([quick], 7) == {}
+
+
 
 def test_keras_rcae_feeds_the_noise_step_back():
     pytest.importorskip("tensorflow")
