@@ -13,7 +13,7 @@ and whether our mean lies within one reference std; ``OUT/results.json`` holds t
 Modes:
   --full   the paper settings (docs/algorithms.md §6: 150 + 150 epochs for Deep SVDD, OC-NN head 100 epochs,
            RCAE T×E = 5×30 (MNIST) / 10×35 (CIFAR-10)), 10 seeds. Meant for a GPU/TPU.
-  --quick  the method table's ``quick`` settings (``ocnn_jax.methods.get_method(m).quick``): a few epochs per method (e.g. 5 + 5 for Deep SVDD, RCAE 2×5), and
+  --quick  the method table's ``quick`` settings (``ocnn_jax.methods.get_method(m).quick``): a few epochs per method (e.g. 5 + 5 for Deep SVDD, DCAE 20, RCAE 2 × 10), and
            3 seeds by default: sized for a 2-core CPU. Quick numbers are expected below the references.
 """
 
