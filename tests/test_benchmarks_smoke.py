@@ -344,6 +344,7 @@ def test_keras_compat_rcae_stage_file_round_trips_and_refuses_another_run(tmp_pa
     with pytest.raises(SystemExit, match="another run or other settings"):
         koc.load_rcae_stages(path, {**fingerprint, "seed": 56})
 
+
 def test_inductive_column_pools_seeds_of_one_setting_and_the_first_file_wins(tmp_path):
     import keras_original_compare as koc
 
@@ -364,7 +365,6 @@ def test_inductive_column_pools_seeds_of_one_setting_and_the_first_file_wins(tmp
     assert col["dcae"] == '65.00 ± 5.00 (n=2; quick {"epochs": 20})'
     assert koc._inductive([quick, full_a], 0)["deep_svdd"] == '10.00 ± 0.00 (n=3; quick {"epochs": 5})'
     assert koc._inductive([quick], 7) == {}
-
 
 
 def test_keras_rcae_feeds_the_noise_step_back():
