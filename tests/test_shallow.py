@@ -10,7 +10,7 @@ import ocnn_jax
 from ocnn_jax.frontend import ShallowModel
 from ocnn_jax.datasets.preprocess import fit_standardize_floor
 from ocnn_jax.methods.ocnn import CIFAR_NU
-from ocnn_jax.methods.registry import SHALLOW_CIFAR_PREPROCESSING, SHALLOW_PREPROCESSING, default_config
+from ocnn_jax.methods.registry import CIFAR_KDE_PCA, SHALLOW_PREPROCESSING, default_config
 from ocnn_jax.methods.shallow import holdout_split, scale_gamma
 
 
@@ -81,9 +81,9 @@ def test_default_preprocessing_per_method_is_recorded_and_used(fitted):
 
 @pytest.mark.parametrize("method", ["ocsvm", "isoforest", "kde"])
 def test_cifar_family_defaults_differ_only_where_documented(method):
-    """On 32×32×3 images (the CIFAR-10 family) OC-SVM takes ν = 0.5 (OC-NN's CIFAR_NU) and KDE raw
-    pixels; on 28×28 grey images every baseline keeps its default. Both are recorded in the model, and an
-    explicit value still wins."""
+    """On 32×32×3 images (the CIFAR-10 family) OC-SVM takes ν = 0.5 (OC-NN's CIFAR_NU) and KDE a PCA
+    keeping 95 % of the variance; on 28×28 grey images every baseline keeps its default. Both are recorded
+    in the model, and an explicit value still wins."""
     r = np.random.default_rng(0)
     colour = r.random((24, 32, 32, 3)).astype(np.float32)
     grey = r.random((24, 28, 28)).astype(np.float32)
@@ -92,15 +92,18 @@ def test_cifar_family_defaults_differ_only_where_documented(method):
     assert c.config.nu == (CIFAR_NU if method == "ocsvm" else 0.1) and CIFAR_NU == 0.5
     assert g.config.nu == 0.1 and g.config == default_config("mnist_lenet", method) == default_config(None, method)
     assert c.config == default_config("cifar_lenet", method)
-    assert c.preprocessing.mode == "none" == SHALLOW_CIFAR_PREPROCESSING.get(method, SHALLOW_PREPROCESSING[method])[0]
-    assert g.preprocessing.mode == SHALLOW_PREPROCESSING[method][0]
+    assert c.config.pca == (CIFAR_KDE_PCA if method == "kde" else None) and CIFAR_KDE_PCA == 0.95
+    assert g.config.pca is None
+    assert c.preprocessing.mode == g.preprocessing.mode == SHALLOW_PREPROCESSING[method][0]
     if method == "ocsvm":
         np.testing.assert_allclose(c.estimators[0].nu, 0.5)
         assert ocnn_jax.fit(colour, method=method, seeds=1, progress=False, nu=0.1).config.nu == 0.1
     if method == "kde":
-        np.testing.assert_array_equal(c.train_data[0], colour.reshape(24, -1))  # the raw pixels
-        assert ocnn_jax.fit(colour, method=method, seeds=1, progress=False,
-                            preprocessing="gcn_minmax").preprocessing.mode == "gcn_minmax"
+        # the density lives on the components that keep 95 % of the GCN + min-max rows' variance
+        pca = c.estimators[0].pca
+        assert 1 <= pca.n_components_ < 24 and pca.explained_variance_ratio_.sum() >= 0.95
+        assert c.train_data[0].shape == (24, 32 * 32 * 3)  # kept before the projection: refit after load redoes it
+        assert ocnn_jax.fit(colour, method=method, seeds=1, progress=False, pca=None).config.pca is None
 
 
 def test_standardize_floor_caps_the_weight_of_features_that_barely_vary():

@@ -328,9 +328,8 @@ def sweep(
         results = _results(ds, method, classes, seed_list, grid, overrides, run_rows, time.perf_counter() - t0, n_dev)
         # The input mode every run trained on: the method's default for "auto" (e.g. raw pixels for OC-SVM).
         modes = sorted({r["preprocessing"] for r in run_rows if "preprocessing" in r})
-        family = auto_family(network_shape(tuple(ds.x_train.shape[1:])))
         results["preprocessing"] = modes[0] if len(modes) == 1 else (modes or resolve_preprocessing(
-            preprocessing, image=ds.kind == "image", defaults=spec.preprocessing_for(family))[0])
+            preprocessing, image=ds.kind == "image", defaults=spec.preprocessing)[0])
         results["preprocessing_requested"] = preprocessing
         if contamination:
             results["protocol"] += f"; training sets contaminated with a fraction {contamination} of other-class rows"

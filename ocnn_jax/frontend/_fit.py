@@ -162,7 +162,7 @@ def _fit_shallow(x, y, method, normal_classes, seed_list, encoder, decoder, rep_
     classes, class_rows = _split_classes(x, y, normal_classes)
     class_rows, normal_rows = _contaminate(y, classes, class_rows, contamination)
     family = auto_family(net_shape)  # no backbone, but the data family's defaults (e.g. OC-SVM's ν on CIFAR-10)
-    mode, _ = resolve_preprocessing(preprocessing, image=len(sample_shape) > 1, defaults=spec.preprocessing_for(family))
+    mode, _ = resolve_preprocessing(preprocessing, image=len(sample_shape) > 1, defaults=spec.preprocessing)
     x = x.reshape((x.shape[0],) + net_shape)
     _check_no_backbone(method, encoder, decoder, rep_dim, hidden)
     cfg = with_overrides(default_config(family, method), **config)
