@@ -517,6 +517,27 @@ def test_ae_stability_report_pairs_before_and_after_and_checks_the_targets():
     assert suite.ae_stability_markdown({"cells": {"iris_raw/dcae": cell([[1, 1, 1], [1, 1, 1]])}}) is None
 
 
+def test_suite_report_compares_cells_of_different_class_sets_on_common_classes():
+    """CIFAR-10's deep cells cover three classes and its shallow cells ten: the mean table marks the class
+    counts, and OC-NN's target is judged against the baselines on OC-NN's classes only."""
+    import default_settings_suite as suite
+
+    env = {"platform": "p", "jax": "j", "backend": "cpu", "cpu_count": 2}
+    ten = [str(c) for c in range(10)]
+    cells = {
+        "cifar10_quick/ocnn": {"classes": ten[:3], "seeds": [0], "auroc": [[0.6], [0.6], [0.6]]},
+        # 0.61 on OC-NN's classes (bar 0.60: met), 0.9 on the other seven (ten-class mean 0.813: it would miss)
+        "cifar10_quick/ocsvm": {"classes": ten, "seeds": [0], "auroc": [[0.61]] * 3 + [[0.9]] * 7},
+    }
+    assert suite.restrict(cells["cifar10_quick/ocsvm"], ten[:3])["auroc"] == [[0.61]] * 3
+    md = suite.markdown({"environment": env, "cells": cells})
+    assert "60.00 ± 0.00 (3 cl.)" in md and "81.30 ± 0.00 (10 cl.)" in md and "On cifar10_quick the cells cover" in md
+    target = [c.strip() for c in md.split("## OC-NN against")[1].split("## Per data set")[0].splitlines()[-2].split("|")]
+    assert target[1:5] == ["cifar10_quick", "60.00", "60.00", "yes"]
+    same = suite.markdown({"environment": env, "cells": {k: suite.restrict(c, ten[:3]) for k, c in cells.items()}})
+    assert "cl.)" not in same and "cover different classes" not in same
+
+
 def test_paper_ae_variants_use_each_family_paper_row():
     """dcae_paper / rcae_paper: the MNIST/MLP paper row (weight decay 5e-4) everywhere but CIFAR-10 (5e-7)."""
     import default_settings_suite as suite
