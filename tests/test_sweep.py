@@ -46,7 +46,7 @@ def reference(tmp_path_factory):
 def _check_schema(results: dict) -> None:
     expected = {"schema_version": int, "dataset": str, "protocol": str, "method": str, "config": dict, "grid": dict,
                 "seeds": list, "classes": list, "settings": list, "overall_mean": float, "wall_time_s": float,
-                "train_time_s": float, "preprocessing": str, "preprocessing_requested": str,
+                "train_time_s": float, "preprocessing": str, "preprocessing_requested": str, "method_config": dict,
                 "device": dict, "machine": str, "date": str, "runs": list}
     for key, typ in expected.items():
         assert isinstance(results[key], typ), (key, type(results[key]))
@@ -128,7 +128,7 @@ def test_shallow_sweep_records_the_method_default_preprocessing(tmp_path, method
 
 def test_shallow_sweep_on_the_cifar_family_records_its_defaults(tmp_path):
     """32×32×3 images: OC-SVM's ν 0.5 is in the resolved config of the fingerprint (what a resume must
-    match), and KDE's default input there is the raw pixels."""
+    match) and of results.json, and KDE's default input there is GCN + min-max with a PCA to 95 %."""
     from ocnn_jax.datasets.base import Dataset
 
     r = np.random.default_rng(0)
@@ -139,7 +139,10 @@ def test_shallow_sweep_on_the_cifar_family_records_its_defaults(tmp_path):
     assert res["preprocessing"] == "none"
     fingerprint = json.loads((tmp_path / "svm" / "fingerprint.json").read_text())["fingerprint"]
     assert fingerprint["config"]["default"]["nu"] == 0.5  # the resolved config, which a resume must match
-    assert sweep(ds, method="kde", normal_classes=[0], seeds=1, progress=False)["preprocessing"] == "none"
+    assert json.loads((tmp_path / "svm" / "results.json").read_text())["method_config"] == fingerprint["config"]
+    assert res["config"] == {} and res["method_config"]["default"]["pca"] is None
+    kde = sweep(ds, method="kde", normal_classes=[0], seeds=1, progress=False)
+    assert kde["preprocessing"] == "gcn_minmax" and kde["method_config"]["default"]["pca"] == 0.95
 
 
 def test_plan_chunks():

@@ -331,6 +331,9 @@ def sweep(
         results["preprocessing"] = modes[0] if len(modes) == 1 else (modes or resolve_preprocessing(
             preprocessing, image=ds.kind == "image", defaults=spec.preprocessing)[0])
         results["preprocessing_requested"] = preprocessing
+        # Per grid group the complete resolved method config (family defaults + overrides, e.g. KDE's PCA on
+        # CIFAR-10): "config" above holds the overrides only.
+        results["method_config"] = fingerprint["config"]
         if contamination:
             results["protocol"] += f"; training sets contaminated with a fraction {contamination} of other-class rows"
         if preprocessing != "auto":
