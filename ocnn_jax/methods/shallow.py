@@ -3,8 +3,8 @@
 They run on the host, one estimator per (normal class, seed): ``ocnn_jax.fit`` fits the per-class
 preprocessing with the same code as for the deep methods — by default the input that serves each
 baseline best (``ocnn_jax.methods.registry.SHALLOW_PREPROCESSING``: raw [0, 1] pixels for OC-SVM and
-Isolation Forest on images, GCN + min-max for KDE on grey images and raw pixels on CIFAR-10's colour
-images; floored standardising on feature vectors) — and wraps
+Isolation Forest on images, GCN + min-max for KDE, on CIFAR-10's colour images followed by a PCA
+(``registry.shallow_defaults``); floored standardising on feature vectors) — and wraps
 the fitted estimators in a ``ShallowModel`` (front end), whose scores come from them instead of a
 compiled scorer.
 
