@@ -24,8 +24,7 @@ other classes are the anomalies; AUROC on continuous scores):
                   method table's quick epochs)
   cifar10_quick   CIFAR-10, 1 seed, ``sweep(quick=True)``: the deep methods on 3 classes (``--cifar-classes``,
                   default 0 1 2; about 20-50 min per method on 2 CPU cores), the shallow baselines and the
-                  scikit-learn columns on all ten (``--cifar-shallow-classes``; minutes per class: three classes
-                  chose the KDE input that the other seven rejected)
+                  scikit-learn columns on all ten (``--cifar-shallow-classes``; minutes per class)
 
 Methods: ours (deep_svdd, soft_boundary, ocnn, dcae, rcae, ocsvm, isoforest, kde) with no overrides —
 each with its own default preprocessing, recorded per cell — and scikit-learn's estimators with their

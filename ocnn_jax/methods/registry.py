@@ -160,7 +160,7 @@ def shallow_defaults(method: str, family: str | None) -> ShallowConfig:
     family: OC-SVM's ν is OC-NN's ``CIFAR_NU`` (0.5, scikit-learn's default; the kernel on raw CIFAR-10
     pixels ranks better with half the training data outside the boundary, as OC-NN's RBF head does on
     the encoder body), and KDE projects onto the PCA components that keep ``CIFAR_KDE_PCA`` of the
-    variance (a Gaussian kernel in 3072 dimensions measures little but brightness)."""
+    variance."""
     if method == "ocsvm" and family == "cifar_lenet":
         return ShallowConfig(nu=CIFAR_NU)
     if method == "kde" and family == "cifar_lenet":
