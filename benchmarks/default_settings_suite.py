@@ -284,7 +284,8 @@ def _pct(v: float) -> str:
 def restrict(cell: dict[str, Any], classes: Sequence[str]) -> dict[str, Any]:
     """``cell`` with only the rows of ``classes`` (those it holds), so that cells run on different class
     sets (CIFAR-10: the deep methods on three, the shallow baselines on ten) are compared on the same ones."""
-    keep = [i for i, c in enumerate(cell["classes"]) if c in set(classes)]
+    wanted = set(classes)
+    keep = [i for i, c in enumerate(cell["classes"]) if c in wanted]
     return {**cell, "classes": [cell["classes"][i] for i in keep], "auroc": [cell["auroc"][i] for i in keep]}
 
 
