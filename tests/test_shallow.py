@@ -80,7 +80,7 @@ def test_default_preprocessing_per_method_is_recorded_and_used(fitted):
 
 
 @pytest.mark.parametrize("method", ["ocsvm", "isoforest", "kde"])
-def test_cifar_family_defaults_differ_only_where_documented(method):
+def test_cifar_family_defaults_differ_only_where_documented(method, tmp_path):
     """On 32×32×3 images (the CIFAR-10 family) OC-SVM takes ν = 0.5 (OC-NN's CIFAR_NU) and KDE a PCA
     keeping 95 % of the variance; on 28×28 grey images every baseline keeps its default. Both are recorded
     in the model, and an explicit value still wins."""
@@ -103,6 +103,10 @@ def test_cifar_family_defaults_differ_only_where_documented(method):
         pca = c.estimators[0].pca
         assert 1 <= pca.n_components_ < 24 and pca.explained_variance_ratio_.sum() >= 0.95
         assert c.train_data[0].shape == (24, 32 * 32 * 3)  # kept before the projection: refit after load redoes it
+        c.save(str(tmp_path / "kde"))
+        loaded = ocnn_jax.load(str(tmp_path / "kde"))
+        assert loaded.config.pca == 0.95
+        np.testing.assert_array_equal(loaded.score(colour[:5]), c.score(colour[:5]))
         assert ocnn_jax.fit(colour, method=method, seeds=1, progress=False, pca=None).config.pca is None
 
 
