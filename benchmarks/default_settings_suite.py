@@ -70,6 +70,7 @@ from sklearn.metrics import roc_auc_score  # noqa: E402
 
 import ocnn_jax  # noqa: E402
 from ocnn_jax.experiments import format_table, sweep  # noqa: E402
+from ocnn_jax.methods import SHALLOW_METHODS  # noqa: E402  (with SKLEARN: run on --cifar-shallow-classes)
 
 OURS = ("deep_svdd", "soft_boundary", "ocnn", "dcae", "rcae", "ocsvm", "isoforest", "kde")
 SKLEARN = ("sk_ocsvm", "sk_isoforest", "sk_kde")
@@ -81,8 +82,6 @@ BEFORE = {"dcae": "dcae_paper", "rcae": "rcae_paper"}
 MNIST_BEFORE = REPO / "benchmarks" / "results" / "reproduce_mnist_quick" / "results.json"
 #: Our baseline -> the scikit-learn column printed beside it.
 BESIDE = {"ocsvm": "sk_ocsvm", "isoforest": "sk_isoforest", "kde": "sk_kde"}
-#: Our shallow baselines; with SKLEARN, the methods that run on ``--cifar-shallow-classes``.
-SHALLOW = ("ocsvm", "isoforest", "kde")
 SMALL = ("digits_flat", "digits_images", "wine_std", "wine_raw", "iris_std", "iris_raw")
 LARGE = ("mnist_quick", "cifar10_quick")
 DATASETS = SMALL + LARGE
@@ -602,7 +601,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 cell = _sweep_cell(d, m, mnist_classes, seeds, data_dir_for("mnist"), work_dir, args.progress, check,
                                    args.redo)
             else:
-                classes = cifar_shallow_classes if m in SHALLOW + SKLEARN else cifar_classes
+                classes = cifar_shallow_classes if m in SHALLOW_METHODS + SKLEARN else cifar_classes
                 cell = _sweep_cell(d, m, classes, (0,), data_dir_for("cifar10"), work_dir, args.progress, check,
                                    args.redo)
             cell.update(dataset=d, method=m, wall_s=time.perf_counter() - t0, date=time.strftime("%Y-%m-%d %H:%M:%S"),
