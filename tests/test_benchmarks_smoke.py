@@ -607,3 +607,38 @@ def test_auroc_curves_table_and_figure(tmp_path):
     empty.write_text(json.dumps({"runs": []}))
     with pytest.raises(SystemExit):
         auroc_curves.load_curves([str(empty)])
+
+
+def test_anomaly_class_auroc_matches_sklearn_on_a_sweep_folder(tmp_path):
+    """The per-anomaly-class table of a real (tiny) sweep folder: each cell is scikit-learn's AUROC on the
+    two classes' test rows, the one-vs-rest column equals the sweep's own AUROC, seeds are averaged."""
+    import anomaly_class_auroc as aca
+    from sklearn.metrics import roc_auc_score
+
+    from ocnn_jax import sweep
+    from ocnn_jax.datasets import load
+
+    out = tmp_path / "sweep"
+    res = sweep("digits", method="isoforest", normal_classes=[0, 3], seeds=2, out_dir=str(out),
+                progress=False, figures=False)
+    results, runs, scores = aca.sweep_scores(out)
+    y = np.asarray(load("digits").y_test)
+    assert scores.shape == (4, len(y)) and results["method"] == "isoforest"
+    matrix = aca.class_matrix(runs, scores, y)
+    assert [r["normal_class"] for r in matrix["rows"]] == [0, 3] and matrix["rows"][0]["seeds"] == 2
+    by_run = {(r["normal_class"], r["seed"]): i for i, r in enumerate(runs)}
+    for c, a in ((0, 8), (3, 5)):
+        rows = (y == c) | (y == a)
+        oracle = np.mean([roc_auc_score(y[rows] == a, scores[by_run[(c, s)]][rows]) for s in (0, 1)])
+        cell = next(r for r in matrix["rows"] if r["normal_class"] == c)["against"][str(a)]
+        assert cell == pytest.approx(100 * oracle)
+    sweep_auroc = {(r["normal_class"], r["seed"]): r["auroc"] for r in res["runs"]}
+    assert matrix["rows"][1]["all"] == pytest.approx(50 * (sweep_auroc[(3, 0)] + sweep_auroc[(3, 1)]))
+    assert "3" not in matrix["rows"][1]["against"]
+    md, js = tmp_path / "t.md", tmp_path / "t.json"
+    aca.main([str(out), "--md", str(md), "--json", str(js)])
+    assert "### isoforest on digits" in md.read_text() and json.loads(js.read_text())["sweeps"][0]["classes"] == list(range(10))
+    with pytest.raises(SystemExit, match="no results.json"):
+        aca.sweep_scores(tmp_path)
+    with pytest.raises(SystemExit, match="test rows"):
+        aca.class_matrix(runs, scores[:, :10], y)
