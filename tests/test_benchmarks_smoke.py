@@ -506,14 +506,17 @@ def test_ae_stability_report_pairs_before_and_after_and_checks_the_targets():
     results = {"command": "c", "cells": {
         "iris_raw/dcae": cell([[0.99, 0.98, 0.99], [0.97, 0.96, 0.98]]),
         "iris_raw/dcae_paper": cell([[0.9, 0.4, 0.7], [0.97, 0.96, 0.98]]),
-        "iris_raw/rcae": cell([[0.9, 0.9, 0.9], [0.9, 0.9, 0.9]]),  # no before: not reported
+        "iris_raw/rcae": cell([[0.9, 0.9, 0.9], [0.9, 0.9, 0.9]]),  # no before: an "after" row only
+        "cifar10_quick/dcae": {"classes": ["a", "b"], "seeds": [0], "auroc": [[0.6], [0.47]], "preprocessing": "x"},
     }}
     md = suite.ae_stability_markdown(results)
     rows = [[c.strip() for c in line.split("|")[1:-1]] for line in md.split("## Summary")[1].split("##")[0].splitlines()
             if line.startswith("|")]
-    assert [r[:2] for r in rows[2:]] == [["iris_raw", "dcae"]]  # header, rule, one pair (rcae has no before)
+    assert [r[:2] for r in rows[2:]] == [["iris_raw", "dcae"], ["iris_raw", "rcae"], ["cifar10_quick", "dcae"]]
     assert rows[2][4:] == ["40.00 → 96.00", "20.55 → 0.82", "no → yes"]
-    assert "90.00 / 40.00 / 70.00" in md
+    assert rows[3][2:] == ["—", "90.00 ± 0.00", "— → 90.00", "— → 0.00", "— → yes"]
+    assert rows[4][3:] == ["53.50 (1 seed)", "— → 47.00", "— → n/a", "— → no"]  # a run under 50 %
+    assert "90.00 / 40.00 / 70.00" in md and "## iris_raw, rcae" not in md  # per-class tables: pairs only
     assert suite.ae_stability_markdown({"cells": {"iris_raw/dcae": cell([[1, 1, 1], [1, 1, 1]])}}) is None
 
 
