@@ -8,6 +8,11 @@ e.g. images that any model of natural images finds easy). Issue 20 uses it for C
     OCNN_JAX_DATA_DIR=DATA python benchmarks/anomaly_class_auroc.py SWEEP_DIR [SWEEP_DIR ...] \\
         --md TABLE.md --json TABLE.json
 
+``--contrast`` adds, per sweep, how much of each run's score is the test image's own contrast (the
+divisor of the l1 global contrast normalisation, mean absolute deviation of its raw pixels): the
+Spearman correlation of the score with 1 / contrast, and, per class, the AUROC of 1 / contrast alone
+as a score (no training).
+
 ``SWEEP_DIR`` is a finished ``ocnn_jax.sweep`` / ``reproduce.py`` method folder (``results.json`` and
 ``chunks/*.npz`` with the full test set's scores). The test labels come from the data set named in its
 ``results.json``; runs of one class with several seeds are averaged (AUROC % mean over the seeds).
@@ -35,7 +40,7 @@ HEADER = ("AUROC % of each normal class (rows) against each anomaly class alone 
           "of those two classes, mean over the seeds run; bold: under 50 (the anomaly class ranks as more "
           "normal than the normal class). The last column is the usual one-vs-rest AUROC.\n")
 
-__all__ = ["sweep_scores", "pair_aurocs", "class_matrix", "markdown", "main"]
+__all__ = ["sweep_scores", "pair_aurocs", "class_matrix", "image_contrast", "contrast_table", "markdown", "main"]
 
 
 def sweep_scores(sweep_dir: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]], np.ndarray]:
@@ -101,6 +106,27 @@ def class_matrix(runs: Sequence[dict[str, Any]], scores: np.ndarray, y: np.ndarr
     return {"classes": [int(a) for a in classes], "rows": rows}
 
 
+def image_contrast(x: np.ndarray) -> np.ndarray:
+    """(n,) contrast of each image of ``x`` (n, ...): the mean absolute deviation from its own mean, the
+    per-image divisor of the l1 GCN (``ocnn_jax.datasets.preprocess.gcn_l1``); in ``x``'s units."""
+    flat = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    return np.abs(flat - flat.mean(axis=1, keepdims=True)).mean(axis=1)
+
+
+def contrast_table(runs: Sequence[dict[str, Any]], scores: np.ndarray, y: np.ndarray,
+                   contrast: np.ndarray) -> list[dict[str, Any]]:
+    """Per normal class (seeds averaged): the Spearman correlation of the runs' scores with 1 / contrast,
+    and the AUROC % of 1 / contrast alone as the anomaly score."""
+    from scipy.stats import spearmanr
+
+    per: dict[int, list[float]] = {}
+    for run, s in zip(runs, scores):
+        per.setdefault(int(run["normal_class"]), []).append(float(spearmanr(s, -contrast).statistic))
+    return [{"normal_class": c, "spearman_inverse_contrast": float(np.mean(v)),
+             "contrast_alone_auroc": 100 * float(roc_auc_score((y != c).astype(int), -contrast))}
+            for c, v in sorted(per.items())]
+
+
 def markdown(title: str, matrix: dict[str, Any], class_names: dict[int, str]) -> str:
     """One Markdown table: normal classes as rows, anomaly classes as columns, AUROC %; under 50 in bold."""
     cols = matrix["classes"]
@@ -125,8 +151,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--data-dir", default=None, help="data set folder (default: ocnn_jax.datasets search order)")
     p.add_argument("--md", default=None, help="write the tables here (Markdown)")
     p.add_argument("--json", default=None, help="write the matrices here (JSON)")
+    p.add_argument("--contrast", action="store_true",
+                   help="also the scores' rank correlation with 1 / image contrast, and contrast alone as a score")
     args = p.parse_args(argv)
-    labels: dict[str, tuple[np.ndarray, dict[int, str]]] = {}
+    labels: dict[str, tuple[np.ndarray, dict[int, str], np.ndarray | None]] = {}
     payload: dict[str, Any] = {"sweeps": []}
     text = []
     for folder in args.sweeps:
@@ -135,13 +163,21 @@ def main(argv: Sequence[str] | None = None) -> None:
         if name not in labels:
             ds = load(name, data_dir=args.data_dir)
             names = dict(enumerate(ds.classes))
-            labels[name] = (np.asarray(ds.y_test).ravel(), names)
-        y, names = labels[name]
+            labels[name] = (np.asarray(ds.y_test).ravel(), names, image_contrast(ds.x_test) if args.contrast else None)
+        y, names, contrast = labels[name]
         matrix = class_matrix(runs, scores, y)
         title = f"{results['method']} on {name} ({results.get('preprocessing', '?')} input)"
         text.append(markdown(title, matrix, names))
-        payload["sweeps"].append({"folder": Path(folder).name, "dataset": name, "method": results["method"],
-                                  "preprocessing": results.get("preprocessing"), **matrix})
+        entry = {"folder": Path(folder).name, "dataset": name, "method": results["method"],
+                 "preprocessing": results.get("preprocessing"), **matrix}
+        if contrast is not None:
+            entry["contrast"] = contrast_table(runs, scores, y, contrast)
+            text.append("Spearman correlation of the score with 1 / image contrast, and AUROC % of 1 / contrast "
+                        "alone, per normal class: "
+                        + "; ".join(f"{names.get(r['normal_class'], r['normal_class'])} "
+                                    f"{r['spearman_inverse_contrast']:.2f} / {r['contrast_alone_auroc']:.1f}"
+                                    for r in entry["contrast"]) + ".\n")
+        payload["sweeps"].append(entry)
     out = "\n".join([HEADER, *text])
     print(out)
     write_outputs(args.json, args.md, payload, out)

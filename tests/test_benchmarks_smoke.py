@@ -639,8 +639,16 @@ def test_anomaly_class_auroc_matches_sklearn_on_a_sweep_folder(tmp_path):
     assert matrix["rows"][1]["all"] == pytest.approx(50 * (sweep_auroc[(3, 0)] + sweep_auroc[(3, 1)]))
     assert "3" not in matrix["rows"][1]["against"]
     md, js = tmp_path / "t.md", tmp_path / "t.json"
-    aca.main([str(out), "--md", str(md), "--json", str(js)])
+    aca.main([str(out), "--md", str(md), "--json", str(js), "--contrast"])
     assert "### isoforest on digits" in md.read_text() and json.loads(js.read_text())["sweeps"][0]["classes"] == list(range(10))
+    x = np.asarray(load("digits").x_test, np.float64).reshape(len(y), -1)
+    contrast = np.abs(x - x.mean(axis=1, keepdims=True)).mean(axis=1)
+    np.testing.assert_allclose(aca.image_contrast(load("digits").x_test), contrast)
+    from scipy.stats import spearmanr
+    rows = json.loads(js.read_text())["sweeps"][0]["contrast"]
+    rho = np.mean([spearmanr(scores[by_run[(3, s)]], 1 / contrast).statistic for s in (0, 1)])
+    assert rows[1]["normal_class"] == 3 and rows[1]["spearman_inverse_contrast"] == pytest.approx(rho)
+    assert rows[1]["contrast_alone_auroc"] == pytest.approx(100 * roc_auc_score(y != 3, 1 / contrast))
     with pytest.raises(SystemExit, match="no results.json"):
         aca.sweep_scores(tmp_path)
     with pytest.raises(SystemExit, match="test rows"):
