@@ -470,9 +470,9 @@ def ae_stability_markdown(results: dict[str, Any]) -> str | None:
               ""]
     if any(d == "cifar10_quick" and _targets_met(a) == "no" for d, _, a, _ in pairs):
         lines[-2] += (" On CIFAR-10 a run under 50 % is bird's, on every seed (three seeds: "
-                      "`benchmarks/results/issue20_cifar_ae_seeds.json`, seed std <= 0.4 points): the reconstruction "
-                      "error on the GCN input ranks ships and the other animals as more normal than birds (findings "
-                      "sections 8 and 12).")
+                      "`benchmarks/results/issue20_cifar_ae_seeds.json`, seed std <= 0.4 points): on the GCN input the "
+                      "reconstruction error tracks each image's inverse contrast, and bird is a low-contrast class, "
+                      "so ships and the other animals rank as more normal than birds (findings sections 8 and 12).")
     for d, m, a, b in pairs:
         if b is None:
             continue
