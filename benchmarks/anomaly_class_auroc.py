@@ -86,7 +86,7 @@ def pair_aurocs(scores: np.ndarray, y: np.ndarray, normal: Any, classes: Sequenc
 
 def class_matrix(runs: Sequence[dict[str, Any]], scores: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     """Per normal class (seeds averaged): its one-vs-rest AUROC % and its AUROC % against each class."""
-    classes = sorted(np.unique(y).tolist())
+    classes = np.unique(y).tolist()  # sorted
     if scores.shape[1] != len(y):
         raise SystemExit(f"scores cover {scores.shape[1]} test rows, the data set's test split has {len(y)}")
     per: dict[int, dict[str, list]] = {}

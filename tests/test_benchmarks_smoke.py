@@ -625,7 +625,8 @@ def test_anomaly_class_auroc_matches_sklearn_on_a_sweep_folder(tmp_path):
     res = sweep("digits", method="isoforest", normal_classes=[0, 3], seeds=2, out_dir=str(out),
                 progress=False, figures=False)
     results, runs, scores = aca.sweep_scores(out)
-    y = np.asarray(load("digits").y_test)
+    ds = load("digits")
+    y = np.asarray(ds.y_test)
     assert scores.shape == (4, len(y)) and results["method"] == "isoforest"
     matrix = aca.class_matrix(runs, scores, y)
     assert [r["normal_class"] for r in matrix["rows"]] == [0, 3] and matrix["rows"][0]["seeds"] == 2
@@ -641,9 +642,9 @@ def test_anomaly_class_auroc_matches_sklearn_on_a_sweep_folder(tmp_path):
     md, js = tmp_path / "t.md", tmp_path / "t.json"
     aca.main([str(out), "--md", str(md), "--json", str(js), "--contrast"])
     assert "### isoforest on digits" in md.read_text() and json.loads(js.read_text())["sweeps"][0]["classes"] == list(range(10))
-    x = np.asarray(load("digits").x_test, np.float64).reshape(len(y), -1)
+    x = np.asarray(ds.x_test, np.float64).reshape(len(y), -1)
     contrast = np.abs(x - x.mean(axis=1, keepdims=True)).mean(axis=1)
-    np.testing.assert_allclose(aca.image_contrast(load("digits").x_test), contrast)
+    np.testing.assert_allclose(aca.image_contrast(ds.x_test), contrast)
     from scipy.stats import spearmanr
     rows = json.loads(js.read_text())["sweeps"][0]["contrast"]
     rho = np.mean([spearmanr(scores[by_run[(3, s)]], 1 / contrast).statistic for s in (0, 1)])
