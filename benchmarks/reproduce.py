@@ -10,6 +10,10 @@ another sweep, or one written before sweeps had fingerprints, is refused: pass -
 puts every method's per-class AUROC (mean ± population std) beside the reference, with the difference
 and whether our mean lies within one reference std; ``OUT/results.json`` holds the numbers.
 
+``--table-only`` trains nothing: it rebuilds ``OUT/results.{json,md}`` from the ``OUT/<method>/results.json``
+files already there (for methods run by separate invocations, or on another machine, whose training
+state is gone). The overview's device line is then each method's own.
+
 Modes:
   --full   the paper settings (docs/algorithms.md §6: 150 + 150 epochs for Deep SVDD, OC-NN head 100 epochs,
            RCAE T×E = 5×30 (MNIST) / 10×35 (CIFAR-10)), 10 seeds. Meant for a GPU/TPU.
@@ -59,6 +63,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--overwrite", action="store_true",
                    help="delete each method's earlier sweep in OUT/<method>/ and run it again (default: resume it)")
+    p.add_argument("--table-only", action="store_true",
+                   help="train nothing: rebuild OUT/results.{json,md} from the OUT/<method>/results.json files there")
     args = p.parse_args(argv)
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -73,6 +79,13 @@ def main(argv=None) -> int:
     except ValueError as e:
         p.error(f"--seeds / --seed-list: {e}")
     classes = "all" if args.classes == "all" else [int(c) for c in args.classes.split(",")]
+    if args.table_only:
+        try:
+            summary = table_from_folders(args.out, args.dataset, methods, quick=args.quick)
+        except ValueError as e:
+            p.error(f"--table-only: {e}")
+        _write(args.out, summary)
+        return 0
     os.makedirs(args.out, exist_ok=True)
     combined = {}
     for method in methods:
@@ -97,10 +110,53 @@ def main(argv=None) -> int:
         "date": time.strftime("%Y-%m-%d"),
         "methods": {m: _method_summary(args.dataset, r) for m, r in combined.items()},
     }
-    Path(args.out, "results.json").write_text(json.dumps(summary, indent=2))
-    Path(args.out, "results.md").write_text(_markdown(summary))
-    print(_markdown(summary))
+    _write(args.out, summary)
     return 0
+
+
+def _write(out: str, summary: dict) -> None:
+    Path(out, "results.json").write_text(json.dumps(summary, indent=2))
+    Path(out, "results.md").write_text(_markdown(summary))
+    print(_markdown(summary))
+
+
+def table_from_folders(out: str, dataset: str, methods: list[str], *, quick: bool) -> dict:
+    """The overview of every method in ``methods`` whose sweep left ``out/<method>/results.json``, in
+    ``METHODS`` order, as ``main`` writes it after training. Methods without a folder are skipped;
+    ValueError when none has one, or when the folders disagree on the data set or the seeds."""
+    found = {}
+    for m in [m for m in METHODS if m in methods]:
+        f = Path(out, m, "results.json")
+        if f.is_file():
+            found[m] = json.loads(f.read_text())
+    if not found:
+        raise ValueError(f"no <method>/results.json under {out} for methods {methods}")
+    for m, r in found.items():
+        if r["dataset"] != dataset:
+            raise ValueError(f"{m}/results.json is a {r['dataset']!r} sweep, not {dataset!r}")
+    seeds = {m: list(r["seeds"]) for m, r in found.items()}
+    if len({tuple(v) for v in seeds.values()}) > 1:
+        raise ValueError(f"the method folders ran different seeds: {seeds}")
+    devices = sorted({_device_line(r["device"]) for r in found.values()})
+    return {
+        "dataset": dataset,
+        "mode": "quick" if quick else "full",
+        "protocol": "inductive one-vs-rest (docs/algorithms.md §7)",
+        "seeds": next(iter(seeds.values())),
+        "reference": REFERENCE_SOURCE,
+        "device": "; ".join(devices),
+        "machine": "; ".join(sorted({r["machine"] for r in found.values()})),
+        "cpu_count": None,  # not recorded per method
+        "date": max(r["date"] for r in found.values())[:10],
+        "methods": {m: _method_summary(dataset, r) for m, r in found.items()},
+    }
+
+
+def _device_line(device) -> str:
+    """A sweep's ``device`` record ({"backend", "kind", "count", ...}) as the overview writes it."""
+    if isinstance(device, dict):
+        return f"{device['backend']}: {device['kind']} x {device['count']}"
+    return str(device)
 
 
 def _method_summary(dataset: str, results: dict) -> dict:
@@ -121,7 +177,8 @@ def _markdown(s: dict) -> str:
         f"# Reproduction, {s['dataset']}, {s['mode']} mode",
         "",
         f"Protocol: {s['protocol']}. AUROC % on continuous scores, mean ± population std over seeds {s['seeds']}.",
-        f"Reference: {s['reference']}. Device: {s['device']}; {s['machine']}, {s['cpu_count']} CPUs; {s['date']}.",
+        f"Reference: {s['reference']}. Device: {s['device']}; {s['machine']}"
+        + ("" if s.get("cpu_count") is None else f", {s['cpu_count']} CPUs") + f"; {s['date']}.",
         "",
         "## Overview",
         "",

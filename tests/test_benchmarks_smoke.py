@@ -654,3 +654,31 @@ def test_anomaly_class_auroc_matches_sklearn_on_a_sweep_folder(tmp_path):
         aca.sweep_scores(tmp_path)
     with pytest.raises(SystemExit, match="test rows"):
         aca.class_matrix(runs, scores[:, :10], y)
+
+
+def test_reproduce_table_only_rebuilds_the_overview_from_the_method_folders(tmp_path):
+    """``--table-only`` trains nothing and writes the same per-method numbers as the run that trained;
+    folders of another data set or other seeds are refused."""
+    import shutil
+
+    import reproduce
+
+    out = tmp_path / "out"
+    common_args = ["--dataset", "digits", "--quick", "--classes", "0,3", "--out", str(out)]
+    assert reproduce.main(common_args + ["--methods", "isoforest,kde", "--seed-list", "0"]) == 0
+    trained = json.loads((out / "results.json").read_text())
+    (out / "results.json").unlink()
+    assert reproduce.main(common_args + ["--table-only"]) == 0
+    rebuilt = json.loads((out / "results.json").read_text())
+    assert rebuilt["methods"] == trained["methods"] and list(rebuilt["methods"]) == ["isoforest", "kde"]
+    assert rebuilt["seeds"] == [0] and rebuilt["cpu_count"] is None and "isoforest" in (out / "results.md").read_text()
+    with pytest.raises(ValueError, match="not 'mnist'"):
+        reproduce.table_from_folders(str(out), "mnist", ["kde"], quick=True)
+    other = tmp_path / "other"
+    assert reproduce.main(["--dataset", "digits", "--quick", "--classes", "0,3", "--out", str(other),
+                           "--methods", "kde", "--seed-list", "1"]) == 0
+    shutil.copytree(other / "kde", out / "ocsvm")
+    with pytest.raises(ValueError, match="different seeds"):
+        reproduce.table_from_folders(str(out), "digits", list(reproduce.METHODS), quick=True)
+    with pytest.raises(SystemExit):  # argparse's error: nothing to rebuild
+        reproduce.main(["--dataset", "digits", "--quick", "--table-only", "--out", str(tmp_path / "empty")])
