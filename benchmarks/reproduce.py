@@ -42,6 +42,7 @@ from ocnn_jax.core.inputs import resolve_seeds  # noqa: E402
 from ocnn_jax.experiments import REFERENCE_SOURCE, reference_for  # noqa: E402
 from ocnn_jax.experiments import format_table  # noqa: E402
 from ocnn_jax.experiments import per_class_table, sweep, within_reference  # noqa: E402
+from ocnn_jax.methods import get_method  # noqa: E402
 
 METHODS = ("deep_svdd", "soft_boundary", "ocnn", "dcae", "rcae", "ocsvm", "isoforest", "kde")
 
@@ -123,7 +124,8 @@ def _write(out: str, summary: dict) -> None:
 def table_from_folders(out: str, dataset: str, methods: list[str], *, quick: bool) -> dict:
     """The overview of every method in ``methods`` whose sweep left ``out/<method>/results.json``, in
     ``METHODS`` order, as ``main`` writes it after training. Methods without a folder are skipped;
-    ValueError when none has one, or when the folders disagree on the data set or the seeds."""
+    ValueError when none has one, when the folders disagree on the data set or the seeds, or (full mode) when a
+    deep method's sweep ran overrides instead of the defaults."""
     found = {}
     for m in [m for m in METHODS if m in methods]:
         f = Path(out, m, "results.json")
@@ -134,6 +136,9 @@ def table_from_folders(out: str, dataset: str, methods: list[str], *, quick: boo
     for m, r in found.items():
         if r["dataset"] != dataset:
             raise ValueError(f"{m}/results.json is a {r['dataset']!r} sweep, not {dataset!r}")
+    for m, r in found.items():  # a shortened sweep must not pass for the paper settings
+        if not quick and get_method(m).quick and r["config"]:
+            raise ValueError(f"{m}/results.json ran config {r['config']}, not a full sweep (the defaults)")
     seeds = {m: list(r["seeds"]) for m, r in found.items()}
     if len({tuple(v) for v in seeds.values()}) > 1:
         raise ValueError(f"the method folders ran different seeds: {seeds}")

@@ -680,5 +680,10 @@ def test_reproduce_table_only_rebuilds_the_overview_from_the_method_folders(tmp_
     shutil.copytree(other / "kde", out / "ocsvm")
     with pytest.raises(ValueError, match="different seeds"):
         reproduce.table_from_folders(str(out), "digits", list(reproduce.METHODS), quick=True)
+    full = tmp_path / "full"
+    assert reproduce.main(["--dataset", "digits", "--quick", "--classes", "0", "--out", str(full), "--methods",
+                           "dcae", "--seed-list", "0"]) == 0
+    with pytest.raises(ValueError, match="not a full sweep"):
+        reproduce.table_from_folders(str(full), "digits", ["dcae"], quick=False)
     with pytest.raises(SystemExit):  # argparse's error: nothing to rebuild
         reproduce.main(["--dataset", "digits", "--quick", "--table-only", "--out", str(tmp_path / "empty")])
