@@ -658,7 +658,7 @@ def test_anomaly_class_auroc_matches_sklearn_on_a_sweep_folder(tmp_path):
 
 def test_reproduce_table_only_rebuilds_the_overview_from_the_method_folders(tmp_path):
     """``--table-only`` trains nothing and writes the same per-method numbers as the run that trained;
-    folders of another data set or other seeds are refused."""
+    folders of another data set or other seeds are refused, and so is a quick sweep labelled full."""
     import shutil
 
     import reproduce
