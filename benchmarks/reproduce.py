@@ -44,6 +44,7 @@ from ocnn_jax.experiments import format_table  # noqa: E402
 from ocnn_jax.experiments import per_class_table, sweep, within_reference  # noqa: E402
 from ocnn_jax.methods import get_method  # noqa: E402
 
+PROTOCOL = "inductive one-vs-rest (docs/algorithms.md §7)"
 METHODS = ("deep_svdd", "soft_boundary", "ocnn", "dcae", "rcae", "ocsvm", "isoforest", "kde")
 
 
@@ -102,7 +103,7 @@ def main(argv=None) -> int:
     summary = {
         "dataset": args.dataset,
         "mode": "quick" if args.quick else "full",
-        "protocol": "inductive one-vs-rest (docs/algorithms.md §7)",
+        "protocol": PROTOCOL,
         "seeds": seeds,
         "reference": REFERENCE_SOURCE,
         "device": f"{jax.default_backend()}: {jax.devices()[0].device_kind} x {jax.device_count()}",
@@ -146,7 +147,7 @@ def table_from_folders(out: str, dataset: str, methods: list[str], *, quick: boo
     return {
         "dataset": dataset,
         "mode": "quick" if quick else "full",
-        "protocol": "inductive one-vs-rest (docs/algorithms.md §7)",
+        "protocol": PROTOCOL,
         "seeds": next(iter(seeds.values())),
         "reference": REFERENCE_SOURCE,
         "device": "; ".join(devices),
@@ -157,11 +158,9 @@ def table_from_folders(out: str, dataset: str, methods: list[str], *, quick: boo
     }
 
 
-def _device_line(device) -> str:
+def _device_line(device: dict) -> str:
     """A sweep's ``device`` record ({"backend", "kind", "count", ...}) as the overview writes it."""
-    if isinstance(device, dict):
-        return f"{device['backend']}: {device['kind']} x {device['count']}"
-    return str(device)
+    return f"{device['backend']}: {device['kind']} x {device['count']}"
 
 
 def _method_summary(dataset: str, results: dict) -> dict:
