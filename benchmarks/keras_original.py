@@ -54,7 +54,7 @@ from keras import layers, ops  # noqa: E402
 
 from ocnn_jax.datasets.keras_compat import KerasCompatSet, keras_fit_rows  # noqa: E402
 from ocnn_jax.methods.keras_compat import (KerasCompatConfig, centre_eps, resumed_stages,  # noqa: E402
-                                           soft_threshold)
+                                           soft_threshold, stage_count)
 
 __all__ = ["build_cae", "build_ocnn_net", "build_svdd_net", "build_rcae", "ocnn_loss", "svdd_loss",
            "weighted_layers", "rcae_original", "run_original"]
@@ -169,12 +169,13 @@ def _auroc(y: np.ndarray, s: np.ndarray) -> float:
 
 
 def rcae_original(s: KerasCompatSet, cfg: KerasCompatConfig, seed: int, *, resume: dict[str, Any] | None = None,
-                  on_stage: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+                  on_stage: Callable[[dict[str, Any]], None] | None = None, stages: int | None = None) -> dict[str, Any]:
     """The repository's λ sweep of one-alternation "RCAE" in Keras, with the contract of
     ``ocnn_jax.methods.keras_compat.rcae_repo``: returns {"scores", "n_nonzero", "losses"} per λ (and
     "n_fit", "batch"); ``on_stage`` receives a record after every λ stage (the AE's weights as
     ``params["weights"]``), and ``resume=`` such a record skips its stages. TensorFlow's generator is
-    seeded from ``seed`` at the start of every stage, so a resumed sweep shuffles as an uninterrupted one."""
+    seeded from ``seed`` at the start of every stage, so a resumed sweep shuffles as an uninterrupted one.
+    ``stages=k`` stops after the first k λ stages (1: the repository's "DCAE" alone)."""
     ds = s.dataset
     keras.utils.set_random_seed(seed)
     ae = build_rcae(ds)
@@ -183,11 +184,12 @@ def rcae_original(s: KerasCompatSet, cfg: KerasCompatConfig, seed: int, *, resum
     out: dict[str, Any] = {"scores": {}, "n_nonzero": {}, "losses": {}, "batch": batch,
                            "n_fit": keras_fit_rows(len(s.x), cfg.rcae_val)}
     done = resumed_stages(resume, lambdas, out)
+    last = stage_count(stages, lambdas)
     if resume is not None:
         w = resume["params"]["weights"]
         ae.set_weights([np.asarray(w[str(j)]) for j in range(len(w))])
     for i, lam in enumerate(lambdas):
-        if i < done:
+        if i < done or i >= last:
             continue
         keras.utils.set_random_seed(seed + 1000 * (i + 1))
         ae.compile(optimizer=keras.optimizers.Adam(cfg.rcae_lr, epsilon=cfg.rcae_eps), loss="mean_squared_error")

@@ -145,9 +145,22 @@ def rcae_aurocs(out: dict[str, Any], r: dict[str, Any], y: np.ndarray, cfg: Kera
     for lam, sc in r["scores"].items():
         out["auroc"][f"rcae_lam{lam:g}"] = float(roc_auc_score(y, sc))
     out["auroc"]["dcae"] = out["auroc"][f"rcae_lam{cfg.rcae_lambdas[0]:g}"]
-    out["auroc"]["rcae"] = out["auroc"][f"rcae_lam{cfg.rcae_lambdas[-1]:g}"]
+    last = f"rcae_lam{cfg.rcae_lambdas[-1]:g}"
+    if last in out["auroc"]:  # a sweep stopped after its first stage ("dcae" alone) has no RCAE number
+        out["auroc"]["rcae"] = out["auroc"][last]
     out["detail"]["rcae_n_nonzero"] = {f"{k:g}": v for k, v in r["n_nonzero"].items()}
     out["detail"]["rcae_fit_rows"] = r["n_fit"]
+
+
+def sweep_stages(methods: Sequence[str]) -> int | None:
+    """λ stages the sweep runs for ``methods``: all (None) when "rcae" is asked, else 1 ("dcae" alone is
+    the sweep's λ = 0 stage; its stage file then resumes into a later ``--methods rcae`` run)."""
+    return None if "rcae" in methods else 1
+
+
+def stages_key(stages: int | None) -> str:
+    """The ``seconds`` key of a λ sweep: "rcae" for the whole sweep, "dcae" for its first stage alone."""
+    return "rcae" if stages is None else "dcae"
 
 
 def _fingerprint(framework: str, s, seed: int, cfg: KerasCompatConfig) -> dict[str, Any]:
@@ -179,9 +192,11 @@ def run_jax(s, cfg: KerasCompatConfig, seed: int, methods: Sequence[str],
                 r = (kc.ocnn_repo if m == "ocnn" else kc.deep_svdd_repo)(s, (p, bs), k, cfg)
                 out["seconds"][m] = time.perf_counter() - t0
                 out["auroc"][m] = float(roc_auc_score(s.y, r["scores"]))
-    if "rcae" in methods:
-        r, out["seconds"]["rcae"] = staged_rcae(functools.partial(kc.rcae_repo, s, k_rcae, cfg), rcae_checkpoint,
-                                                _fingerprint("jax", s, seed, cfg), f"jax class {s.normal_class} seed {seed}")
+    if {"rcae", "dcae"} & set(methods):
+        stages = sweep_stages(methods)
+        r, out["seconds"][stages_key(stages)] = staged_rcae(
+            functools.partial(kc.rcae_repo, s, k_rcae, cfg, stages=stages), rcae_checkpoint,
+            _fingerprint("jax", s, seed, cfg), f"jax class {s.normal_class} seed {seed}")
         rcae_aurocs(out, r, s.y, cfg)
     return out
 
@@ -192,15 +207,25 @@ def run_keras(s, cfg: KerasCompatConfig, seed: int, methods: Sequence[str],
     sweep (``rcae_original``) saved and resumed per λ stage as in :func:`run_jax`."""
     import keras_original as ko
 
-    heads = [m for m in methods if m != "rcae"]
+    heads = [m for m in methods if m not in ("rcae", "dcae")]
     out: dict[str, Any] = (ko.run_original(s, cfg, seed, heads) if heads
                            else {"auroc": {}, "seconds": {}, "detail": {}})
-    if "rcae" in methods:
-        r, out["seconds"]["rcae"] = staged_rcae(functools.partial(ko.rcae_original, s, cfg, seed), rcae_checkpoint,
-                                                _fingerprint("keras", s, seed, cfg),
-                                                f"keras class {s.normal_class} seed {seed}")
+    if {"rcae", "dcae"} & set(methods):
+        stages = sweep_stages(methods)
+        r, out["seconds"][stages_key(stages)] = staged_rcae(
+            functools.partial(ko.rcae_original, s, cfg, seed, stages=stages), rcae_checkpoint,
+            _fingerprint("keras", s, seed, cfg), f"keras class {s.normal_class} seed {seed}")
         rcae_aurocs(out, r, s.y, cfg)
     return out
+
+
+def run_seconds(run: dict[str, Any], method: str) -> float:
+    """Seconds of ``method`` in one run record: "OC-NN" and Deep SVDD with their AE pretraining; DCAE and
+    RCAE the λ sweep's (a "dcae"-only run: its first stage; a whole sweep: all four stages, for both)."""
+    sec = run["seconds"]
+    if method in ("rcae", "dcae"):
+        return float(sec["rcae"] if "rcae" in sec else sec["dcae"])
+    return float(sec[method] + sec.get("ae_pretrain", 0.0))
 
 
 def _stats(v: Sequence[float]) -> str:
@@ -257,14 +282,10 @@ def table(payload: dict[str, Any], inductive: Sequence[str]) -> str:
             nb_s = "—" if nb is None else f"{nb[0]:.2f} ± {nb[1]:.2f} (n={nb[2]})"
             by = {fw: [r for r in runs if r["framework"] == fw and r["class"] == cls and m in r["auroc"]]
                   for fw in ("keras", "jax")}
-            sec_key = "rcae" if m in ("rcae", "dcae") else m
-
             def secs(rs):
                 if not rs:
                     return "—"
-                t = [r["seconds"][sec_key] + (r["seconds"].get("ae_pretrain", 0.0) if sec_key != "rcae" else 0.0)
-                     for r in rs]
-                return f"{np.median(t):.1f}"
+                return f"{np.median([run_seconds(r, m) for r in rs]):.1f}"
 
             k = [r["auroc"][m] for r in by["keras"]]
             j = [r["auroc"][m] for r in by["jax"]]
@@ -301,7 +322,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--classes", default="0", help="normal classes, e.g. 0 or 0,1")
     p.add_argument("--seeds", default="42,56,81", help=f"data seeds (the repository's: {KERAS_COMPAT_SEEDS})")
     p.add_argument("--frameworks", default="keras,jax", help="keras, jax or both")
-    p.add_argument("--methods", default="ocnn,deep_svdd,rcae", help="ocnn, deep_svdd, rcae (rcae also gives dcae)")
+    p.add_argument("--methods", default="ocnn,deep_svdd,rcae",
+                   help="ocnn, deep_svdd, rcae (the λ sweep; it also gives dcae), dcae (the sweep's first λ stage "
+                   "alone: a quarter of rcae's time; its stage file resumes into a later rcae run)")
     p.add_argument("--ae-epochs", type=int, default=10)
     p.add_argument("--ocnn-epochs", type=int, default=10)
     p.add_argument("--svdd-epochs", type=int, default=10)
@@ -340,6 +363,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         ds = load(args.dataset, data_dir=args.data_dir)
         methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+        unknown = sorted(set(methods) - set(METHODS))
+        if unknown or not methods:
+            raise SystemExit(f"--methods: unknown {unknown or args.methods!r}; expected a comma list of {', '.join(METHODS)}")
         for fw in [f.strip() for f in args.frameworks.split(",") if f.strip()]:
             if fw not in ("keras", "jax"):
                 raise SystemExit(f"--frameworks: unknown {fw!r}; expected keras or jax")
@@ -358,13 +384,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                                             "machine": f"{platform.platform()}, {os.cpu_count()} CPUs"})
                     out.parent.mkdir(parents=True, exist_ok=True)
                     out.write_text(json.dumps(payload, indent=1, default=float))
-                    # the run is in the JSON now: its RCAE stages are no longer needed
-                    rcae_checkpoint_path(out, fw, args.dataset, cls, seed).unlink(missing_ok=True)
+                    # the run is in the JSON now: a whole sweep's stage file is no longer needed ("dcae"
+                    # alone keeps it, so that a later --methods rcae resumes after the first stage)
+                    if "rcae" in r["auroc"]:
+                        rcae_checkpoint_path(out, fw, args.dataset, cls, seed).unlink(missing_ok=True)
     cfg_text = ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(cfg).items() if "epochs" in k)
     text = (f"# The original oc-nn procedure: notebook vs Keras port vs ocnn_jax keras_compat ({args.dataset})\n\n"
             f"Transductive sets of the repository (protocol='keras_compat'); AUROC % mean ± population std over "
             f"the seeds run; s/run = median seconds per run (training + scoring; OC-NN and Deep SVDD include "
-            f"their AE pretraining; DCAE and RCAE are one λ sweep). Epochs here: {cfg_text} "
+            f"their AE pretraining; DCAE and RCAE are one λ sweep, or for a DCAE-only run its first stage). Epochs here: {cfg_text} "
             f"(the notebooks: 150 AE, 100 OC-NN, 150 Deep SVDD, 150 per λ). Command: "
             f"`python benchmarks/keras_original_compare.py` (see its --help).\n\n"
             + ("" if cfg == KerasCompatConfig() else

@@ -345,6 +345,44 @@ def test_keras_compat_rcae_stage_file_round_trips_and_refuses_another_run(tmp_pa
         koc.load_rcae_stages(path, {**fingerprint, "seed": 56})
 
 
+def test_dcae_alone_runs_the_first_stage_keeps_its_stage_file_and_a_later_rcae_resumes(tmp_path, monkeypatch):
+    """``--methods dcae`` trains the λ sweep's first stage only (its AUROC is the sweep's "dcae", no
+    "rcae"), keeps the stage file, and ``--methods rcae`` then resumes after that stage."""
+    import keras_original_compare as koc
+
+    from ocnn_jax.datasets.keras_compat import KerasCompatSet
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(20, 28, 28, 1)).astype(np.float32)
+    y = (np.arange(20) >= 16).astype(np.int32)
+    monkeypatch.setattr("ocnn_jax.datasets.load", lambda name, data_dir=None: None)
+    monkeypatch.setattr(koc, "keras_compat_set", lambda ds, c, seed: KerasCompatSet(x, y, x, y, None, c, seed, "mnist"))
+    calls = []
+    from ocnn_jax.methods import keras_compat as kc
+
+    real = kc.rcae_repo
+
+    def spy(*a, **kw):
+        calls.append((kw.get("stages"), None if kw.get("resume") is None else kw["resume"]["stages_done"]))
+        return real(*a, **kw)
+
+    monkeypatch.setattr(kc, "rcae_repo", spy)
+    out, md = tmp_path / "o.json", tmp_path / "o.md"
+    common_args = ["--frameworks", "jax", "--seeds", "42", "--rcae-epochs", "1", "--out", str(out), "--md", str(md)]
+    assert koc.main(["--methods", "dcae", *common_args]) == 0
+    run = json.loads(out.read_text())["runs"][0]
+    assert set(run["auroc"]) == {"dcae", "rcae_lam0"} and "dcae" in run["seconds"]
+    assert koc.rcae_checkpoint_path(out, "jax", "mnist", 0, 42).exists()  # kept for a later rcae run
+    assert "| DCAE (RCAE λ = 0 stage) | 99.90 ± 0.05 (n=10) | — | " in md.read_text()
+    assert koc.main(["--methods", "rcae", *common_args]) == 0
+    assert calls == [(1, None), (None, 1)]  # the second invocation resumed after the first stage
+    runs = json.loads(out.read_text())["runs"]
+    assert len(runs) == 1 and runs[0]["auroc"]["dcae"] == run["auroc"]["dcae"] and "rcae" in runs[0]["auroc"]
+    assert not koc.rcae_checkpoint_path(out, "jax", "mnist", 0, 42).exists()
+    with pytest.raises(SystemExit, match="unknown"):
+        koc.main(["--methods", "rcea", *common_args])
+
+
 def test_inductive_column_pools_seeds_of_one_setting_and_the_first_file_wins(tmp_path):
     import keras_original_compare as koc
 

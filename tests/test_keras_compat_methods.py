@@ -191,3 +191,28 @@ def test_rcae_sweep_resumed_after_a_stage_equals_the_uninterrupted_sweep():
     with pytest.raises(ValueError, match="not a prefix"):
         rcae_repo(s, key, KerasCompatConfig(rcae_epochs=1, rcae_batch=9, rcae_lambdas=(0.5, 1.0)),
                   resume=records[0])
+
+
+def test_rcae_sweep_stopped_after_its_first_stage_is_the_dcae_of_the_whole_sweep():
+    """``stages=1`` (the repository's "DCAE" alone) trains the whole sweep's λ = 0 stage and nothing else,
+    and its last record resumes into the whole sweep with the uninterrupted result."""
+    from ocnn_jax.datasets.keras_compat import KerasCompatSet
+    from ocnn_jax.methods.keras_compat import rcae_repo
+
+    rng = np.random.default_rng(1)
+    x = rng.uniform(size=(20, 28, 28, 1)).astype(np.float32)
+    y = (np.arange(20) >= 16).astype(np.int32)
+    s = KerasCompatSet(x, y, x, y, None, 0, 0, "mnist")
+    cfg = KerasCompatConfig(rcae_epochs=1, rcae_batch=9, rcae_lambdas=(0.0, 1.0))
+    key = jax.random.key(5)
+    whole = rcae_repo(s, key, cfg)
+    records = []
+    first = rcae_repo(s, key, cfg, stages=1, on_stage=lambda r: records.append(jax.tree.map(np.asarray, r)))
+    assert list(first["scores"]) == [0.0] and [r["stages_done"] for r in records] == [1]
+    np.testing.assert_allclose(first["scores"][0.0], whole["scores"][0.0], rtol=1e-6)
+    assert first["n_nonzero"][0.0] == whole["n_nonzero"][0.0]
+    rest = rcae_repo(s, key, cfg, resume=records[0])
+    np.testing.assert_allclose(rest["scores"][1.0], whole["scores"][1.0], rtol=1e-6)
+    for bad in (0, 3, True, 1.0):
+        with pytest.raises(ValueError, match="stages="):
+            rcae_repo(s, key, cfg, stages=bad)

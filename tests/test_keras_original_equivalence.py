@@ -169,3 +169,20 @@ def test_keras_rcae_sweep_resumed_through_the_stage_file_equals_the_uninterrupte
     for lam in cfg.rcae_lambdas:
         np.testing.assert_allclose(resumed["scores"][lam], whole["scores"][lam], rtol=1e-5)
         assert resumed["n_nonzero"][lam] == whole["n_nonzero"][lam]
+
+
+def test_keras_rcae_sweep_stopped_after_its_first_stage_is_the_dcae_of_the_whole_sweep():
+    """The Keras port's ``stages=1`` trains the whole sweep's λ = 0 stage alone (same shuffles, same scores)."""
+    from ocnn_jax.datasets.keras_compat import KerasCompatSet
+    from ocnn_jax.methods.keras_compat import KerasCompatConfig
+
+    rng = np.random.default_rng(2)
+    x = rng.random((20, 28, 28, 1)).astype(np.float32)
+    y = (np.arange(20) >= 16).astype(np.int32)
+    s = KerasCompatSet(x, y, x, y, None, 0, 7, "mnist")
+    cfg = KerasCompatConfig(rcae_epochs=1, rcae_batch=9, rcae_lambdas=(0.0, 1.0))
+    whole = ko.rcae_original(s, cfg, 7)
+    first = ko.rcae_original(s, cfg, 7, stages=1)
+    assert list(first["scores"]) == [0.0]
+    np.testing.assert_allclose(first["scores"][0.0], whole["scores"][0.0], rtol=1e-5)
+

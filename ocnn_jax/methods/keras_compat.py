@@ -71,6 +71,7 @@ __all__ = [
     "deep_svdd_repo",
     "rcae_repo",
     "resumed_stages",
+    "stage_count",
     "KERAS_COMPAT_METHODS",
 ]
 
@@ -383,6 +384,17 @@ def resumed_stages(resume: dict[str, Any] | None, lambdas: tuple[float, ...], ou
     return done
 
 
+def stage_count(stages: int | None, lambdas: tuple[float, ...]) -> int:
+    """How many λ stages a sweep runs: all of ``lambdas`` for None, else ``stages`` (1 ≤ stages ≤
+    len(lambdas); ValueError otherwise). Shared by :func:`rcae_repo` and the Keras port's sweep."""
+    if stages is None:
+        return len(lambdas)
+    if isinstance(stages, bool) or not isinstance(stages, int) or not 1 <= stages <= len(lambdas):
+        raise ValueError(f"stages={stages!r}: expected None (every λ stage) or an int from 1 to {len(lambdas)} "
+                         f"(cfg.rcae_lambdas = {lambdas})")
+    return stages
+
+
 @functools.lru_cache(maxsize=16)
 def _mse_step(module: nn.Module, lr: float, eps: float) -> tuple[optax.GradientTransformation, Callable]:
     """Keras Adam and the MSE training step of ``module``, built once per (module, lr, ε): the stages of a
@@ -393,7 +405,7 @@ def _mse_step(module: nn.Module, lr: float, eps: float) -> tuple[optax.GradientT
 
 def rcae_repo(s: KerasCompatSet, key: jax.Array, cfg: KerasCompatConfig = KerasCompatConfig(),
               variables: tuple[Any, Any] | None = None, *, resume: dict[str, Any] | None = None,
-              on_stage: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+              on_stage: Callable[[dict[str, Any]], None] | None = None, stages: int | None = None) -> dict[str, Any]:
     """The repository's λ sweep of one-alternation "RCAE" on its set (one warm-started AE).
 
     A full-length MNIST sweep is hours on a CPU (4 stages × 150 epochs at batch 32), so it can be split:
@@ -401,7 +413,9 @@ def rcae_repo(s: KerasCompatSet, key: jax.Array, cfg: KerasCompatConfig = KerasC
     first i λ, "params", "batch_stats", "scores", "n_nonzero", "losses"}`` (e.g. to save it), and
     ``resume=`` such a record skips the stages it holds. Each stage's key is drawn from ``key`` by its
     index and a stage starts from the previous stage's weights only (a fresh optimiser), so a resumed
-    sweep computes the same as an uninterrupted one with the same ``key`` and ``cfg``.
+    sweep computes the same as an uninterrupted one with the same ``key`` and ``cfg``. ``stages=k`` stops
+    after the first k stages (``stages=1``: the repository's "DCAE", the λ = 0 stage alone); its record
+    resumes into the whole sweep.
 
     Returns a dict: ``scores`` {λ: (n,) reconstruction SSE after that λ's stage}, ``n_nonzero`` {λ: number
     of non-zero entries of the (unused) N}, ``losses`` {λ: per-epoch losses}."""
@@ -413,12 +427,13 @@ def rcae_repo(s: KerasCompatSet, key: jax.Array, cfg: KerasCompatConfig = KerasC
     n_fit = keras_fit_rows(len(s.x), cfg.rcae_val)
     out: dict[str, Any] = {"scores": {}, "n_nonzero": {}, "losses": {}, "n_fit": n_fit, "batch": batch}
     done = resumed_stages(resume, lambdas, out)
+    last = stage_count(stages, lambdas)
     if resume is not None:
         params, stats = resume["params"], resume["batch_stats"]
     else:
         params, stats = variables if variables is not None else _init(ae, k_init, s.x)
     for i, (lam, k) in enumerate(zip(lambdas, jax.random.split(k_fit, len(lambdas)))):
-        if i < done:
+        if i < done or i >= last:
             continue
         opt, step = _mse_step(ae, cfg.rcae_lr, cfg.rcae_eps)  # a fresh optimiser state per λ, same weights
         state, losses = fit_epochs(step, KerasState(params, stats, opt.init(params)), s.x[:n_fit], None,
