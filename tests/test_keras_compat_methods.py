@@ -158,17 +158,24 @@ class _Stop(Exception):
     pass
 
 
+def _tiny_rcae_sweep(data_seed: int):
+    """A 20-image MNIST-shaped transductive set (16 normal; 18 fit rows after validation_split 0.1) and a
+    two-stage λ sweep config of one epoch each: the smallest sweep that has a stage to resume after."""
+    from ocnn_jax.datasets.keras_compat import KerasCompatSet
+
+    rng = np.random.default_rng(data_seed)
+    x = rng.uniform(size=(20, 28, 28, 1)).astype(np.float32)
+    y = (np.arange(20) >= 16).astype(np.int32)
+    s = KerasCompatSet(x, y, x, y, None, 0, 0, "mnist")
+    return s, KerasCompatConfig(rcae_epochs=1, rcae_batch=9, rcae_lambdas=(0.0, 1.0))
+
+
 def test_rcae_sweep_resumed_after_a_stage_equals_the_uninterrupted_sweep():
     """A λ sweep stopped after its first stage and resumed from the stage record gives the same scores,
     losses and N counts as the sweep run in one go (the record is what a checkpoint file holds)."""
-    from ocnn_jax.datasets.keras_compat import KerasCompatSet
     from ocnn_jax.methods.keras_compat import rcae_repo
 
-    rng = np.random.default_rng(0)
-    x = rng.uniform(size=(20, 28, 28, 1)).astype(np.float32)  # 18 fit rows (validation_split 0.1)
-    y = (np.arange(20) >= 16).astype(np.int32)
-    s = KerasCompatSet(x, y, x, y, None, 0, 0, "mnist")
-    cfg = KerasCompatConfig(rcae_epochs=1, rcae_batch=9, rcae_lambdas=(0.0, 1.0))
+    s, cfg = _tiny_rcae_sweep(0)
     key = jax.random.key(3)
     whole = rcae_repo(s, key, cfg)
 
@@ -196,14 +203,9 @@ def test_rcae_sweep_resumed_after_a_stage_equals_the_uninterrupted_sweep():
 def test_rcae_sweep_stopped_after_its_first_stage_is_the_dcae_of_the_whole_sweep():
     """``stages=1`` (the repository's "DCAE" alone) trains the whole sweep's λ = 0 stage and nothing else,
     and its last record resumes into the whole sweep with the uninterrupted result."""
-    from ocnn_jax.datasets.keras_compat import KerasCompatSet
     from ocnn_jax.methods.keras_compat import rcae_repo
 
-    rng = np.random.default_rng(1)
-    x = rng.uniform(size=(20, 28, 28, 1)).astype(np.float32)
-    y = (np.arange(20) >= 16).astype(np.int32)
-    s = KerasCompatSet(x, y, x, y, None, 0, 0, "mnist")
-    cfg = KerasCompatConfig(rcae_epochs=1, rcae_batch=9, rcae_lambdas=(0.0, 1.0))
+    s, cfg = _tiny_rcae_sweep(1)
     key = jax.random.key(5)
     whole = rcae_repo(s, key, cfg)
     records = []
