@@ -158,6 +158,21 @@ class _Stop(Exception):
     pass
 
 
+@pytest.mark.parametrize("bad", [0, 3, -1, True, 1.0, "1"])
+def test_stage_count_refuses_what_is_not_a_number_of_stages_of_the_sweep(bad):
+    from ocnn_jax.methods.keras_compat import stage_count
+
+    with pytest.raises(ValueError, match=r"stages=.*expected None .* from 1 to 2"):
+        stage_count(bad, (0.0, 1.0))
+
+
+def test_stage_count_is_every_stage_by_default_else_the_number_asked():
+    from ocnn_jax.methods.keras_compat import stage_count
+
+    assert stage_count(None, (0.0, 0.5, 1.0, 100.0)) == 4
+    assert [stage_count(k, (0.0, 0.5, 1.0, 100.0)) for k in (1, 2, 3, 4)] == [1, 2, 3, 4]
+
+
 def _tiny_rcae_sweep(data_seed: int):
     """A 20-image MNIST-shaped transductive set (16 normal; 18 fit rows after validation_split 0.1) and a
     two-stage λ sweep config of one epoch each: the smallest sweep that has a stage to resume after."""
