@@ -1,4 +1,5 @@
-"""Writers of small synthetic data-set files in the official formats, for the dataset tests.
+"""Writers of small synthetic data-set files in the official formats, for the dataset tests, and small
+in-memory sets for the method tests.
 
 Every writer returns the arrays it wrote so a test can check that loading gives them back exactly.
 """
@@ -214,3 +215,17 @@ def http_server(root: Path) -> Iterator[tuple[str, list[str]]]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(5)
+
+
+def tiny_rcae_sweep(data_seed: int, set_seed: int = 0):
+    """The smallest repository λ sweep that has a stage to resume after: a 20-image MNIST-shaped
+    transductive set (16 normal, 4 anomalies; 18 fit rows after validation_split 0.1; pixels uniform
+    from ``np.random.default_rng(data_seed)``, ``set_seed`` as the set's data seed) and a two-stage
+    config (λ 0 then 1) of one epoch at batch 9. Returns (KerasCompatSet, KerasCompatConfig)."""
+    from ocnn_jax.datasets.keras_compat import KerasCompatSet
+    from ocnn_jax.methods.keras_compat import KerasCompatConfig
+
+    x = np.random.default_rng(data_seed).random((20, 28, 28, 1)).astype(np.float32)
+    y = (np.arange(20) >= 16).astype(np.int32)
+    s = KerasCompatSet(x, y, x, y, None, 0, set_seed, "mnist")
+    return s, KerasCompatConfig(rcae_epochs=1, rcae_batch=9, rcae_lambdas=(0.0, 1.0))

@@ -14,6 +14,8 @@ from ocnn_jax.methods.keras_compat import (KerasCompatConfig, centre_eps, keras_
 from ocnn_jax.nn.keras_compat import (CAE_DECODER, CAE_ENCODER, OCNN_HEAD, RCAE_AE, SVDD_HEAD, KerasAE, KerasHeadNet,
                                       KerasStack, keras_layer_order, variables_from_keras_weights)
 
+from data_fixtures import tiny_rcae_sweep
+
 
 def test_keras_adam_two_steps_match_numpy():
     lr, b1, b2, eps = 1e-3, 0.9, 0.999, 1e-7
@@ -173,24 +175,12 @@ def test_stage_count_is_every_stage_by_default_else_the_number_asked():
     assert [stage_count(k, (0.0, 0.5, 1.0, 100.0)) for k in (1, 2, 3, 4)] == [1, 2, 3, 4]
 
 
-def _tiny_rcae_sweep(data_seed: int):
-    """A 20-image MNIST-shaped transductive set (16 normal; 18 fit rows after validation_split 0.1) and a
-    two-stage λ sweep config of one epoch each: the smallest sweep that has a stage to resume after."""
-    from ocnn_jax.datasets.keras_compat import KerasCompatSet
-
-    rng = np.random.default_rng(data_seed)
-    x = rng.uniform(size=(20, 28, 28, 1)).astype(np.float32)
-    y = (np.arange(20) >= 16).astype(np.int32)
-    s = KerasCompatSet(x, y, x, y, None, 0, 0, "mnist")
-    return s, KerasCompatConfig(rcae_epochs=1, rcae_batch=9, rcae_lambdas=(0.0, 1.0))
-
-
 def test_rcae_sweep_resumed_after_a_stage_equals_the_uninterrupted_sweep():
     """A λ sweep stopped after its first stage and resumed from the stage record gives the same scores,
     losses and N counts as the sweep run in one go (the record is what a checkpoint file holds)."""
     from ocnn_jax.methods.keras_compat import rcae_repo
 
-    s, cfg = _tiny_rcae_sweep(0)
+    s, cfg = tiny_rcae_sweep(0)
     key = jax.random.key(3)
     whole = rcae_repo(s, key, cfg)
 
@@ -220,7 +210,7 @@ def test_rcae_sweep_stopped_after_its_first_stage_is_the_dcae_of_the_whole_sweep
     and its last record resumes into the whole sweep with the uninterrupted result."""
     from ocnn_jax.methods.keras_compat import rcae_repo
 
-    s, cfg = _tiny_rcae_sweep(1)
+    s, cfg = tiny_rcae_sweep(1)
     key = jax.random.key(5)
     whole = rcae_repo(s, key, cfg)
     records = []

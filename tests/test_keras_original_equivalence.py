@@ -26,6 +26,7 @@ if str(BENCH) not in sys.path:
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import keras_original as ko  # noqa: E402
+from data_fixtures import tiny_rcae_sweep  # noqa: E402
 
 from ocnn_jax.methods.keras_compat import (KerasState, centre_eps, keras_adam, keras_mse, make_step,  # noqa: E402
                                            ocnn_repo_loss, predict, svdd_repo_loss)
@@ -141,25 +142,12 @@ class _Stop(Exception):
     pass
 
 
-def _tiny_rcae_sweep(data_seed: int):
-    """A 20-image MNIST-shaped transductive set (16 normal, data seed 7) and a two-stage λ sweep config
-    of one epoch each: the smallest sweep that has a stage to resume after."""
-    from ocnn_jax.datasets.keras_compat import KerasCompatSet
-    from ocnn_jax.methods.keras_compat import KerasCompatConfig
-
-    rng = np.random.default_rng(data_seed)
-    x = rng.random((20, 28, 28, 1)).astype(np.float32)
-    y = (np.arange(20) >= 16).astype(np.int32)
-    s = KerasCompatSet(x, y, x, y, None, 0, 7, "mnist")
-    return s, KerasCompatConfig(rcae_epochs=1, rcae_batch=9, rcae_lambdas=(0.0, 1.0))
-
-
 def test_keras_rcae_sweep_resumed_through_the_stage_file_equals_the_uninterrupted_sweep(tmp_path):
     """The Keras port's λ sweep, stopped after its first stage and resumed from the file that
     keras_original_compare writes, gives the scores of the uninterrupted sweep."""
     import keras_original_compare as koc
 
-    s, cfg = _tiny_rcae_sweep(0)
+    s, cfg = tiny_rcae_sweep(0, set_seed=7)
     whole = ko.rcae_original(s, cfg, 7)
     path = koc.rcae_checkpoint_path(tmp_path / "o.json", "keras", "mnist", 0, 7)
     fingerprint = koc._fingerprint("keras", s, 7, cfg)
@@ -179,7 +167,7 @@ def test_keras_rcae_sweep_resumed_through_the_stage_file_equals_the_uninterrupte
 
 def test_keras_rcae_sweep_stopped_after_its_first_stage_is_the_dcae_of_the_whole_sweep():
     """The Keras port's ``stages=1`` trains the whole sweep's λ = 0 stage alone (same shuffles, same scores)."""
-    s, cfg = _tiny_rcae_sweep(2)
+    s, cfg = tiny_rcae_sweep(2, set_seed=7)
     whole = ko.rcae_original(s, cfg, 7)
     first = ko.rcae_original(s, cfg, 7, stages=1)
     assert list(first["scores"]) == [0.0]
