@@ -37,6 +37,17 @@ def shared_data_dir() -> Path | None:
     return Path(env).resolve() if env and Path(env).is_dir() else None
 
 
+def isolate_data_env(monkeypatch, cache_dir: Path) -> None:
+    """No data-dir variables, ``cache_dir`` as the (empty) cache home and no TFDS, whatever the machine
+    has: what the loader tests start from (``monkeypatch`` is pytest's fixture)."""
+    from ocnn_jax.datasets import registry
+
+    monkeypatch.delenv("OCNN_JAX_DATA_DIR", raising=False)
+    monkeypatch.delenv("OCNN_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache_dir))
+    monkeypatch.setattr(registry, "tfds_available", lambda: False)
+
+
 def random_images(rng: np.random.Generator, n: int, shape: tuple[int, ...]) -> np.ndarray:
     return rng.integers(0, 256, size=(n,) + shape, dtype=np.uint8)
 

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 import ocnn_jax.datasets as ds
-from ocnn_jax.datasets import ChecksumError, cifar, file_digest, idx, load, registry
+from ocnn_jax.datasets import ChecksumError, cifar, file_digest, idx, load
 
 from data_fixtures import (
+    isolate_data_env,
     MNIST_NAMES,
     regzip,
     write_cifar_bin_dir,
@@ -29,10 +30,7 @@ from data_fixtures import (
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch, tmp_path_factory):
-    monkeypatch.delenv("OCNN_JAX_DATA_DIR", raising=False)
-    monkeypatch.delenv("OCNN_DATA_DIR", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg_cache")))
-    monkeypatch.setattr(registry, "tfds_available", lambda: False)
+    isolate_data_env(monkeypatch, tmp_path_factory.mktemp("xdg_cache"))
 
 
 def _official(monkeypatch, name, d, *, content=True, files=True):

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 import ocnn_jax.datasets as ds
-from ocnn_jax.datasets import ChecksumError, DataFormatError, DatasetNotFoundError, DownloadError, cifar, download, registry
+from ocnn_jax.datasets import ChecksumError, DataFormatError, DatasetNotFoundError, DownloadError, cifar, download
 from ocnn_jax.datasets import file_digest, load
 
-from data_fixtures import MNIST_NAMES, http_server, write_cifar_tar, write_idx_set
+from data_fixtures import MNIST_NAMES, http_server, isolate_data_env, write_cifar_tar, write_idx_set
 
 
 @pytest.fixture
@@ -33,11 +33,8 @@ def server(tmp_path):
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch, tmp_path_factory):
-    monkeypatch.delenv("OCNN_JAX_DATA_DIR", raising=False)
-    monkeypatch.delenv("OCNN_DATA_DIR", raising=False)
+    isolate_data_env(monkeypatch, tmp_path_factory.mktemp("xdg_cache"))
     monkeypatch.delenv(download.ENV_MIRROR, raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg_cache")))
-    monkeypatch.setattr(registry, "tfds_available", lambda: False)
     # never the real mirrors: port 9 (discard) on 127.0.0.1 refuses the connection
     monkeypatch.setattr(download, "MIRRORS", {k: ("http://127.0.0.1:9/",) for k in download.MIRRORS})
 

@@ -28,6 +28,7 @@ from ocnn_jax.datasets import (
 from ocnn_jax.datasets import registry
 
 from data_fixtures import (
+    isolate_data_env,
     MNIST_NAMES,
     write_cifar_bin_dir,
     write_cifar_npz,
@@ -40,11 +41,7 @@ from data_fixtures import (
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch, tmp_path_factory):
-    """No data-dir variables, an empty cache directory and no TFDS, whatever the machine has."""
-    monkeypatch.delenv("OCNN_JAX_DATA_DIR", raising=False)
-    monkeypatch.delenv("OCNN_DATA_DIR", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg_cache")))
-    monkeypatch.setattr(registry, "tfds_available", lambda: False)
+    isolate_data_env(monkeypatch, tmp_path_factory.mktemp("xdg_cache"))
 
 
 # ----------------------------------------------------------------------------------------------------------------
