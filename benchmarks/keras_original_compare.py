@@ -168,6 +168,15 @@ def _fingerprint(framework: str, s, seed: int, cfg: KerasCompatConfig) -> dict[s
             "config": dataclasses.asdict(cfg)}
 
 
+def sweep_into(out: dict[str, Any], framework: str, sweep: Callable[..., dict[str, Any]], stages: int | None,
+               checkpoint: Path | None, s, seed: int, cfg: KerasCompatConfig) -> None:
+    """Run one framework's λ sweep (``sweep``: its RCAE function with everything but ``resume`` and
+    ``on_stage`` bound) through :func:`staged_rcae` and put its seconds and AUROCs into ``out``."""
+    r, out["seconds"][stages_key(stages)] = staged_rcae(
+        sweep, checkpoint, _fingerprint(framework, s, seed, cfg), f"{framework} class {s.normal_class} seed {seed}")
+    rcae_aurocs(out, r, s.y, cfg)
+
+
 def run_jax(s, cfg: KerasCompatConfig, seed: int, methods: Sequence[str],
             rcae_checkpoint: Path | None = None) -> dict[str, Any]:
     """The same runs as :func:`run_keras` with ocnn_jax's keras_compat procedure.
@@ -194,10 +203,8 @@ def run_jax(s, cfg: KerasCompatConfig, seed: int, methods: Sequence[str],
                 out["auroc"][m] = float(roc_auc_score(s.y, r["scores"]))
     if {"rcae", "dcae"} & set(methods):
         stages = sweep_stages(methods)
-        r, out["seconds"][stages_key(stages)] = staged_rcae(
-            functools.partial(kc.rcae_repo, s, k_rcae, cfg, stages=stages), rcae_checkpoint,
-            _fingerprint("jax", s, seed, cfg), f"jax class {s.normal_class} seed {seed}")
-        rcae_aurocs(out, r, s.y, cfg)
+        sweep_into(out, "jax", functools.partial(kc.rcae_repo, s, k_rcae, cfg, stages=stages), stages,
+                   rcae_checkpoint, s, seed, cfg)
     return out
 
 
@@ -212,10 +219,8 @@ def run_keras(s, cfg: KerasCompatConfig, seed: int, methods: Sequence[str],
                            else {"auroc": {}, "seconds": {}, "detail": {}})
     if {"rcae", "dcae"} & set(methods):
         stages = sweep_stages(methods)
-        r, out["seconds"][stages_key(stages)] = staged_rcae(
-            functools.partial(ko.rcae_original, s, cfg, seed, stages=stages), rcae_checkpoint,
-            _fingerprint("keras", s, seed, cfg), f"keras class {s.normal_class} seed {seed}")
-        rcae_aurocs(out, r, s.y, cfg)
+        sweep_into(out, "keras", functools.partial(ko.rcae_original, s, cfg, seed, stages=stages), stages,
+                   rcae_checkpoint, s, seed, cfg)
     return out
 
 
