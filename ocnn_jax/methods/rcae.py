@@ -17,12 +17,11 @@ Both score s(x) = Σ_pixels (x − AE(x))² in inference mode.
 **Deviation from the paper settings (defaults of both):** the decoder gets one learnable bias per
 output channel before its output activation, initialised at the normal class's mean (its logit under
 the sigmoid), and Adam runs at lr 1e-3 instead of 1e-4 (``output_bias="auto"``, which is "data_mean"
-for the built-in decoders). Reason (measured, ``benchmarks/results/ae_stability.md``): after GCN +
-min-max most pixels of a digit sit near 0 (digit 1: background ≈ 0.005, logit ≈ −5.3), and Ruff's decoder — bias-free convs, BatchNorm
-without affine parameters — can only produce that level through the kernels that also draw the digit.
-At short training budgets it does not get there; the reconstruction error is then dominated by a
-seed-dependent background offset (MNIST quick, digit 1, seeds 0–2: 57.4 / 91.3 / 76.3 % AUROC). With
-the bias at the data mean and lr 1e-3: 99.3 / 99.2 / 98.9. The paper settings are
+for the built-in decoders). Reason: after GCN + min-max most pixels of a digit sit near 0, and Ruff's
+decoder (bias-free convs, BatchNorm without affine parameters) can only produce that level through the
+kernels that also draw the digit. At short training budgets it does not get there, and the
+reconstruction error is then dominated by a seed-dependent background offset (docs/algorithms.md §4;
+the measurements are in ``benchmarks/results/ae_stability.md``). The paper settings are
 ``output_bias="none", lr=1e-4`` (:data:`PAPER_AE`).
 """
 
