@@ -33,8 +33,8 @@ conv uses glorot-uniform instead of an initialisation by dictionary learning; Ke
 Keras 2 (same layer defaults, same Adam). Each "OC-NN"/Deep SVDD run pretrains its AE once and both heads start from it (the repository
 pretrained once per notebook run, which is the same procedure with other random numbers).
 
-Run ``python benchmarks/keras_original.py --help``; needs the optional ``keras`` extra. The side-by-side
-table with ocnn_jax is ``benchmarks/keras_original_compare.py``.
+A library module (no command of its own); needs the optional ``keras`` extra. It is run by
+``benchmarks/keras_original_compare.py``, which writes the side-by-side table with ocnn_jax.
 """
 
 from __future__ import annotations
@@ -52,12 +52,13 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
+from ocnn_jax.core.progress import progress  # noqa: E402
 from ocnn_jax.datasets.keras_compat import KerasCompatSet, keras_fit_rows  # noqa: E402
 from ocnn_jax.methods.keras_compat import (KerasCompatConfig, centre_eps, resumed_stages,  # noqa: E402
-                                           soft_threshold, stage_count)
+                                           soft_threshold, stage_count, stage_desc)
 
 __all__ = ["build_cae", "build_ocnn_net", "build_svdd_net", "build_rcae", "ocnn_loss", "svdd_loss",
-           "weighted_layers", "rcae_original", "run_original"]
+           "weighted_layers", "EpochProgress", "rcae_original", "run_original"]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -158,6 +159,30 @@ def svdd_loss(c: np.ndarray):
     return loss
 
 
+class EpochProgress(keras.callbacks.Callback):
+    """ocnn_jax's progress display over a Keras ``fit``'s epochs, with the last epoch's loss: a bar in a
+    terminal, a line a minute in a log (as ``keras_compat``'s ``verbose=True``)."""
+
+    def __init__(self, desc: str, epochs: int) -> None:
+        super().__init__()
+        self.desc, self.epochs, self.bar = desc, epochs, None
+
+    def on_train_begin(self, logs=None) -> None:
+        self.bar = progress(total=self.epochs, desc=self.desc, unit="epoch", interval=60.0)
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        self.bar.set_postfix(loss=f"{float((logs or {}).get('loss', float('nan'))):.4g}")
+        self.bar.update(1)
+
+    def on_train_end(self, logs=None) -> None:
+        self.bar.close()
+
+
+def _shown(verbose: bool, desc: str, epochs: int) -> list[keras.callbacks.Callback]:
+    """The ``callbacks`` of a ``fit``: an :class:`EpochProgress` when ``verbose``, else none."""
+    return [EpochProgress(desc, epochs)] if verbose else []
+
+
 def _auroc(y: np.ndarray, s: np.ndarray) -> float:
     from sklearn.metrics import roc_auc_score
 
@@ -169,13 +194,15 @@ def _auroc(y: np.ndarray, s: np.ndarray) -> float:
 
 
 def rcae_original(s: KerasCompatSet, cfg: KerasCompatConfig, seed: int, *, resume: dict[str, Any] | None = None,
-                  on_stage: Callable[[dict[str, Any]], None] | None = None, stages: int | None = None) -> dict[str, Any]:
+                  on_stage: Callable[[dict[str, Any]], None] | None = None, stages: int | None = None,
+                  verbose: bool = False) -> dict[str, Any]:
     """The repository's λ sweep of one-alternation "RCAE" in Keras, with the contract of
     ``ocnn_jax.methods.keras_compat.rcae_repo``: returns {"scores", "n_nonzero", "losses"} per λ (and
     "n_fit", "batch"); ``on_stage`` receives a record after every λ stage (the AE's weights as
     ``params["weights"]``), and ``resume=`` such a record skips its stages. TensorFlow's generator is
     seeded from ``seed`` at the start of every stage, so a resumed sweep shuffles as an uninterrupted one.
-    ``stages=k`` stops after the first k λ stages (1: the repository's "DCAE" alone)."""
+    ``stages=k`` stops after the first k λ stages (1: the repository's "DCAE" alone); ``verbose`` shows
+    each stage's epochs and loss."""
     ds = s.dataset
     keras.utils.set_random_seed(seed)
     ae = build_rcae(ds)
@@ -194,7 +221,8 @@ def rcae_original(s: KerasCompatSet, cfg: KerasCompatConfig, seed: int, *, resum
         keras.utils.set_random_seed(seed + 1000 * (i + 1))
         ae.compile(optimizer=keras.optimizers.Adam(cfg.rcae_lr, epsilon=cfg.rcae_eps), loss="mean_squared_error")
         hist = ae.fit(s.x, s.x, epochs=cfg.rcae_epochs, batch_size=batch, shuffle=True,
-                      validation_split=cfg.rcae_val, verbose=0)
+                      validation_split=cfg.rcae_val, verbose=0,
+                      callbacks=_shown(verbose, stage_desc("Keras port", i, lambdas), cfg.rcae_epochs))
         resid = (s.x - ae.predict(s.x, batch_size=1000, verbose=0)).reshape(len(s.x), -1)
         out["n_nonzero"][lam] = int(np.count_nonzero(soft_threshold(resid, lam)))  # the repository's N: unused
         out["scores"][lam] = np.sum(np.square(resid), axis=1)
@@ -207,10 +235,10 @@ def rcae_original(s: KerasCompatSet, cfg: KerasCompatConfig, seed: int, *, resum
 
 
 def run_original(s: KerasCompatSet, cfg: KerasCompatConfig, seed: int,
-                 methods: Sequence[str] = ("ocnn", "deep_svdd")) -> dict[str, Any]:
+                 methods: Sequence[str] = ("ocnn", "deep_svdd"), verbose: bool = False) -> dict[str, Any]:
     """Run the repository's "OC-NN" and Deep SVDD (from one pretrained AE) on one transductive set;
     returns AUROCs, seconds and details. ``methods`` ⊆ {"ocnn", "deep_svdd"}; the RCAE sweep is
-    :func:`rcae_original`."""
+    :func:`rcae_original`. ``verbose`` shows each training's epochs and loss."""
     unknown = sorted(set(methods) - {"ocnn", "deep_svdd"})
     if unknown:
         raise ValueError(f"run_original: methods {unknown} not run here; expected 'ocnn' and/or 'deep_svdd' "
@@ -222,7 +250,8 @@ def run_original(s: KerasCompatSet, cfg: KerasCompatConfig, seed: int,
         ae, encoder = build_cae(ds)
         ae.compile(optimizer=keras.optimizers.Adam(cfg.ae_lr, epsilon=cfg.keras_eps),
                    loss="mean_squared_error" if ds == "mnist" else "binary_crossentropy")
-        ae.fit(s.x_loader, s.x_loader, batch_size=cfg.ae_batch, epochs=cfg.ae_epochs, shuffle=True, verbose=0)
+        ae.fit(s.x_loader, s.x_loader, batch_size=cfg.ae_batch, epochs=cfg.ae_epochs, shuffle=True, verbose=0,
+               callbacks=_shown(verbose, "Keras port AE pretraining", cfg.ae_epochs))
         out["seconds"]["ae_pretrain"] = time.perf_counter() - t0
         pretrained = [layer.get_weights() for layer in encoder.layers]
         for m in ("ocnn", "deep_svdd"):
@@ -237,14 +266,16 @@ def run_original(s: KerasCompatSet, cfg: KerasCompatConfig, seed: int,
                 net.compile(optimizer=keras.optimizers.Adam(cfg.ocnn_lr, epsilon=cfg.keras_eps),
                             loss=ocnn_loss(c, cfg.ocnn_r, cfg.ocnn_nu))
                 net.fit(s.x, np.zeros((len(s.x), 32), np.float32), shuffle=True, batch_size=cfg.batch,
-                        epochs=cfg.ocnn_epochs, validation_split=cfg.ocnn_val, verbose=0)
+                        epochs=cfg.ocnn_epochs, validation_split=cfg.ocnn_val, verbose=0,
+                        callbacks=_shown(verbose, 'Keras port "OC-NN"', cfg.ocnn_epochs))
             else:
                 codes = encoder.predict(s.x, batch_size=1000, verbose=0)
                 c = centre_eps(codes.reshape(len(codes), -1).mean(0), cfg.centre_eps)
                 net = build_svdd_net(encoder, ds)
                 net.compile(optimizer=keras.optimizers.Adam(cfg.svdd_lr, epsilon=cfg.keras_eps), loss=svdd_loss(c))
                 net.fit(s.x_loader, np.zeros((len(s.x_loader), len(c)), np.float32), shuffle=True,
-                        batch_size=cfg.batch, epochs=cfg.svdd_epochs, validation_split=cfg.svdd_val, verbose=0)
+                        batch_size=cfg.batch, epochs=cfg.svdd_epochs, validation_split=cfg.svdd_val, verbose=0,
+                        callbacks=_shown(verbose, "Keras port Deep SVDD", cfg.svdd_epochs))
             y = net.predict(s.x, batch_size=1000, verbose=0)
             out["seconds"][m] = time.perf_counter() - t0
             out["auroc"][m] = _auroc(s.y, np.sum(np.square(y - c), axis=1))

@@ -22,6 +22,7 @@ Run with both frameworks importable (TensorFlow + Keras, and ocnn_jax), e.g.::
 Either framework's RCAE sweep (ocnn_jax: about 45 min per λ stage on a 2-core CPU at full length) saves
 itself after every stage to ``<out stem>_rcae_stages/`` beside ``--out``; rerunning the same command after
 an interruption resumes it with the same result, and the file is deleted once the run is in the JSON.
+Every training shows its epochs and loss on stderr (a line a minute in a log file; ``--quiet`` turns it off).
 """
 
 from __future__ import annotations
@@ -178,11 +179,12 @@ def sweep_into(out: dict[str, Any], framework: str, sweep: Callable[..., dict[st
 
 
 def run_jax(s, cfg: KerasCompatConfig, seed: int, methods: Sequence[str],
-            rcae_checkpoint: Path | None = None) -> dict[str, Any]:
+            rcae_checkpoint: Path | None = None, verbose: bool = False) -> dict[str, Any]:
     """The same runs as :func:`run_keras` with ocnn_jax's keras_compat procedure.
 
     ``rcae_checkpoint``: a file where the RCAE sweep saves itself after every λ stage and from which a
-    rerun resumes (the same result as an uninterrupted run)."""
+    rerun resumes (the same result as an uninterrupted run). ``verbose``: every training's epochs and
+    loss on stderr (a line a minute in a log)."""
     import jax
 
     from ocnn_jax.methods import keras_compat as kc
@@ -193,34 +195,34 @@ def run_jax(s, cfg: KerasCompatConfig, seed: int, methods: Sequence[str],
     out: dict[str, Any] = {"auroc": {}, "seconds": {}, "detail": {}}
     if {"ocnn", "deep_svdd"} & set(methods):
         t0 = time.perf_counter()
-        _, p, bs, _ = kc.pretrain_cae(s, k_ae, cfg)
+        _, p, bs, _ = kc.pretrain_cae(s, k_ae, cfg, verbose=verbose)
         out["seconds"]["ae_pretrain"] = time.perf_counter() - t0
         for m, k in (("ocnn", k_ocnn), ("deep_svdd", k_svdd)):
             if m in methods:
                 t0 = time.perf_counter()
-                r = (kc.ocnn_repo if m == "ocnn" else kc.deep_svdd_repo)(s, (p, bs), k, cfg)
+                r = (kc.ocnn_repo if m == "ocnn" else kc.deep_svdd_repo)(s, (p, bs), k, cfg, verbose=verbose)
                 out["seconds"][m] = time.perf_counter() - t0
                 out["auroc"][m] = float(roc_auc_score(s.y, r["scores"]))
     if {"rcae", "dcae"} & set(methods):
         stages = sweep_stages(methods)
-        sweep_into(out, "jax", functools.partial(kc.rcae_repo, s, k_rcae, cfg, stages=stages), stages,
-                   rcae_checkpoint, s, seed, cfg)
+        sweep = functools.partial(kc.rcae_repo, s, k_rcae, cfg, stages=stages, verbose=verbose)
+        sweep_into(out, "jax", sweep, stages, rcae_checkpoint, s, seed, cfg)
     return out
 
 
 def run_keras(s, cfg: KerasCompatConfig, seed: int, methods: Sequence[str],
-              rcae_checkpoint: Path | None = None) -> dict[str, Any]:
+              rcae_checkpoint: Path | None = None, verbose: bool = False) -> dict[str, Any]:
     """The Keras port's runs: ``keras_original.run_original`` for "OC-NN" and Deep SVDD, and its RCAE
     sweep (``rcae_original``) saved and resumed per λ stage as in :func:`run_jax`."""
     import keras_original as ko
 
     heads = [m for m in methods if m not in ("rcae", "dcae")]
-    out: dict[str, Any] = (ko.run_original(s, cfg, seed, heads) if heads
+    out: dict[str, Any] = (ko.run_original(s, cfg, seed, heads, verbose=verbose) if heads
                            else {"auroc": {}, "seconds": {}, "detail": {}})
     if {"rcae", "dcae"} & set(methods):
         stages = sweep_stages(methods)
-        sweep_into(out, "keras", functools.partial(ko.rcae_original, s, cfg, seed, stages=stages), stages,
-                   rcae_checkpoint, s, seed, cfg)
+        sweep = functools.partial(ko.rcae_original, s, cfg, seed, stages=stages, verbose=verbose)
+        sweep_into(out, "keras", sweep, stages, rcae_checkpoint, s, seed, cfg)
     return out
 
 
@@ -344,6 +346,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    "method the first file that has it wins (default: the committed MNIST results, the "
                    "paper-length ones first under --full)")
     p.add_argument("--table-only", action="store_true", help="rewrite the Markdown from the JSON, run nothing")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch progress on stderr (by default every "
+                   "training shows its epochs and loss: a bar in a terminal, a line a minute in a log)")
     p.add_argument("--merge", default="", help="comma-separated JSON files of other invocations (same settings) "
                    "whose runs are added to --out (e.g. frameworks run in parallel)")
     args = p.parse_args(argv)
@@ -381,7 +385,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for seed in [int(x) for x in args.seeds.split(",")]:
                     s = keras_compat_set(ds, cls, seed)
                     t0 = time.perf_counter()
-                    r = run(s, cfg, seed, methods, rcae_checkpoint_path(out, fw, args.dataset, cls, seed))
+                    r = run(s, cfg, seed, methods, rcae_checkpoint_path(out, fw, args.dataset, cls, seed),
+                            verbose=not args.quiet)
                     print(f"{fw} class {cls} seed {seed}: " + ", ".join(f"{k} {100 * v:.2f}" for k, v in r["auroc"].items())
                           + f" ({time.perf_counter() - t0:.0f} s)", flush=True)
                     payload["runs"] = [q for q in payload["runs"] if not (q["framework"] == fw and q["class"] == cls

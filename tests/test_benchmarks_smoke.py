@@ -345,9 +345,11 @@ def test_keras_compat_rcae_stage_file_round_trips_and_refuses_another_run(tmp_pa
         koc.load_rcae_stages(path, {**fingerprint, "seed": 56})
 
 
-def test_dcae_alone_runs_the_first_stage_keeps_its_stage_file_and_a_later_rcae_resumes(tmp_path, monkeypatch):
+def test_dcae_alone_runs_the_first_stage_keeps_its_stage_file_and_a_later_rcae_resumes(tmp_path, monkeypatch,
+                                                                                       capsys):
     """``--methods dcae`` trains the λ sweep's first stage only (its AUROC is the sweep's "dcae", no
-    "rcae"), keeps the stage file, and ``--methods rcae`` then resumes after that stage."""
+    "rcae"), keeps the stage file, and ``--methods rcae`` then resumes after that stage. Training
+    progress goes to stderr unless ``--quiet``."""
     import keras_original_compare as koc
 
     from ocnn_jax.datasets.keras_compat import KerasCompatSet
@@ -370,13 +372,15 @@ def test_dcae_alone_runs_the_first_stage_keeps_its_stage_file_and_a_later_rcae_r
     out, md = tmp_path / "o.json", tmp_path / "o.md"
     common_args = ["--frameworks", "jax", "--seeds", "42", "--rcae-epochs", "1", "--out", str(out), "--md", str(md)]
     assert koc.main(["--methods", "dcae", *common_args]) == 0
+    assert 'keras_compat "RCAE" λ=0 (stage 1/4): 1/1 epoch [loss=' in capsys.readouterr().err
     run = json.loads(out.read_text())["runs"][0]
     assert set(run["auroc"]) == {"dcae", "rcae_lam0"} and "dcae" in run["seconds"]
     assert koc.rcae_checkpoint_path(out, "jax", "mnist", 0, 42).exists()  # kept for a later rcae run
     row = next(line for line in md.read_text().splitlines() if line.startswith("| DCAE"))
     assert row.split(" | ")[1:3] == ["99.90 ± 0.05 (n=10)", "—"]
     assert row.split(" | ")[6] == f"{run['seconds']['dcae']:.1f}"  # the stage's own seconds
-    assert koc.main(["--methods", "rcae", *common_args]) == 0
+    assert koc.main(["--methods", "rcae", "--quiet", *common_args]) == 0
+    assert "RCAE" not in capsys.readouterr().err
     assert calls == [(1, None), (None, 1)]  # the second invocation resumed after the first stage
     runs = json.loads(out.read_text())["runs"]
     assert len(runs) == 1 and runs[0]["auroc"]["dcae"] == run["auroc"]["dcae"] and "rcae" in runs[0]["auroc"]

@@ -223,3 +223,22 @@ def test_rcae_sweep_stopped_after_its_first_stage_is_the_dcae_of_the_whole_sweep
     for bad in (0, 3, True, 1.0):
         with pytest.raises(ValueError, match="stages="):
             rcae_repo(s, key, cfg, stages=bad)
+
+
+def test_verbose_sweep_shows_each_stage_and_its_loss_and_computes_the_same(capsys):
+    """``verbose=True`` prints each λ stage's epochs and last loss on stderr (plain lines under pytest,
+    which is not a terminal) and changes nothing computed."""
+    from ocnn_jax.methods.keras_compat import rcae_repo, stage_desc
+
+    s, cfg = tiny_rcae_sweep(2)
+    key = jax.random.key(1)
+    quiet = rcae_repo(s, key, cfg)
+    assert capsys.readouterr().err == ""
+    shown = rcae_repo(s, key, cfg, verbose=True)
+    err = capsys.readouterr().err.splitlines()
+    for i, lam in enumerate(cfg.rcae_lambdas):
+        label = stage_desc("keras_compat", i, cfg.rcae_lambdas)
+        assert label == f'keras_compat "RCAE" λ={lam:g} (stage {i + 1}/2)'
+        assert f"{label}: 1/1 epoch [loss={shown['losses'][lam][0]:.4g}]" in err
+        np.testing.assert_array_equal(shown["scores"][lam], quiet["scores"][lam])
+        assert shown["losses"][lam] == quiet["losses"][lam]

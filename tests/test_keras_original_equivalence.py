@@ -173,3 +173,18 @@ def test_keras_rcae_sweep_stopped_after_its_first_stage_is_the_dcae_of_the_whole
     assert list(first["scores"]) == [0.0]
     np.testing.assert_allclose(first["scores"][0.0], whole["scores"][0.0], rtol=1e-5)
 
+
+
+def test_keras_verbose_sweep_shows_each_stage_and_its_loss(capsys):
+    """The Keras port's ``verbose=True`` prints each λ stage's epochs and last loss as ``keras_compat``
+    does, through a callback that leaves the training alone."""
+    from ocnn_jax.methods.keras_compat import stage_desc
+
+    s, cfg = tiny_rcae_sweep(2, set_seed=7)
+    quiet = ko.rcae_original(s, cfg, 7)
+    shown = ko.rcae_original(s, cfg, 7, verbose=True)
+    err = capsys.readouterr().err.splitlines()
+    for i, lam in enumerate(cfg.rcae_lambdas):
+        loss = shown["losses"][lam][0]
+        assert f"{stage_desc('Keras port', i, cfg.rcae_lambdas)}: 1/1 epoch [loss={loss:.4g}]" in err
+        np.testing.assert_allclose(shown["scores"][lam], quiet["scores"][lam], rtol=1e-5)

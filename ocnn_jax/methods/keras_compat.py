@@ -49,6 +49,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from ..core.progress import progress
 from ..datasets.keras_compat import KerasCompatSet, keras_fit_rows
 from ..nn.keras_compat import (CAE_DECODER, CAE_ENCODER, OCNN_HEAD, RCAE_AE, SVDD_HEAD, KerasAE, KerasHeadNet,
                                KerasStack)
@@ -72,6 +73,7 @@ __all__ = [
     "rcae_repo",
     "resumed_stages",
     "stage_count",
+    "stage_desc",
     "KERAS_COMPAT_METHODS",
 ]
 
@@ -221,12 +223,14 @@ def make_step(module: nn.Module, loss: Callable[[jax.Array, jax.Array], jax.Arra
 
 
 def fit_epochs(step: Callable, state: KerasState, x: np.ndarray, target: np.ndarray | None, *, epochs: int,
-               batch: int, key: jax.Array) -> tuple[KerasState, list[float]]:
+               batch: int, key: jax.Array, progress_desc: str | None = None) -> tuple[KerasState, list[float]]:
     """Keras ``fit(x, target, shuffle=True, batch_size=batch)`` on rows already cut by ``validation_split``.
 
     Each epoch: a fresh permutation, the full batches in one compiled scan, then the smaller last
     batch (Keras keeps it) as one more step. ``target=None`` means the AE target ``x``; a 1-D or
-    constant target is broadcast per row. Returns the state and the per-epoch mean batch loss.
+    constant target is broadcast per row. ``progress_desc``: when given, the epochs are shown under that
+    name with the last epoch's loss (a bar in a terminal, a line a minute in a log; the loss is read
+    on the host each epoch anyway). Returns the state and the per-epoch mean batch loss.
     """
     n = x.shape[0]
     if n == 0:
@@ -236,18 +240,22 @@ def fit_epochs(step: Callable, state: KerasState, x: np.ndarray, target: np.ndar
     nb, rem = divmod(n, batch)
     full, last = _compiled_epoch(step, batch)
     losses = []
-    for k in jax.random.split(key, epochs):
-        perm = jax.random.permutation(k, n)
-        tot = jnp.zeros(())
-        if nb:
-            state, ls = full(state, perm[: nb * batch].reshape(nb, batch), xd, td)
-            tot = ls.sum()
-        if rem:
-            state, l_last = last(state, perm[nb * batch:], xd, td)
-            tot = tot + l_last
-        losses.append(float(tot) / (nb + (1 if rem else 0)))
-        if not np.isfinite(losses[-1]):
-            raise FloatingPointError(f"fit_epochs: loss became {losses[-1]} in epoch {len(losses)}")
+    with progress(total=epochs, desc=progress_desc or "", unit="epoch", enabled=progress_desc is not None,
+                  interval=60.0) as bar:
+        for k in jax.random.split(key, epochs):
+            perm = jax.random.permutation(k, n)
+            tot = jnp.zeros(())
+            if nb:
+                state, ls = full(state, perm[: nb * batch].reshape(nb, batch), xd, td)
+                tot = ls.sum()
+            if rem:
+                state, l_last = last(state, perm[nb * batch:], xd, td)
+                tot = tot + l_last
+            losses.append(float(tot) / (nb + (1 if rem else 0)))
+            if not np.isfinite(losses[-1]):
+                raise FloatingPointError(f"fit_epochs: loss became {losses[-1]} in epoch {len(losses)}")
+            bar.set_postfix(loss=f"{losses[-1]:.4g}")
+            bar.update(1)
     return state, losses
 
 
@@ -296,9 +304,11 @@ def _dataset(s: KerasCompatSet) -> str:
 
 
 def pretrain_cae(s: KerasCompatSet, key: jax.Array, cfg: KerasCompatConfig = KerasCompatConfig(),
-                 variables: tuple[Any, Any] | None = None) -> tuple[KerasAE, Any, Any, list[float]]:
+                 variables: tuple[Any, Any] | None = None, *,
+                 verbose: bool = False) -> tuple[KerasAE, Any, Any, list[float]]:
     """Conv-AE pretraining on the loader's training array. ``variables`` = (params, batch_stats) to start
-    from (e.g. weights copied from Keras); default a glorot init from ``key``.
+    from (e.g. weights copied from Keras); default a glorot init from ``key``. ``verbose``: show the
+    epochs' progress and loss (as every function here).
 
     Returns (module, params, batch_stats, per-epoch losses)."""
     ds = _dataset(s)
@@ -308,7 +318,8 @@ def pretrain_cae(s: KerasCompatSet, key: jax.Array, cfg: KerasCompatConfig = Ker
     opt = keras_adam(cfg.ae_lr, eps=cfg.keras_eps)
     step = make_step(ae, keras_mse if ds == "mnist" else keras_bce, opt)
     state, losses = fit_epochs(step, KerasState(params, stats, opt.init(params)), s.x_loader, None,
-                               epochs=cfg.ae_epochs, batch=cfg.ae_batch, key=k_fit)
+                               epochs=cfg.ae_epochs, batch=cfg.ae_batch, key=k_fit,
+                               progress_desc="keras_compat AE pretraining" if verbose else None)
     return ae, state.params, state.batch_stats, losses
 
 
@@ -324,7 +335,7 @@ def _head_variables(ds: str, head: Sequence, ae_params: Any, ae_stats: Any, key:
 
 
 def ocnn_repo(s: KerasCompatSet, ae: tuple[Any, Any], key: jax.Array, cfg: KerasCompatConfig = KerasCompatConfig(),
-              head_variables: tuple[Any, Any] | None = None) -> dict[str, Any]:
+              head_variables: tuple[Any, Any] | None = None, *, verbose: bool = False) -> dict[str, Any]:
     """The repository's "OC-NN" on its set, from pretrained AE variables ``ae = (params, batch_stats)``.
 
     Returns a dict: ``scores`` (n,) ‖y − c‖² on the whole set, ``c`` (32,), ``losses`` per epoch,
@@ -337,14 +348,15 @@ def ocnn_repo(s: KerasCompatSet, ae: tuple[Any, Any], key: jax.Array, cfg: Keras
     step = make_step(net, lambda y, _: ocnn_repo_loss(y, c, cfg.ocnn_r, cfg.ocnn_nu), opt)
     n_fit = keras_fit_rows(len(s.x), cfg.ocnn_val)
     state, losses = fit_epochs(step, KerasState(params, stats, opt.init(params)), s.x[:n_fit],
-                               np.zeros(n_fit, np.float32), epochs=cfg.ocnn_epochs, batch=cfg.batch, key=k_fit)
+                               np.zeros(n_fit, np.float32), epochs=cfg.ocnn_epochs, batch=cfg.batch, key=k_fit,
+                               progress_desc='keras_compat "OC-NN"' if verbose else None)
     y = predict(net, state.params, state.batch_stats, s.x)
     return {"scores": np.sum(np.square(y - np.asarray(c)), axis=1), "c": np.asarray(c), "losses": losses,
             "params": state.params, "batch_stats": state.batch_stats, "n_fit": n_fit}
 
 
 def deep_svdd_repo(s: KerasCompatSet, ae: tuple[Any, Any], key: jax.Array, cfg: KerasCompatConfig = KerasCompatConfig(),
-                   head_variables: tuple[Any, Any] | None = None) -> dict[str, Any]:
+                   head_variables: tuple[Any, Any] | None = None, *, verbose: bool = False) -> dict[str, Any]:
     """The repository's Deep SVDD (one-class = soft-boundary training) on its set.
 
     Returns a dict: ``scores`` (n,) ‖y − c‖² on the set, ``soft_boundary_scores`` (scores − R),
@@ -359,7 +371,8 @@ def deep_svdd_repo(s: KerasCompatSet, ae: tuple[Any, Any], key: jax.Array, cfg: 
     x_tr = s.x_loader
     n_fit = keras_fit_rows(len(x_tr), cfg.svdd_val)
     state, losses = fit_epochs(step, KerasState(params, stats, opt.init(params)), x_tr[:n_fit],
-                               np.zeros(n_fit, np.float32), epochs=cfg.svdd_epochs, batch=cfg.batch, key=k_fit)
+                               np.zeros(n_fit, np.float32), epochs=cfg.svdd_epochs, batch=cfg.batch, key=k_fit,
+                               progress_desc="keras_compat Deep SVDD" if verbose else None)
     cn = np.asarray(c)
     d_train = np.sum(np.square(predict(net, state.params, state.batch_stats, x_tr) - cn), axis=1)
     big_r = float(np.percentile(d_train, 100 * cfg.svdd_nu))
@@ -395,6 +408,12 @@ def stage_count(stages: int | None, lambdas: tuple[float, ...]) -> int:
     return stages
 
 
+def stage_desc(name: str, i: int, lambdas: tuple[float, ...]) -> str:
+    """The progress label of λ stage ``i`` (0-based) of a sweep over ``lambdas``, e.g. 'keras_compat
+    "RCAE" λ=0.5 (stage 2/4)'. Shared by :func:`rcae_repo` and the Keras port's sweep."""
+    return f'{name} "RCAE" λ={lambdas[i]:g} (stage {i + 1}/{len(lambdas)})'
+
+
 @functools.lru_cache(maxsize=16)
 def _mse_step(module: nn.Module, lr: float, eps: float) -> tuple[optax.GradientTransformation, Callable]:
     """Keras Adam and the MSE training step of ``module``, built once per (module, lr, ε): the stages of a
@@ -405,7 +424,8 @@ def _mse_step(module: nn.Module, lr: float, eps: float) -> tuple[optax.GradientT
 
 def rcae_repo(s: KerasCompatSet, key: jax.Array, cfg: KerasCompatConfig = KerasCompatConfig(),
               variables: tuple[Any, Any] | None = None, *, resume: dict[str, Any] | None = None,
-              on_stage: Callable[[dict[str, Any]], None] | None = None, stages: int | None = None) -> dict[str, Any]:
+              on_stage: Callable[[dict[str, Any]], None] | None = None, stages: int | None = None,
+              verbose: bool = False) -> dict[str, Any]:
     """The repository's λ sweep of one-alternation "RCAE" on its set (one warm-started AE).
 
     A full-length MNIST sweep is hours on a CPU (4 stages × 150 epochs at batch 32), so it can be split:
@@ -437,7 +457,8 @@ def rcae_repo(s: KerasCompatSet, key: jax.Array, cfg: KerasCompatConfig = KerasC
             continue
         opt, step = _mse_step(ae, cfg.rcae_lr, cfg.rcae_eps)  # a fresh optimiser state per λ, same weights
         state, losses = fit_epochs(step, KerasState(params, stats, opt.init(params)), s.x[:n_fit], None,
-                                   epochs=cfg.rcae_epochs, batch=batch, key=k)
+                                   epochs=cfg.rcae_epochs, batch=batch, key=k,
+                                   progress_desc=stage_desc("keras_compat", i, lambdas) if verbose else None)
         params, stats = state.params, state.batch_stats
         rec = predict(ae, params, stats, s.x)
         resid = (s.x - rec).reshape(len(s.x), -1)
