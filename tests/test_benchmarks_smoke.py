@@ -729,5 +729,65 @@ def test_reproduce_table_only_rebuilds_the_overview_from_the_method_folders(tmp_
                            "dcae", "--seed-list", "0"]) == 0
     with pytest.raises(ValueError, match="not a full sweep"):
         reproduce.table_from_folders(str(full), "digits", ["dcae"], quick=False)
+    # a full MNIST Deep SVDD sweep may carry its published settings (reproduce.py --settings published)
+    record = json.loads((full / "dcae" / "results.json").read_text())
+    (full / "dcae" / "results.json").unlink()
+    (full / "deep_svdd").mkdir()
+    for config, accepted in ((reproduce.published_settings("mnist", "deep_svdd"), True), ({}, True),
+                             ({"pretrain_lr_milestone": 3}, False)):
+        record.update(dataset="mnist", method="deep_svdd", config=config)
+        (full / "deep_svdd" / "results.json").write_text(json.dumps(record))
+        if accepted:
+            table = reproduce.table_from_folders(str(full), "mnist", ["deep_svdd"], quick=False)
+            assert table["methods"]["deep_svdd"]["config"] == config
+        else:
+            with pytest.raises(ValueError, match="not a full sweep"):
+                reproduce.table_from_folders(str(full), "mnist", ["deep_svdd"], quick=False)
+    args = reproduce.argparse.Namespace(quick=False, settings="published", dataset="mnist")
+    assert reproduce._overrides(args, "deep_svdd") == {"pretrain_lr_milestone": None}
+    assert reproduce._overrides(args, "ocnn") == {}
+    assert reproduce._overrides(reproduce.argparse.Namespace(quick=False, settings="defaults", dataset="mnist"),
+                                "deep_svdd") == {}
+    assert reproduce._overrides(reproduce.argparse.Namespace(quick=True, settings="published", dataset="mnist"),
+                                "deep_svdd") == {}
     with pytest.raises(SystemExit):  # argparse's error: nothing to rebuild
         reproduce.main(["--dataset", "digits", "--quick", "--table-only", "--out", str(tmp_path / "empty")])
+
+
+def test_paired_runs_pairs_by_class_and_seed(tmp_path):
+    """Runs pair by (class, seed) across folders; per-class means and the paired changes match a hand
+    computation; a duplicated key and a sweep of another method are refused."""
+    import paired_runs
+
+    from ocnn_jax.experiments import reference_for
+
+    def sweep_dir(name, runs, method="deep_svdd"):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "results.json").write_text(json.dumps({"dataset": "mnist", "method": method, "runs": [
+            {"normal_class": c, "seed": s, "auroc": a} for c, s, a in runs]}))
+        return d
+
+    sweep_dir("base_a", [(0, 0, 0.90), (0, 1, 0.92)])
+    sweep_dir("base_b", [(2, 0, 0.80)])
+    sweep_dir("new_a", [(0, 0, 0.93), (2, 0, 0.79), (2, 1, 0.85)])
+    base = paired_runs.load_runs(str(tmp_path / "base_*"), "mnist", "deep_svdd")
+    new = paired_runs.load_runs(str(tmp_path / "new_*"), "mnist", "deep_svdd")
+    out = paired_runs.compare(base, new, reference_for("mnist", "deep_svdd"))
+    s = out["summary"]
+    assert s["pairs"] == 2 and s["gains"] == 1
+    assert s["mean_change"] == pytest.approx((3.0 - 1.0) / 2) and s["median_change"] == pytest.approx(1.0)
+    row0, row2 = out["rows"]
+    assert row0["base_mean"] == pytest.approx(91.0) and row0["base_std"] == pytest.approx(1.0)
+    assert row0["new_mean"] == pytest.approx(93.0) and row0["change"] == {0: pytest.approx(3.0)}
+    assert row2["new_mean"] == pytest.approx(82.0) and row2["base_within_1_std"] is False
+    assert s["base_mean_of_class_means"] == pytest.approx((91.0 + 80.0) / 2)
+    assert s["reference_mean"] == pytest.approx((98.0 + 91.7) / 2)
+    table = paired_runs.markdown(out, "old", "new")
+    assert "90.00 → 93.00 (+3.00)" in table and "92.00 → –" in table and "mean change +1.00" in table
+    sweep_dir("base_c", [(2, 0, 0.81)])
+    with pytest.raises(ValueError, match="appears twice"):
+        paired_runs.load_runs(str(tmp_path / "base_*"), "mnist", "deep_svdd")
+    sweep_dir("other", [(0, 0, 0.5)], method="dcae")
+    with pytest.raises(ValueError, match="not mnist/deep_svdd"):
+        paired_runs.load_runs(str(tmp_path / "other"), "mnist", "deep_svdd")

@@ -1,6 +1,9 @@
-"""Printed tables: at most 120 characters wide, AUPR beside AUROC, class labels without "0 (0)"."""
+"""Printed tables: at most 120 characters wide, AUPR beside AUROC, class labels without "0 (0)"; the
+published references' settings."""
 
-from ocnn_jax.experiments import format_table, per_class_table
+from ocnn_jax import default_config
+from ocnn_jax.core.config import with_overrides
+from ocnn_jax.experiments import PUBLISHED_SETTINGS, format_table, per_class_table, published_settings, reference_for
 from ocnn_jax.experiments._report import class_label
 from ocnn_jax.experiments._sweep import _csv
 
@@ -37,3 +40,19 @@ def test_class_labels_and_aupr_columns():
     # the last column is each run's final training objective (empty when the results do not hold it)
     assert csv_lines[0].endswith("auroc,aupr,objective") and csv_lines[1].endswith("0.900000,0.500000,")
     assert csv_lines[2].endswith("0.800000,,")
+
+
+def test_published_settings_are_valid_overrides_of_referenced_methods():
+    """Every entry names a method with a published table and applies to its defaults; MNIST Deep SVDD's
+    (both objectives) keeps the AE at a constant LR and changes nothing else; callers get a copy."""
+    for (dataset, method), overrides in PUBLISHED_SETTINGS.items():
+        assert reference_for(dataset, method) is not None
+        with_overrides(default_config("mnist_lenet" if dataset == "mnist" else "cifar_lenet", method), **overrides)
+    for method in ("deep_svdd", "soft_boundary"):
+        base = default_config("mnist_lenet", method)
+        cfg = with_overrides(base, **published_settings("mnist", method))
+        assert base.pretrain.lr_milestone == 50 and cfg.pretrain.lr_milestone is None
+        assert cfg.pretrain.epochs == base.pretrain.epochs and cfg.train == base.train
+    assert published_settings("cifar10", "deep_svdd") == {} and published_settings("mnist", "dcae") == {}
+    published_settings("mnist", "deep_svdd")["pretrain_lr_milestone"] = 7
+    assert PUBLISHED_SETTINGS[("mnist", "deep_svdd")] == {"pretrain_lr_milestone": None}
