@@ -2,7 +2,8 @@
 
 Values are AUROC in percent, (mean, std) over 10 seeds, one entry per class 0-9. Only the inductive
 one-vs-rest protocol of docs/algorithms.md §7 is listed: the Keras notebooks' transductive numbers (§12.2)
-never share a table with ours.
+never share a table with ours. ``PUBLISHED_SETTINGS`` holds, per (dataset, method), where the code behind
+a published table differs from the library defaults (docs/algorithms.md §6, "Whose schedule").
 """
 
 from __future__ import annotations
