@@ -27,9 +27,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from common import write_outputs  # noqa: E402
+from common import mean_std, write_outputs  # noqa: E402
 
-from ocnn_jax.experiments import reference_for  # noqa: E402
+from ocnn_jax.experiments import reference_for, within_reference  # noqa: E402
 
 
 def load_runs(pattern: str, dataset: str, method: str) -> dict[tuple[int, int], float]:
@@ -60,22 +60,20 @@ def compare(base: dict[tuple[int, int], float], new: dict[tuple[int, int], float
     classes = sorted({c for c, _ in base} | {c for c, _ in new})
     rows, changes = [], []
     for c in classes:
-        seeds = sorted({s for k, s in base if k == c} | {s for k, s in new if k == c})
-        b = {s: base[(c, s)] for s in seeds if (c, s) in base}
-        n = {s: new[(c, s)] for s in seeds if (c, s) in new}
-        pairs = {s: n[s] - b[s] for s in seeds if s in b and s in n}
+        b = {s: v for (k, s), v in sorted(base.items()) if k == c}
+        n = {s: v for (k, s), v in sorted(new.items()) if k == c}
+        pairs = {s: n[s] - b[s] for s in sorted(b.keys() & n.keys())}
         changes += list(pairs.values())
         row: dict[str, Any] = {"normal_class": c, "base": b, "new": n, "change": pairs}
         for side, vals in (("base", b), ("new", n)):
-            v = list(vals.values())
-            row[f"{side}_mean"] = statistics.mean(v) if v else None
-            row[f"{side}_std"] = statistics.pstdev(v) if v else None
+            row[f"{side}_mean"], row[f"{side}_std"] = mean_std(vals.values()) if vals else (None, None)
         if ref is not None:
-            mean, std = ref[c]
-            row["reference"] = [mean, std]
+            row["reference"] = list(ref[c])
             for side in ("base", "new"):
                 m = row[f"{side}_mean"]
-                row[f"{side}_within_1_std"] = None if m is None else bool(abs(m - mean) <= std)
+                # the tables' rule (AUROCs as fractions there)
+                row[f"{side}_within_1_std"] = (None if m is None else
+                                               within_reference([{"normal_class": c, "mean": m / 100}], ref)[0])
         rows.append(row)
     summary: dict[str, Any] = {
         "pairs": len(changes), "gains": sum(d > 0 for d in changes),
