@@ -233,8 +233,17 @@ def test_env_root_does_not_leak_other_sets(tmp_path, monkeypatch):
     """MNIST files lying directly in an env root are not taken for Fashion-MNIST."""
     write_idx_set(tmp_path)
     monkeypatch.setenv("OCNN_JAX_DATA_DIR", str(tmp_path))
-    with pytest.raises(DatasetNotFoundError, match="fashion_mnist"):
+    with pytest.raises(DatasetNotFoundError, match="fashion_mnist") as e:
         load("fashion_mnist")
+    # the message lists only the sub-folders searched under an env root, not the root itself, and says how
+    # to use a folder that holds the files directly
+    assert f"'{tmp_path}'" not in str(e.value) and f"'{tmp_path}/{{" in str(e.value)
+    assert "only through these sub-folders" in str(e.value) and "data_dir=" in str(e.value)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DatasetNotFoundError) as e:  # an explicit data_dir is searched itself: no such advice
+        load("fashion_mnist", data_dir=empty)
+    assert f"searched '{empty}' and '{empty}/{{" in str(e.value) and "only through" not in str(e.value)
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -237,10 +237,19 @@ def describe_roots(roots: list[tuple[Path, bool]], subdirs: Sequence[str]) -> st
             f"directory '{default_cache_dir()}')"
         )
     parts = []
+    sub = "{" + ",".join(subdirs) + "}" if subdirs else ""
     for root, explicit in roots:
-        sub = "{" + ",".join(subdirs) + "}" if subdirs else ""
-        parts.append(f"'{root}'" + (" and " if explicit and sub else "") + (f"'{root}/{sub}'" if sub else ""))
-    return "searched " + "; ".join(parts)
+        if explicit:
+            parts.append(f"'{root}'" + (f" and '{root}/{sub}'" if sub else ""))
+        elif sub:
+            parts.append(f"'{root}/{sub}'")
+    text = "searched " + "; ".join(parts)
+    if sub and not any(explicit for _, explicit in roots):
+        text += (
+            f" (${ENV_DATA_DIR} and the cache directory are searched only through these sub-folders; "
+            "to use a folder that holds the files itself, pass data_dir=... or --data-dir)"
+        )
+    return text
 
 
 # ---------------------------------------------------------------------------------------------------------------
