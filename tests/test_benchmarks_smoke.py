@@ -791,3 +791,27 @@ def test_paired_runs_pairs_by_class_and_seed(tmp_path):
     sweep_dir("other", [(0, 0, 0.5)], method="dcae")
     with pytest.raises(ValueError, match="not mnist/deep_svdd"):
         paired_runs.load_runs(str(tmp_path / "other"), "mnist", "deep_svdd")
+
+
+@pytest.mark.filterwarnings("ignore:.*optimizer steps")
+def test_theano_network_probe_reaches_the_trained_network_and_restores_the_library():
+    """The probe's swap changes the MNIST LeNet that fit() trains (BN scale/shift, Glorot bounds), and the
+    library's own network (no BN parameters, U(±1/sqrt(fan_in))) is back after the block."""
+    import jax
+    import theano_network_probe as probe
+
+    import ocnn_jax
+
+    library = probe.encoder_summary()
+    assert library["bn_params"] is False and library["max_abs_conv2"] <= 1 / np.sqrt(5 * 5 * 8)
+    x = np.random.default_rng(0).random((64, 28, 28, 1), dtype=np.float32)
+    with probe.theano_network(bn_affine=True, glorot=True):
+        swapped = probe.encoder_summary()
+        model = ocnn_jax.fit(x, method="deep_svdd", epochs=1, pretrain_epochs=1, batch_size=32,
+                             pretrain_batch_size=32)
+    # Glorot with the leaky gain on conv2 (fan 200 + 100): bound sqrt(2/(1+1e-4)) * sqrt(6/300) ≈ 0.2
+    assert swapped["bn_params"] is True and 0.1 < swapped["max_abs_conv2"] <= 0.2
+    params = jax.tree_util.tree_map(np.asarray, model.variables["params"])
+    flat = {"/".join(str(getattr(k, "key", k)) for k in path) for path, _ in jax.tree_util.tree_leaves_with_path(params)}
+    assert any(p.endswith("bn1/scale") for p in flat) and any(p.endswith("bn1/bias") for p in flat)
+    assert probe.encoder_summary() == library
