@@ -35,6 +35,8 @@ import jax.numpy as jnp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from common import parse_int_list  # noqa: E402
+
 import ocnn_jax  # noqa: E402
 from ocnn_jax.experiments import published_settings  # noqa: E402
 from ocnn_jax.nn import lenet  # noqa: E402
@@ -79,8 +81,8 @@ def encoder_summary() -> dict[str, object]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--classes", required=True, help="comma list of MNIST digits")
-    p.add_argument("--seeds", required=True, help="comma list of seeds")
+    p.add_argument("--classes", required=True, type=parse_int_list, help="MNIST digits, e.g. '3,4,5' or '0-9'")
+    p.add_argument("--seeds", required=True, type=parse_int_list, help="seeds, e.g. '0' or '0-2'")
     p.add_argument("--out", required=True, help="sweep folder (resumable)")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--bn-affine", action="store_true", help="BatchNorm with learnable scale and shift")
@@ -91,17 +93,16 @@ def main(argv: list[str] | None = None) -> int:
         p.error("choose at least one of --bn-affine, --glorot (without them this is reproduce.py --full)")
     settings = published_settings("mnist", args.method)
     with theano_network(args.bn_affine, args.glorot):
-        print("encoder:", encoder_summary(), "settings:", settings, flush=True)
+        encoder = encoder_summary()
+        print("encoder:", encoder, "settings:", settings, flush=True)
         t = time.perf_counter()
         result = ocnn_jax.sweep(
-            "mnist", args.method, normal_classes=[int(c) for c in args.classes.split(",")],
-            seeds=[int(s) for s in args.seeds.split(",")], data_dir=args.data_dir, out_dir=args.out,
-            resume=True, progress=True, figures=False, **settings,
+            "mnist", args.method, normal_classes=args.classes, seeds=args.seeds, data_dir=args.data_dir,
+            out_dir=args.out, resume=True, progress=True, figures=False, **settings,
         )
     wall = time.perf_counter() - t
-    with theano_network(args.bn_affine, args.glorot):
-        probe = {"bn_affine": args.bn_affine, "glorot": args.glorot, "encoder": encoder_summary(),
-                 "settings": settings, "wall_s": round(wall, 1)}
+    probe = {"bn_affine": args.bn_affine, "glorot": args.glorot, "encoder": encoder, "settings": settings,
+             "wall_s": round(wall, 1)}
     # the sweep's fingerprint records only the config: this file says the network was not the library's
     (Path(args.out) / "probe.json").write_text(json.dumps(probe, indent=1) + "\n")
     print(f"wall {wall:.0f} s")

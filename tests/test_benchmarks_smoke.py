@@ -811,7 +811,7 @@ def test_theano_network_probe_reaches_the_trained_network_and_restores_the_libra
                              pretrain_batch_size=32)
     # Glorot with the leaky gain on conv2 (fan 200 + 100): bound sqrt(2/(1+1e-4)) * sqrt(6/300) ≈ 0.2
     assert swapped["bn_params"] is True and 0.1 < swapped["max_abs_conv2"] <= 0.2
-    params = jax.tree_util.tree_map(np.asarray, model.variables["params"])
-    flat = {"/".join(str(getattr(k, "key", k)) for k in path) for path, _ in jax.tree_util.tree_leaves_with_path(params)}
+    flat = {"/".join(str(getattr(k, "key", k)) for k in path)
+            for path, _ in jax.tree_util.tree_leaves_with_path(model.variables["params"])}
     assert any(p.endswith("bn1/scale") for p in flat) and any(p.endswith("bn1/bias") for p in flat)
     assert probe.encoder_summary() == library
