@@ -19,6 +19,8 @@ pairs with the committed run of the same digit and seed (``benchmarks/paired_run
 
     OCNN_JAX_DATA_DIR=DATA python benchmarks/theano_network_probe.py --classes 3,4,5,9 --seeds 0 \\
         --bn-affine --glorot --out benchmarks/results/issue19_theano_network/both_seed0
+    OCNN_JAX_DATA_DIR=DATA python benchmarks/theano_network_probe.py --classes 0-9 --seeds 0 \
+        --dict-init --out benchmarks/results/issue19_theano_network/dict_seed0
 """
 
 from __future__ import annotations
