@@ -12,14 +12,14 @@ the PyTorch one ocnn_jax follows in two details this probe can switch on (docs/a
   ``weight_dict_init``). The dictionary depends on the run, so each (digit, seed) is its own one-run sweep
   in ``OUT/digit{c}_seed{s}``.
 
-They are not library options: the probe swaps them into ``ocnn_jax.nn.lenet`` for the duration of one
+They are not library options: the probe swaps them into ``ocnn_jax.nn.lenet`` for the duration of each
 ``ocnn_jax.sweep`` (MNIST LeNet only) and checks that the swap reached the network. Every other setting is
 ``reproduce.py --full``'s published one (``ocnn_jax.experiments.published_settings``), so a probe run
 pairs with the committed run of the same digit and seed (``benchmarks/paired_runs.py``)::
 
     OCNN_JAX_DATA_DIR=DATA python benchmarks/theano_network_probe.py --classes 3,4,5,9 --seeds 0 \\
         --bn-affine --glorot --out benchmarks/results/issue19_theano_network/both_seed0
-    OCNN_JAX_DATA_DIR=DATA python benchmarks/theano_network_probe.py --classes 0-9 --seeds 0 \
+    OCNN_JAX_DATA_DIR=DATA python benchmarks/theano_network_probe.py --classes 0-9 --seeds 0 \\
         --dict-init --out benchmarks/results/issue19_theano_network/dict_seed0
 """
 
