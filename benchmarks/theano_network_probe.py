@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import parse_int_list  # noqa: E402
 
 import ocnn_jax  # noqa: E402
-from ocnn_jax.datasets import load  # noqa: E402
+from ocnn_jax.datasets import Dataset, load  # noqa: E402
 from ocnn_jax.datasets.protocol import one_class_split  # noqa: E402
 from ocnn_jax.experiments import published_settings  # noqa: E402
 from ocnn_jax.nn import lenet  # noqa: E402
@@ -144,16 +144,17 @@ def encoder_summary(first_conv: np.ndarray | None = None) -> dict[str, object]:
     return summary
 
 
-def probe_sweep(args: argparse.Namespace, classes: list[int], seeds: list[int], out: Path,
+def probe_sweep(args: argparse.Namespace, ds: Dataset, classes: list[int], seeds: list[int], out: Path,
                 first_conv: np.ndarray | None = None) -> dict:
-    """One resumable sweep with the chosen Theano details; writes ``probe.json`` beside it."""
+    """One resumable sweep of MNIST ``ds`` (loaded once by the caller) with the chosen Theano details;
+    writes ``probe.json`` beside it."""
     settings = published_settings("mnist", args.method)
     with theano_network(args.bn_affine, args.glorot, first_conv):
         encoder = encoder_summary(first_conv)
         print("encoder:", encoder, "settings:", settings, flush=True)
         t = time.perf_counter()
         result = ocnn_jax.sweep(
-            "mnist", args.method, normal_classes=classes, seeds=seeds, data_dir=args.data_dir,
+            ds, args.method, normal_classes=classes, seeds=seeds,
             out_dir=str(out), resume=True, progress=True, figures=False, **settings,
         )
     wall = time.perf_counter() - t
@@ -185,14 +186,14 @@ def main(argv: list[str] | None = None) -> int:
         p.error("choose at least one of --bn-affine, --glorot, --dict-init "
                 "(without them this is reproduce.py --full)")
     out = Path(args.out)
-    if not args.dict_init:
-        probe_sweep(args, args.classes, args.seeds, out)
-        return 0
     ds = load("mnist", data_dir=args.data_dir)
+    if not args.dict_init:
+        probe_sweep(args, ds, args.classes, args.seeds, out)
+        return 0
     for c in args.classes:
         x_train = one_class_split(ds, c).x_train
         for seed in args.seeds:
-            probe_sweep(args, [c], [seed], out / f"digit{c}_seed{seed}", learn_dictionary(x_train, seed))
+            probe_sweep(args, ds, [c], [seed], out / f"digit{c}_seed{seed}", learn_dictionary(x_train, seed))
     return 0
 
 
