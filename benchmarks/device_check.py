@@ -21,12 +21,17 @@ says so; results are written after every section, so a killed run keeps what it 
 3. **precision**: the same Deep SVDD program at float32, TF32 and bf16 matmul/conv precision
    (``jax.default_matmul_precision``): steady seconds and the AUROC of the first runs, per run against
    float32.
-4. **reproduction**: the paper-length MNIST runs (every class × ``--seeds`` seeds, paper epochs of
-   ``ocnn_jax.default_config`` with ``ocnn_jax.experiments.published_settings``), one class (all seeds
-   vmapped) at a time, methods interleaved, until the budget is spent; the projected time of the whole
-   table from the measured classes.
+4. **reproduction**: the paper-length MNIST tables through ``benchmarks/reproduce.py --full`` (the same
+   sweeps, protocol, preprocessing and result files as the CPU runs): per method, in ``--repro-methods``
+   order (one-class Deep SVDD first: its table is the target), one sweep of every class × ``--seeds``
+   seeds, until the budget is spent. A method projected (from the throughput section's rate) to overrun
+   runs its first classes only; one still running at the deadline is interrupted, writes its checkpoint
+   and resumes with the command in the report. ``OUT/reproduce/results.md`` puts the finished methods
+   beside the published numbers.
 
-Data: MNIST from ``--data-dir`` / ``$OCNN_JAX_DATA_DIR`` / ``../shared/data/mnist`` / ``data/mnist``;
+``--sections`` runs a subset (e.g. ``--sections equivalence,throughput,reproduction``).
+
+Data: MNIST from ``--data-dir`` / ``$OCNN_JAX_DATA_DIR`` (or its ``mnist/``) / ``data/mnist`` / ``out/mnist``;
 without it the throughput uses synthetic MNIST-shaped data (timings do not depend on pixels) and the
 AUROC-dependent sections say so. To bring MNIST to a machine without network, copy the four IDX ``.gz``
 files into an ignored folder of the checkout (e.g. ``out/mnist``) and pass ``--data-dir out/mnist``.
@@ -51,7 +56,6 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 import numpy as np  # noqa: E402
-
 from common import REPO_ROOT, environment, markdown_table, mean_std, write_json  # noqa: E402
 
 __all__ = ["PEAK_TFLOPS", "peak_tflops", "parse_args", "main", "Budget"]
@@ -92,6 +96,9 @@ EQUIV_OVERRIDES: dict[str, dict[str, Any]] = {
     "rcae": {"outer_iterations": 2, "epochs_per_iteration": 1, "batch_size": 50},
     "dcae": {"epochs": 2, "batch_size": 50},
 }
+
+#: The sections, in the order they run.
+SECTION_NAMES = ("equivalence", "throughput", "precision", "reproduction")
 
 TINY_OVERRIDES: dict[str, dict[str, Any]] = {
     "deep_svdd": {"pretrain_epochs": 1, "epochs": 1, "batch_size": 16, "pretrain_batch_size": 16},
@@ -154,7 +161,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help=f"precision options from {','.join(PRECISIONS)} (default: all)")
     p.add_argument("--precision-models", type=int, default=None, help="M of the precision runs (default 100)")
     p.add_argument("--repro-methods", type=_names, default=None,
-                   help="reproduction methods (default deep_svdd,ocnn,rcae,dcae,soft_boundary)")
+                   help="reproduction methods, in order (default deep_svdd,soft_boundary,dcae,rcae,ocnn)")
+    p.add_argument("--sections", type=_names, default=None,
+                   help=f"sections to run, from {','.join(SECTION_NAMES)} (default: all)")
     p.add_argument("--seeds", type=int, default=None, help="reproduction seeds per class (default 10)")
     p.add_argument("--n-train", type=int, default=None,
                    help="training images per class for equivalence/throughput/precision (default: all)")
@@ -177,7 +186,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     default("equiv_methods", ["deep_svdd", "rcae", "ocnn", "soft_boundary", "dcae"], ["ocnn"])
     default("precisions", list(PRECISIONS), ["bfloat16"])
     default("precision_models", 100, 2)
-    default("repro_methods", ["deep_svdd", "ocnn", "rcae", "dcae", "soft_boundary"], ["ocnn"])
+    default("repro_methods", ["deep_svdd", "soft_boundary", "dcae", "rcae", "ocnn"], ["ocnn"])
+    default("sections", list(SECTION_NAMES), list(SECTION_NAMES))
     default("seeds", 10, 2)
     default("n_train", None, 48)
     default("n_test", None, 60)
@@ -189,6 +199,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     for name in [*args.methods, *args.equiv_methods, *args.repro_methods]:
         if name not in THROUGHPUT_OVERRIDES:
             p.error(f"unknown deep method {name!r}; expected one of {sorted(THROUGHPUT_OVERRIDES)}")
+    bad = [x for x in args.sections if x not in SECTION_NAMES]
+    if bad:
+        p.error(f"--sections: unknown {bad}; expected from {list(SECTION_NAMES)}")
     bad = [x for x in args.precisions if x not in PRECISIONS]
     if bad:
         p.error(f"--precisions: unknown {bad}; expected from {list(PRECISIONS)}")
@@ -203,18 +216,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def load_classes(args: argparse.Namespace, classes: Sequence[int], n_train: int | None, log: Callable[[str], None]):
     """(ClassData list, source): MNIST where found, else synthetic MNIST-shaped data."""
-    from common import default_data_dir, prepare_classes
+    from common import prepare_classes
     from jaxbench import synthetic_classes
 
-    if not args.tiny:
-        candidates = [args.data_dir, os.environ.get("OCNN_JAX_DATA_DIR"), default_data_dir(),
-                      str(REPO_ROOT / "data" / "mnist"), str(REPO_ROOT / "out" / "mnist")]
-        for d in candidates:
-            if d and Path(d).is_dir() and any(Path(d).glob("*ubyte*")):
-                try:
-                    return prepare_classes(classes, d, n_train=n_train, n_test=args.n_test), f"mnist ({d})"
-                except Exception as err:  # noqa: BLE001
-                    log(f"MNIST at {d} unusable: {err}")
+    d = None if args.tiny else _mnist_dir(args)
+    if d is not None:
+        try:
+            return prepare_classes(classes, d, n_train=n_train, n_test=args.n_test), f"mnist ({d})"
+        except Exception as err:  # noqa: BLE001
+            log(f"MNIST at {d} unusable: {err}")
     return synthetic_classes(classes, n_train or 6000, args.n_test or 10000), "synthetic"
 
 
@@ -232,6 +242,7 @@ class Context:
         self.compiled: dict[Any, Any] = {}
         self.data_cache: dict[Any, Any] = {}
         self.data_source = "not loaded"
+        self.sections: dict[str, Any] = {}  # the finished sections' results (the reproduction reads throughput's)
 
     def log(self, msg: str) -> None:
         print(f"[{self.budget.elapsed():6.1f} s] {msg}", flush=True)
@@ -474,60 +485,159 @@ def section_precision(ctx: Context, share: float) -> dict[str, Any]:
             "workload": ctx.overrides(method, THROUGHPUT_OVERRIDES)}
 
 
-def section_reproduction(ctx: Context, share: float) -> dict[str, Any]:
-    """Paper-length MNIST runs, one class (all seeds vmapped) at a time, until the budget is spent."""
+#: Seconds a reproduction sweep gets, after SIGINT at its deadline, to write its checkpoint and stop.
+SETTLE_SECONDS = 40.0
+
+#: Seconds of set-up a reproduction sweep spends besides training (process start, data, compile, scores)
+#: where no measurement says better.
+SWEEP_OVERHEAD_SECONDS = 60.0
+
+
+def _mnist_dir(args: argparse.Namespace) -> str | None:
+    """The first folder holding MNIST's IDX files among --data-dir, $OCNN_JAX_DATA_DIR (or its mnist/),
+    data/mnist and out/mnist; None when there is none."""
+    from common import default_data_dir
+
+    for d in [args.data_dir, os.environ.get("OCNN_JAX_DATA_DIR"), default_data_dir(),
+              str(REPO_ROOT / "data" / "mnist"), str(REPO_ROOT / "out" / "mnist")]:
+        for cand in ([Path(d), Path(d) / "mnist"] if d else []):
+            if cand.is_dir() and any(cand.glob("*ubyte*")):
+                return str(cand)
+    return None
+
+
+def _paper_images(method: str, n: int) -> int:
+    """Training images one paper-length MNIST run of ``method`` processes on a class of ``n`` images
+    (the library defaults with ``published_settings``, as ``reproduce.py --full`` runs them)."""
+    from jaxbench import images_per_run
+
+    import ocnn_jax
     from ocnn_jax.experiments import published_settings
 
+    cfg = ocnn_jax.with_overrides(ocnn_jax.default_config("mnist_lenet", method), **published_settings("mnist", method))
+    return images_per_run(method, cfg, n)
+
+
+def _seconds_per_image(ctx: Context, method: str, measured: dict[str, float]) -> float | None:
+    """Seconds per training image·run at the largest M: this method's throughput row, else the rate a
+    finished reproduction sweep measured (any method), else None."""
+    rows = [r for r in (ctx.sections.get("throughput") or {}).get("rows", [])
+            if r.get("method") == method and r.get("steady_seconds")]
+    if rows:
+        r = max(rows, key=lambda r: r["models"])
+        return r["steady_seconds"] / r["images"]
+    return measured.get(method) or (min(measured.values()) if measured else None)
+
+
+def _run_until(cmd: list[str], seconds: float, log_path: Path, ctx: Context) -> dict[str, Any]:
+    """Run ``cmd`` (output to ``log_path``) for at most ``seconds``; then SIGINT (the sweep writes its
+    checkpoint and stops), and SIGKILL after ``SETTLE_SECONDS`` more."""
+    import signal
+
+    t0 = time.perf_counter()
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               PYTHONUNBUFFERED="1")
+    with open(log_path, "a") as log:
+        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        stopped = None
+        try:
+            proc.wait(timeout=max(seconds, 1.0))
+        except subprocess.TimeoutExpired:
+            stopped = "interrupted at the deadline"
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=SETTLE_SECONDS)
+            except subprocess.TimeoutExpired:
+                stopped = "killed at the deadline"
+                proc.kill()
+                proc.wait()
+    wall = time.perf_counter() - t0
+    ctx.log(f"  {' '.join(cmd[1:4])} …: rc {proc.returncode} after {wall:.0f} s" + (f" ({stopped})" if stopped else ""))
+    return {"returncode": proc.returncode, "wall_seconds": wall, "stopped": stopped}
+
+
+def section_reproduction(ctx: Context, share: float) -> dict[str, Any]:
+    """The paper-length MNIST tables through ``benchmarks/reproduce.py --full`` (its sweeps, protocol,
+    preprocessing and result files): per method one sweep of every class × ``--seeds`` seeds, as many
+    runs in one program as the sweep's memory estimate allows, methods in ``--repro-methods`` order until
+    the budget is spent. A method whose projected time (the throughput section's rate, else the last
+    sweep's) exceeds what is left runs its first classes only; one still running at the deadline is
+    interrupted and leaves its checkpoint (rerun the printed command to resume it)."""
     args = ctx.args
     end = ctx.budget.elapsed() + share
-    seeds = list(range(args.seeds))
-    all_ids = list(range(10)) if not args.tiny else [0, 1]
-    classes = all_ids if not args.tiny else [0]
-    rows, notes = [], []
-    per_method: dict[str, list[float]] = {m: [] for m in args.repro_methods}
-    estimate: dict[str, float] = {}
-    for c in classes:
-        for method in args.repro_methods:
-            left = end - ctx.budget.elapsed()
-            if estimate.get(method, 0.0) * 1.2 > left or left < 5:
-                continue
-            # paper length: the library defaults plus the settings of the code behind the published table
-            # (reproduce.py --full's default, ``--settings published``)
-            overrides = TINY_OVERRIDES[method] if args.tiny else published_settings("mnist", method)
-            t0 = time.perf_counter()
-            try:
-                # every class's data in one bench: the method's len(seeds)-run program is compiled once
-                # and run on one class after another
-                bench = ctx.bench(method, overrides, all_ids, None if not args.tiny else args.n_train)
-                comp = ctx.compile(bench, len(seeds), count_flops=False)
-                runs = [(c, s) for s in seeds]
-                out, seconds = bench.train(comp, runs)
-                aucs = bench.aurocs(out, runs)
-            except Exception as err:  # noqa: BLE001
-                rows.append({"method": method, "class": c, "error": f"{type(err).__name__}: {err}"[:500]})
-                estimate[method] = float("inf")
-                continue
-            wall = time.perf_counter() - t0
-            estimate[method] = wall - (comp.compile_seconds if len(per_method[method]) == 0 else 0.0)
-            per_method[method].append(seconds)
-            a_mean, a_std = mean_std([100 * a for a in aucs])
-            rows.append({"method": method, "class": c, "seeds": len(seeds), "compile_seconds": comp.compile_seconds,
-                         "train_seconds": seconds, "wall_seconds": wall, "auroc_mean": a_mean, "auroc_std": a_std,
-                         "aurocs": [100 * a for a in aucs]})
-            ctx.log(f"reproduction {method} class {c}: {seconds:.1f} s train ({wall:.1f} s wall), "
-                    f"AUROC {a_mean:.2f} ± {a_std:.2f}")
-    projection = {}
-    for method, secs in per_method.items():
-        if secs:
-            projection[method] = {"classes_measured": len(secs), "mean_class_seconds": float(np.mean(secs)),
-                                  "projected_seconds_all_classes": float(np.mean(secs)) * len(classes)}
+    out_dir = Path(args.out) / "reproduce"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log_path = out_dir / "reproduce.log"
+    seeds = args.seeds
+    if args.tiny:  # CPU smoke: the embedded digits at quick settings, one class
+        dataset, mode, data_args, all_classes = "digits", "--quick", [], [0]
+    else:
+        mnist = _mnist_dir(args)
+        if mnist is None:
+            return {"rows": [], "notes": ["no MNIST folder found (see --data-dir): nothing reproduced"],
+                    "seeds": seeds, "dataset": "mnist", "out": str(out_dir)}
+        dataset, mode, data_args, all_classes = "mnist", "--full", ["--data-dir", mnist], list(range(10))
+    n_class = 6000  # MNIST training images per class, about (5421 … 6742)
+    rows: list[dict[str, Any]] = []
+    notes: list[str] = []
+    measured: dict[str, float] = {}  # method -> wall seconds per training image·run of its sweep
+    finished: list[str] = []
+    for method in args.repro_methods:
+        left = end - ctx.budget.elapsed() - SETTLE_SECONDS
+        if left < (5 if args.tiny else 60):
+            notes.append(f"{method}: not run ({max(left, 0):.0f} s left)")
+            continue
+        classes = list(all_classes)
+        projected = None
+        rate = None if args.tiny else _seconds_per_image(ctx, method, measured)
+        if rate is not None:
+            per_class = rate * _paper_images(method, n_class) * seeds
+            projected = SWEEP_OVERHEAD_SECONDS + per_class * len(classes)
+            if projected > left:
+                k = int((left - SWEEP_OVERHEAD_SECONDS) // per_class)
+                if k < 1:
+                    notes.append(f"{method}: not run (one class projected at {per_class + SWEEP_OVERHEAD_SECONDS:.0f} s, "
+                                 f"{left:.0f} s left)")
+                    continue
+                notes.append(f"{method}: classes {all_classes[:k]} only (all ten projected at {projected:.0f} s, "
+                             f"{left:.0f} s left)")
+                classes = all_classes[:k]
+                projected = SWEEP_OVERHEAD_SECONDS + per_class * k
+        cmd = [sys.executable, str(HERE / "reproduce.py"), "--dataset", dataset, mode, "--methods", method,
+               "--seeds", str(seeds), "--classes", ",".join(map(str, classes)), *data_args, "--out", str(out_dir)]
+        ctx.log(f"reproduction {method}: classes {classes} × {seeds} seeds"
+                + (f", projected {projected:.0f} s" if projected else "") + f", {left:.0f} s left")
+        run = _run_until(cmd, left, log_path, ctx)
+        result_file = out_dir / method / "results.json"
+        row: dict[str, Any] = {"method": method, "classes": classes, "seeds": seeds, "projected_seconds": projected,
+                               **run, "command": " ".join(["python", *cmd[1:]])}
+        if run["returncode"] == 0 and result_file.is_file():
+            import json
+
+            res = json.loads(result_file.read_text())
+            per_class_rows = res["settings"][0]["per_class"]
+            row.update(train_seconds=res["train_time_s"],
+                       per_class=[{"class": int(p["normal_class"]), "auroc": 100 * p["mean"], "std": 100 * p["std"]}
+                                  for p in per_class_rows],
+                       auroc_mean=100 * float(np.mean([p["mean"] for p in per_class_rows])))
+            images = sum(_paper_images(method, n_class) for _ in classes) * seeds if not args.tiny else 0
+            if images:
+                measured[method] = run["wall_seconds"] / images
+            finished.append(method)
+            ctx.log(f"reproduction {method}: mean AUROC {row['auroc_mean']:.2f} over classes {classes}")
+        rows.append(row)
+    table = None
+    if finished:  # the overview beside the published numbers, as reproduce.py writes it
+        cmd = [sys.executable, str(HERE / "reproduce.py"), "--dataset", dataset, mode, "--table-only",
+               "--methods", ",".join(finished), "--out", str(out_dir)]
+        proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True,
+                              env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)))
+        if proc.returncode == 0 and (out_dir / "results.md").is_file():
+            table = (out_dir / "results.md").read_text()
         else:
-            notes.append(f"{method}: no class fitted in the budget")
-    total = sum(p["projected_seconds_all_classes"] for p in projection.values())
-    return {"rows": rows, "notes": notes, "projection": projection, "projected_total_seconds": total,
-            "seeds": len(seeds), "data": ctx.data_source,
-            "epochs": ("paper defaults (ocnn_jax.default_config) with ocnn_jax.experiments.published_settings"
-                       if not args.tiny else "tiny")}
+            notes.append(f"table: reproduce.py --table-only failed: {(proc.stdout + proc.stderr)[-400:]}")
+    return {"rows": rows, "notes": notes, "seeds": seeds, "dataset": dataset, "out": str(out_dir),
+            "table_markdown": table, "settings": "reproduce.py " + mode + (" (published settings)" if not args.tiny else "")}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -593,21 +703,20 @@ def render(report: dict[str, Any]) -> str:
         lines += [f"- {n}" for n in pr["notes"]] + [""]
     rp = report["sections"].get("reproduction")
     if rp:
-        lines += ["## 4. Full MNIST reproduction, the part that fitted", "",
-                  f"Every class × {rp['seeds']} seeds, epochs: {rp['epochs']}; data {rp['data']}; one class "
-                  "(its seeds vmapped) per program.", ""]
-        lines.append(markdown_table(rp["rows"], [
-            ("method", "method", "{}"), ("class", "class", "{}"), ("seeds", "seeds", "{}"),
-            ("compile s", "compile_seconds", "{:.1f}"), ("train s", "train_seconds", "{:.1f}"),
-            ("AUROC %", "auroc_mean", "{:.2f}"), ("± std", "auroc_std", "{:.2f}"), ("error", "error", "{}")]))
-        proj = [{"method": k, **v} for k, v in rp["projection"].items()]
-        lines += ["", "Projected training time of the whole table (mean measured class × 10 classes; compile "
-                  "not included):", ""]
-        lines.append(markdown_table(proj, [
-            ("method", "method", "{}"), ("classes measured", "classes_measured", "{}"),
-            ("s / class", "mean_class_seconds", "{:.1f}"), ("projected s", "projected_seconds_all_classes", "{:.0f}")]))
-        lines += ["", f"Projected total: {rp['projected_total_seconds']:.0f} s "
-                  f"({rp['projected_total_seconds'] / 60:.1f} min)."] + [f"- {n}" for n in rp["notes"]] + [""]
+        lines += [f"## 4. Paper-length tables, the part that fitted ({rp['settings']})", "",
+                  f"Data {rp['dataset']}, {rp['seeds']} seeds per class, one `reproduce.py` sweep per method "
+                  f"(files under `{rp['out']}`); wall s includes process start, data, compile and scoring.", ""]
+        view = [dict(r, classes_text=",".join(map(str, r["classes"]))) for r in rp["rows"]]
+        lines.append(markdown_table(view, [
+            ("method", "method", "{}"), ("classes", "classes_text", "{}"), ("seeds", "seeds", "{}"),
+            ("projected s", "projected_seconds", "{:.0f}"), ("wall s", "wall_seconds", "{:.0f}"),
+            ("train s", "train_seconds", "{:.0f}"), ("mean AUROC %", "auroc_mean", "{:.2f}"),
+            ("stopped", "stopped", "{}"), ("rc", "returncode", "{}")]))
+        lines += [f"- {n}" for n in rp["notes"]] + [""]
+        if rp.get("table_markdown"):
+            body = rp["table_markdown"].split("\n")
+            lines += ["Per class, beside the published numbers (`reproduce.py --table-only`):", ""]
+            lines += [ln.replace("# ", "### ", 1) if ln.startswith("#") else ln for ln in body] + [""]
     for name, err in report.get("errors", {}).items():
         lines += [f"Section {name} failed: `{err}`", ""]
     return "\n".join(lines)
@@ -686,6 +795,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         (out / "device_check.md").write_text(render(report) + "\n")
 
     for name, share, fn in SECTIONS:
+        if name not in args.sections:
+            continue
         left = budget.left()
         if left <= 1:
             report["errors"][name] = "no time left in the budget"
@@ -693,7 +804,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seconds = left if share >= 1.0 else share * args.budget
         ctx.log(f"section {name}: {min(seconds, left):.0f} s")
         try:
-            report["sections"][name] = fn(ctx, min(seconds, left))
+            report["sections"][name] = ctx.sections[name] = fn(ctx, min(seconds, left))
         except Exception as err:  # noqa: BLE001  (a section's failure must not lose the others)
             report["errors"][name] = f"{type(err).__name__}: {err}"[:1000]
             traceback.print_exc()

@@ -50,6 +50,9 @@ def test_peak_table_and_argument_errors():
     args = device_check.parse_args(["--out", "x"])
     assert args.models == [1, 10, 100, 1000] and args.methods == ["deep_svdd", "ocnn", "rcae"]
     assert args.backbone == "mnist_lenet" and args.seeds == 10
+    assert args.repro_methods[0] == "deep_svdd" and args.sections == list(device_check.SECTION_NAMES)
+    with pytest.raises(SystemExit):
+        device_check.parse_args(["--sections", "throughput,nope"])
 
 
 def test_tiny_cpu_run_writes_every_section(tmp_path):
@@ -67,7 +70,13 @@ def test_tiny_cpu_run_writes_every_section(tmp_path):
     assert tp[2]["images"] == 2 * tp[1]["images"] and tp[2]["flops"] == pytest.approx(2 * tp[1]["flops"], rel=0.01)
     prec = sec["precision"]["rows"]
     assert [r["precision"] for r in prec] == ["default", "bfloat16"]
-    assert sec["reproduction"]["projection"]["ocnn"]["classes_measured"] == 1
+    # the reproduction runs reproduce.py's sweep (tiny: the embedded digits, quick) and its table
+    rp = sec["reproduction"]
+    assert [r["method"] for r in rp["rows"]] == ["ocnn"]
+    row = rp["rows"][0]
+    assert row["returncode"] == 0 and row["stopped"] is None and row["classes"] == [0] and row["seeds"] == 2
+    assert 0 <= row["auroc_mean"] <= 100 and [p["class"] for p in row["per_class"]] == [0]
+    assert (tmp_path / "reproduce" / "ocnn" / "results.json").is_file() and "ocnn" in rp["table_markdown"]
     md = (tmp_path / "device_check.md").read_text()
     for heading in ("## 1.", "## 2.", "## 3.", "## 4."):
         assert heading in md
