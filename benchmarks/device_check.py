@@ -529,6 +529,34 @@ def _seconds_per_image(ctx: Context, method: str, measured: dict[str, float]) ->
     return measured.get(method) or (min(measured.values()) if measured else None)
 
 
+def plan_classes(classes: Sequence[int], per_class: float | None, left: float,
+                 overhead: float = SWEEP_OVERHEAD_SECONDS) -> tuple[list[int], float | None, str | None]:
+    """The classes of one reproduction sweep that fit into ``left`` seconds.
+
+    Args:
+      classes: every class of the table, in order.
+      per_class: projected training seconds of one class (all its seeds); None = unknown (run all and
+        let the deadline stop the sweep).
+      left: seconds left for the sweep.
+      overhead: seconds of set-up besides training (process start, data, compile, scores).
+
+    Returns:
+      (the first k classes that fit, their projected seconds or None, a note when cut or skipped); no
+      classes when not even one fits.
+    """
+    classes = list(classes)
+    if per_class is None:
+        return classes, None, None
+    projected = overhead + per_class * len(classes)
+    if projected <= left:
+        return classes, projected, None
+    k = int((left - overhead) // per_class)
+    if k < 1:
+        return [], None, f"not run (one class projected at {overhead + per_class:.0f} s, {left:.0f} s left)"
+    return (classes[:k], overhead + per_class * k,
+            f"classes {classes[:k]} only (all {len(classes)} projected at {projected:.0f} s, {left:.0f} s left)")
+
+
 def _run_until(cmd: list[str], seconds: float, log_path: Path, ctx: Context) -> dict[str, Any]:
     """Run ``cmd`` (output to ``log_path``) for at most ``seconds``; then SIGINT (the sweep writes its
     checkpoint and stops), and SIGKILL after ``SETTLE_SECONDS`` more."""
@@ -587,22 +615,13 @@ def section_reproduction(ctx: Context, share: float) -> dict[str, Any]:
         if left < (5 if args.tiny else 60):
             notes.append(f"{method}: not run ({max(left, 0):.0f} s left)")
             continue
-        classes = list(all_classes)
-        projected = None
         rate = None if args.tiny else _seconds_per_image(ctx, method, measured)
-        if rate is not None:
-            per_class = rate * _paper_images(method, n_class) * seeds
-            projected = SWEEP_OVERHEAD_SECONDS + per_class * len(classes)
-            if projected > left:
-                k = int((left - SWEEP_OVERHEAD_SECONDS) // per_class)
-                if k < 1:
-                    notes.append(f"{method}: not run (one class projected at {per_class + SWEEP_OVERHEAD_SECONDS:.0f} s, "
-                                 f"{left:.0f} s left)")
-                    continue
-                notes.append(f"{method}: classes {all_classes[:k]} only (all ten projected at {projected:.0f} s, "
-                             f"{left:.0f} s left)")
-                classes = all_classes[:k]
-                projected = SWEEP_OVERHEAD_SECONDS + per_class * k
+        per_class = None if rate is None else rate * _paper_images(method, n_class) * seeds
+        classes, projected, note = plan_classes(all_classes, per_class, left)
+        if note:
+            notes.append(f"{method}: {note}")
+        if not classes:
+            continue
         cmd = [sys.executable, str(HERE / "reproduce.py"), "--dataset", dataset, mode, "--methods", method,
                "--seeds", str(seeds), "--classes", ",".join(map(str, classes)), *data_args, "--out", str(out_dir)]
         ctx.log(f"reproduction {method}: classes {classes} × {seeds} seeds"

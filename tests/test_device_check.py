@@ -55,6 +55,30 @@ def test_peak_table_and_argument_errors():
         device_check.parse_args(["--sections", "throughput,nope"])
 
 
+def test_reproduction_plan_cuts_to_the_classes_that_fit():
+    ten = list(range(10))
+    assert device_check.plan_classes(ten, None, 5.0) == (ten, None, None)  # unknown rate: all, deadline decides
+    assert device_check.plan_classes(ten, 20.0, 260.0, overhead=60.0) == (ten, 260.0, None)
+    classes, projected, note = device_check.plan_classes(ten, 20.0, 259.0, overhead=60.0)
+    assert classes == list(range(9)) and projected == 240.0 and "only" in note and "260" in note
+    classes, projected, note = device_check.plan_classes(ten, 20.0, 79.0, overhead=60.0)
+    assert classes == [] and projected is None and note.startswith("not run")
+
+
+def test_run_until_interrupts_at_the_deadline_and_kills_what_ignores_it(tmp_path, monkeypatch):
+    ctx = device_check.Context(device_check.parse_args(["--tiny", "--out", str(tmp_path)]), device_check.Budget(60))
+    log = tmp_path / "log.txt"
+    done = device_check._run_until([sys.executable, "-c", "print('ok')"], 30.0, log, ctx)
+    assert done["returncode"] == 0 and done["stopped"] is None and "ok" in log.read_text()
+    slow = device_check._run_until([sys.executable, "-c", "import time; time.sleep(60)"], 1.0, log, ctx)
+    assert slow["stopped"] == "interrupted at the deadline" and slow["returncode"] != 0 and slow["wall_seconds"] < 30
+    monkeypatch.setattr(device_check, "SETTLE_SECONDS", 1.0)
+    deaf = ("import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); print('ready', flush=True); "
+            "time.sleep(60)")
+    stuck = device_check._run_until([sys.executable, "-c", deaf], 2.0, log, ctx)
+    assert stuck["stopped"] == "killed at the deadline" and stuck["wall_seconds"] < 30
+
+
 def test_tiny_cpu_run_writes_every_section(tmp_path):
     rc = device_check.main(["--tiny", "--budget", "3600", "--out", str(tmp_path), "--no-figures"])
     report = json.loads((tmp_path / "device_check.json").read_text())
