@@ -56,6 +56,11 @@ def test_peak_table_and_argument_errors():
 
 
 def test_reproduction_plan_cuts_to_the_classes_that_fit():
+    # paper-length images per run (published settings): Deep SVDD 150 + 150 epochs, DCAE and RCAE 150,
+    # OC-NN 150 AE + 100 head epochs
+    n = 6000  # 30 full batches of 200
+    assert {m: device_check._paper_images(m, n) // n for m in ("deep_svdd", "soft_boundary", "dcae", "rcae", "ocnn")} \
+        == {"deep_svdd": 300, "soft_boundary": 300, "dcae": 150, "rcae": 150, "ocnn": 250}
     ten = list(range(10))
     assert device_check.plan_classes(ten, None, 5.0) == (ten, None, None)  # unknown rate: all, deadline decides
     assert device_check.plan_classes(ten, 20.0, 260.0, overhead=60.0) == (ten, 260.0, None)
