@@ -40,6 +40,7 @@ files into an ignored folder of the checkout (e.g. ``out/mnist``) and pass ``--d
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import platform
@@ -341,6 +342,13 @@ def section_equivalence(ctx: Context, share: float) -> dict[str, Any]:
             "criterion": "pass: trained variables equal to rtol 2e-3 / atol 2e-3 and test AUROC to 1e-3"}
 
 
+def _child_env(**extra: str) -> dict[str, str]:
+    """This process's environment for a child Python process run from the repository root: the repository
+    first on PYTHONPATH (so ``ocnn_jax`` imports uninstalled), plus ``extra``."""
+    path = str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")
+    return dict(os.environ, PYTHONPATH=path, **extra)
+
+
 def run_pytest(ctx: Context, seconds: float) -> dict[str, Any] | None:
     """The vmap / lax.map equivalence tests of tests/test_training.py on this backend, if pytest exists."""
     try:
@@ -352,8 +360,7 @@ def run_pytest(ctx: Context, seconds: float) -> dict[str, Any] | None:
     cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
            "tests/test_training.py", "-k", "vmapped or lax_map or same_key"]
     # float32 matmuls: the tests' tolerances are for vmap vs sequential, not for TF32 (GPU default)
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               JAX_DEFAULT_MATMUL_PRECISION="float32")
+    env = _child_env(JAX_DEFAULT_MATMUL_PRECISION="float32")
     try:
         proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=seconds)
         tail = (proc.stdout + proc.stderr)[-1500:]
@@ -498,8 +505,7 @@ def _mnist_dir(args: argparse.Namespace) -> str | None:
     data/mnist and out/mnist; None when there is none."""
     from common import default_data_dir
 
-    for d in [args.data_dir, os.environ.get("OCNN_JAX_DATA_DIR"), default_data_dir(),
-              str(REPO_ROOT / "data" / "mnist"), str(REPO_ROOT / "out" / "mnist")]:
+    for d in [args.data_dir, default_data_dir(), str(REPO_ROOT / "data" / "mnist"), str(REPO_ROOT / "out" / "mnist")]:
         for cand in ([Path(d), Path(d) / "mnist"] if d else []):
             if cand.is_dir() and any(cand.glob("*ubyte*")):
                 return str(cand)
@@ -563,8 +569,7 @@ def _run_until(cmd: list[str], seconds: float, log_path: Path, ctx: Context) -> 
     import signal
 
     t0 = time.perf_counter()
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               PYTHONUNBUFFERED="1")
+    env = _child_env(PYTHONUNBUFFERED="1")
     with open(log_path, "a") as log:
         proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         stopped = None
@@ -615,8 +620,9 @@ def section_reproduction(ctx: Context, share: float) -> dict[str, Any]:
         if left < (5 if args.tiny else 60):
             notes.append(f"{method}: not run ({max(left, 0):.0f} s left)")
             continue
+        class_images = 0 if args.tiny else _paper_images(method, n_class) * seeds  # one class, all seeds
         rate = None if args.tiny else _seconds_per_image(ctx, method, measured)
-        per_class = None if rate is None else rate * _paper_images(method, n_class) * seeds
+        per_class = None if rate is None else rate * class_images
         classes, projected, note = plan_classes(all_classes, per_class, left)
         if note:
             notes.append(f"{method}: {note}")
@@ -631,17 +637,14 @@ def section_reproduction(ctx: Context, share: float) -> dict[str, Any]:
         row: dict[str, Any] = {"method": method, "classes": classes, "seeds": seeds, "projected_seconds": projected,
                                **run, "command": " ".join(["python", *cmd[1:]])}
         if run["returncode"] == 0 and result_file.is_file():
-            import json
-
             res = json.loads(result_file.read_text())
             per_class_rows = res["settings"][0]["per_class"]
             row.update(train_seconds=res["train_time_s"],
                        per_class=[{"class": int(p["normal_class"]), "auroc": 100 * p["mean"], "std": 100 * p["std"]}
                                   for p in per_class_rows],
                        auroc_mean=100 * float(np.mean([p["mean"] for p in per_class_rows])))
-            images = sum(_paper_images(method, n_class) for _ in classes) * seeds if not args.tiny else 0
-            if images:
-                measured[method] = run["wall_seconds"] / images
+            if class_images:
+                measured[method] = run["wall_seconds"] / (class_images * len(classes))
             finished.append(method)
             ctx.log(f"reproduction {method}: mean AUROC {row['auroc_mean']:.2f} over classes {classes}")
         rows.append(row)
@@ -650,7 +653,7 @@ def section_reproduction(ctx: Context, share: float) -> dict[str, Any]:
         cmd = [sys.executable, str(HERE / "reproduce.py"), "--dataset", dataset, mode, "--table-only",
                "--methods", ",".join(finished), "--out", str(out_dir)]
         proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, check=False,
-                              env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)))
+                              env=_child_env())
         if proc.returncode == 0 and (out_dir / "results.md").is_file():
             table = (out_dir / "results.md").read_text()
         else:
