@@ -610,6 +610,8 @@ def section_reproduction(ctx: Context, share: float) -> dict[str, Any]:
             return {"rows": [], "notes": ["no MNIST folder found (see --data-dir): nothing reproduced"],
                     "seeds": seeds, "dataset": "mnist", "out": str(out_dir)}
         dataset, mode, data_args, all_classes = "mnist", "--full", ["--data-dir", mnist], list(range(10))
+        if ctx.data_source == "not loaded":  # the report's data line, when no earlier section loaded any
+            ctx.data_source = f"mnist ({mnist})"
     n_class = 6000  # MNIST training images per class, about (5421 … 6742)
     rows: list[dict[str, Any]] = []
     notes: list[str] = []
