@@ -27,7 +27,8 @@ says so; results are written after every section, so a killed run keeps what it 
    seeds, until the budget is spent. A method projected (from the throughput section's rate) to overrun
    runs its first classes only; one still running at the deadline is interrupted, writes its checkpoint
    and resumes with the command in the report. ``OUT/reproduce/results.md`` puts the finished methods
-   beside the published numbers.
+   beside the published numbers. ``--repro-settings`` is ``reproduce.py``'s ``--settings`` (e.g.
+   ``dictionary``: the published settings with the dictionary-initialised first AE conv).
 
 ``--sections`` runs a subset (e.g. ``--sections equivalence,throughput,reproduction``).
 
@@ -163,6 +164,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--precision-models", type=int, default=None, help="M of the precision runs (default 100)")
     p.add_argument("--repro-methods", type=_names, default=None,
                    help="reproduction methods, in order (default deep_svdd,soft_boundary,dcae,rcae,ocnn)")
+    p.add_argument("--repro-settings", choices=("published", "dictionary", "defaults"), default="published",
+                   help="reproduce.py --settings of the reproduction sweeps (default published)")
     p.add_argument("--sections", type=_names, default=None,
                    help=f"sections to run, from {','.join(SECTION_NAMES)} (default: all)")
     p.add_argument("--seeds", type=int, default=None, help="reproduction seeds per class (default 10)")
@@ -609,7 +612,8 @@ def section_reproduction(ctx: Context, share: float) -> dict[str, Any]:
         if mnist is None:
             return {"rows": [], "notes": ["no MNIST folder found (see --data-dir): nothing reproduced"],
                     "seeds": seeds, "dataset": "mnist", "out": str(out_dir)}
-        dataset, mode, data_args, all_classes = "mnist", "--full", ["--data-dir", mnist], list(range(10))
+        dataset, mode, all_classes = "mnist", "--full", list(range(10))
+        data_args = ["--data-dir", mnist, "--settings", args.repro_settings]
         if ctx.data_source == "not loaded":  # the report's data line, when no earlier section loaded any
             ctx.data_source = f"mnist ({mnist})"
     n_class = 6000  # MNIST training images per class, about (5421 … 6742)
@@ -661,7 +665,8 @@ def section_reproduction(ctx: Context, share: float) -> dict[str, Any]:
         else:
             notes.append(f"table: reproduce.py --table-only failed: {(proc.stdout + proc.stderr)[-400:]}")
     return {"rows": rows, "notes": notes, "seeds": seeds, "dataset": dataset, "out": str(out_dir),
-            "table_markdown": table, "settings": "reproduce.py " + mode + (" (published settings)" if not args.tiny else "")}
+            "table_markdown": table,
+            "settings": "reproduce.py " + mode + ("" if args.tiny else f" --settings {args.repro_settings}")}
 
 
 # --------------------------------------------------------------------------------------------------

@@ -734,7 +734,8 @@ def test_reproduce_table_only_rebuilds_the_overview_from_the_method_folders(tmp_
     (full / "dcae" / "results.json").unlink()
     (full / "deep_svdd").mkdir()
     for config, accepted in ((reproduce.published_settings("mnist", "deep_svdd"), True), ({}, True),
-                             ({"pretrain_lr_milestone": 3}, False)):
+                             (reproduce.published_settings("mnist", "deep_svdd", dictionary=True), True),
+                             ({"first_conv_init": "dictionary"}, False), ({"pretrain_lr_milestone": 3}, False)):
         record.update(dataset="mnist", method="deep_svdd", config=config)
         (full / "deep_svdd" / "results.json").write_text(json.dumps(record))
         if accepted:
@@ -748,6 +749,10 @@ def test_reproduce_table_only_rebuilds_the_overview_from_the_method_folders(tmp_
     assert reproduce._overrides(args, "ocnn") == {}
     assert reproduce._overrides(reproduce.argparse.Namespace(quick=False, settings="defaults", dataset="mnist"),
                                 "deep_svdd") == {}
+    dictionary = reproduce.argparse.Namespace(quick=False, settings="dictionary", dataset="mnist")
+    assert reproduce._overrides(dictionary, "soft_boundary") == {"pretrain_lr_milestone": None,
+                                                                 "first_conv_init": "dictionary"}
+    assert reproduce._overrides(dictionary, "dcae") == {}
     assert reproduce._overrides(reproduce.argparse.Namespace(quick=True, settings="published", dataset="mnist"),
                                 "deep_svdd") == {}
     with pytest.raises(SystemExit):  # argparse's error: nothing to rebuild
@@ -815,33 +820,3 @@ def test_theano_network_probe_reaches_the_trained_network_and_restores_the_libra
             for path, _ in jax.tree_util.tree_leaves_with_path(model.variables["params"])}
     assert any(p.endswith("bn1/scale") for p in flat) and any(p.endswith("bn1/bias") for p in flat)
     assert probe.encoder_summary() == library
-
-
-def test_theano_probe_dictionary_initialises_the_first_conv_that_fit_trains():
-    """--dict-init: the learned atoms (unit norm, flipped as Lasagne's convolution applies them) are the
-    first conv fit() starts from, for each kernel in turn in one process; the library's init is back after."""
-    import jax
-    import theano_network_probe as probe
-
-    import ocnn_jax
-
-    x = np.random.default_rng(0).random((64, 28, 28, 1), dtype=np.float32)
-    kernel = probe.learn_dictionary(x, 0, n_images=20, n_iter=20)
-    assert kernel.shape == probe.FIRST_CONV_SHAPE and kernel.dtype == np.float32
-    np.testing.assert_allclose(np.linalg.norm(kernel.reshape(25, 8), axis=0), 1.0, rtol=1e-5)
-    np.testing.assert_array_equal(kernel, probe.learn_dictionary(x, 0, n_images=20, n_iter=20))  # seeded
-    library = probe.encoder_summary()
-    for k in (kernel, -kernel):
-        with probe.theano_network(bn_affine=False, glorot=False, first_conv=k):
-            assert probe.encoder_summary(k)["conv1_is_dictionary"] is True
-            model = ocnn_jax.fit(x, method="deep_svdd", epochs=1, pretrain_epochs=1, batch_size=32,
-                                 pretrain_batch_size=32)
-        conv1 = [leaf for path, leaf in jax.tree_util.tree_leaves_with_path(model.variables["params"])
-                 if "conv1" in str(path)]
-        assert len(conv1) == 1
-        # two Adam steps per phase at lr 1e-4 move a weight by well under 0.01; a random init is ~0.1 away
-        assert np.abs(np.asarray(conv1[0]) - k).max() < 0.01
-    assert probe.encoder_summary() == library
-    with pytest.raises(ValueError, match="first_conv"), \
-            probe.theano_network(False, False, first_conv=np.zeros((5, 5, 1, 4), np.float32)):
-        pass

@@ -1,9 +1,11 @@
 """Printed tables: at most 120 characters wide, AUPR beside AUROC, class labels without "0 (0)"; the
 published references' settings."""
 
+import dataclasses
+
 from ocnn_jax import default_config
 from ocnn_jax.core.config import with_overrides
-from ocnn_jax.experiments import PUBLISHED_SETTINGS, format_table, per_class_table, published_settings, reference_for
+from ocnn_jax.experiments import DICTIONARY_SETTINGS, PUBLISHED_SETTINGS, format_table, per_class_table, published_settings, reference_for
 from ocnn_jax.experiments._report import class_label
 from ocnn_jax.experiments._sweep import _csv
 
@@ -45,9 +47,16 @@ def test_class_labels_and_aupr_columns():
 def test_published_settings_are_valid_overrides_of_referenced_methods():
     """Every entry names a method with a published table and applies to its defaults; MNIST Deep SVDD's
     (both objectives) keeps the AE at a constant LR and changes nothing else; callers get a copy."""
-    for (dataset, method), overrides in PUBLISHED_SETTINGS.items():
+    for (dataset, method), overrides in [*PUBLISHED_SETTINGS.items(), *DICTIONARY_SETTINGS.items()]:
         assert reference_for(dataset, method) is not None
         with_overrides(default_config("mnist_lenet" if dataset == "mnist" else "cifar_lenet", method), **overrides)
+    for method in ("deep_svdd", "soft_boundary"):  # the dictionary start adds one field to the published settings
+        with_dict = with_overrides(default_config("mnist_lenet", method),
+                                   **published_settings("mnist", method, dictionary=True))
+        plain = with_overrides(default_config("mnist_lenet", method), **published_settings("mnist", method))
+        assert with_dict.first_conv_init == "dictionary" and plain.first_conv_init == "default"
+        assert dataclasses.replace(with_dict, first_conv_init="default") == plain
+    assert published_settings("mnist", "dcae", dictionary=True) == {}
     for method in ("deep_svdd", "soft_boundary"):
         base = default_config("mnist_lenet", method)
         cfg = with_overrides(base, **published_settings("mnist", method))

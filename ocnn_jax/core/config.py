@@ -21,7 +21,14 @@ __all__ = [
     "validate_lam",
     "check_int",
     "check_positive",
+    "FIRST_CONV_INITS",
+    "check_first_conv_init",
 ]
+
+#: How an encoder's first convolution starts (``first_conv_init`` of the configs whose network has one):
+#: "default" — the backbone's random initialisation; "dictionary" — a kernel learned per run on patches of
+#: the run's normal class (``ocnn_jax.methods.dictionary``; docs/algorithms.md §6).
+FIRST_CONV_INITS: tuple[str, ...] = ("default", "dictionary")
 
 @dataclass(frozen=True)
 class OptimConfig:
@@ -165,3 +172,8 @@ def check_int(name: str, value: Any, minimum: int) -> None:
 def check_positive(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not (value > 0 and math.isfinite(value)):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+
+
+def check_first_conv_init(value: Any) -> None:
+    if value not in FIRST_CONV_INITS:
+        raise ValueError(f"first_conv_init must be one of {FIRST_CONV_INITS}, got {value!r}")

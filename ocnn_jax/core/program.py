@@ -38,9 +38,12 @@ class RunSpec(NamedTuple):
         (the milestone epoch stays static). None: the config's ``train.lr``.
       weight_decay: float32 coupled L2 decay of the run's main phase. None: the config's
         ``train.weight_decay``.
+      first_conv: float32 (k, k, C_in, F) initial kernel of the encoder's first convolution, learned
+        for this run on its own data (``first_conv_init="dictionary"``). None: the backbone's random init.
 
     A field left None is a compile-time constant of the program; a (M,) array makes it a per-run
     value, so a grid over ν, λ, the learning rate and the weight decay trains as one program.
+    ``first_conv`` is (M, k, k, C_in, F) on the run axis.
     """
 
     cls: jax.Array
@@ -48,6 +51,7 @@ class RunSpec(NamedTuple):
     lam: jax.Array | None = None
     lr: jax.Array | None = None
     weight_decay: jax.Array | None = None
+    first_conv: jax.Array | None = None
 
 
 def run_value(value: jax.Array | None, default: float) -> jax.Array | float:
@@ -115,7 +119,7 @@ def run_program(program: Program, key: jax.Array, run: RunSpec, data: StackedDat
 
 
 def make_runs(run_class: Any, run_seeds: Any, nu: Any, run_lams: Any = None, *, lr: Any = None,
-              weight_decay: Any = None) -> tuple[jax.Array, RunSpec]:
+              weight_decay: Any = None, first_conv: Any = None) -> tuple[jax.Array, RunSpec]:
     """(keys, RunSpec) of M runs, the inputs ``jax.vmap(train)`` maps over.
 
     Args:
@@ -126,6 +130,7 @@ def make_runs(run_class: Any, run_seeds: Any, nu: Any, run_lams: Any = None, *, 
       run_lams: optional λ per run (RCAE), a number or (M,).
       lr, weight_decay: optional learning rate / weight decay of the main phase, a number or (M,);
         None keeps the config's value as a compile-time constant.
+      first_conv: optional (M, k, k, C_in, F) initial first-conv kernel per run (``RunSpec.first_conv``).
 
     Returns:
       ((M,) PRNG keys, ``RunSpec`` with (M,) leaves).
@@ -143,5 +148,12 @@ def make_runs(run_class: Any, run_seeds: Any, nu: Any, run_lams: Any = None, *, 
             raise ValueError(f"make_runs: {name} must be a number or have one value per run {cls.shape}, got shape {a.shape}")
         return jnp.asarray(a)
 
+    kernels = None
+    if first_conv is not None:
+        kernels = np.asarray(first_conv, np.float32)
+        if kernels.ndim != 5 or kernels.shape[0] != cls.shape[0]:
+            raise ValueError(f"make_runs: first_conv must be (M, k, k, C_in, F) with M = {cls.shape[0]} runs, "
+                             f"got shape {kernels.shape}")
+        kernels = jnp.asarray(kernels)
     return keys, RunSpec(cls, per_run(nu, "nu"), per_run(run_lams, "run_lams"), per_run(lr, "lr"),
-                         per_run(weight_decay, "weight_decay"))
+                         per_run(weight_decay, "weight_decay"), kernels)

@@ -3,7 +3,7 @@ and the published reference tables."""
 
 from ._demo import ALL_METHODS, SIGN_AUROC_LABEL, VARIANTS, method_settings, run_comparison, run_demo
 from ._noise_figure import noise_figure
-from ._reference import PUBLISHED_SETTINGS, REFERENCE_SOURCE, published_settings, reference_for
+from ._reference import DICTIONARY_SETTINGS, PUBLISHED_SETTINGS, REFERENCE_SOURCE, published_settings, reference_for
 from ._report import format_table, per_class_summary
 from ._sweep import estimate_run_bytes, per_class_table, plan_chunks, sweep, within_reference, write_report
 
@@ -26,5 +26,6 @@ __all__ = [
     "noise_figure",
     "REFERENCE_SOURCE",
     "PUBLISHED_SETTINGS",
+    "DICTIONARY_SETTINGS",
     "published_settings",
 ]

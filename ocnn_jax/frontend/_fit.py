@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import sys
+import time
 import warnings
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -36,7 +38,9 @@ from ..engine._compile_cache import ensure_compilation_cache
 from ..engine._devices import to_host
 from ..engine._driver import execute
 from ..engine._runs import make_run_mesh, replicate, resolve_run_axis
+from ..methods.ae_training import init_variables
 from ..methods.defaults import schedule_for_size
+from ..methods.dictionary import learn_dictionaries
 from ..methods.registry import default_config, get_method
 from ..methods.shallow import fit_shallow
 from ..methods.train import Train, make_train
@@ -300,6 +304,7 @@ def prepare(
     cfg = _clamp_landmarks(cfg, min(len(r) for r in class_rows))
     cfg = schedule_for_size(method, cfg, min(len(r) for r in class_rows), explicit=config)
     resolve_run_axis(model_axis, backbone_spec["family"], 1)  # a bad model_axis fails here, before any work
+    _check_first_conv_init(cfg, backbone)
     affines, class_data = preprocess_classes(x, class_rows, mode, normal=normal_rows)
     data = stack_classes(class_data, cfg.score_batch_size)
     del class_data
@@ -364,7 +369,8 @@ class Prepared:
         info = runs.info(self.classes)
         padded = runs.padded(n_exec)
         keys, spec = make_runs(padded.cls, padded.seeds, padded.grid.get("nu", cfg.nu), padded.grid.get("lam"),
-                               lr=padded.grid.get("lr"), weight_decay=padded.grid.get("weight_decay"))
+                               lr=padded.grid.get("lr"), weight_decay=padded.grid.get("weight_decay"),
+                               first_conv=self._first_conv_kernels(padded, progress, description))
         counts = np.asarray(data.n)
         images = [int(sum((counts[c] // b) * b for c in runs.cls)) for b in _phase_batches(cfg)]
         state, metrics, wall = execute(
@@ -401,6 +407,29 @@ class Prepared:
             if bad:
                 raise HypersphereCollapseError(bad, [info[i] for i in bad], model)
         return model
+
+    def _first_conv_kernels(self, runs: RunTable, progress: bool = False, description: str = "") -> np.ndarray | None:
+        """(M, k, k, C_in, F) initial first-conv kernels of ``runs`` with ``first_conv_init="dictionary"``
+        (learned on the host once per (class, seed) and kept for later trains), else None. ``progress``:
+        a line on stderr before and after the learning."""
+        if getattr(self.config, "first_conv_init", "default") != "dictionary":
+            return None
+        learned = self._cache.setdefault("first_conv", {})
+        wanted = sorted({(int(c), int(s)) for c, s in zip(runs.cls, runs.seeds)} - set(learned))
+        if wanted:
+            shape = first_conv_shape(self.backbone)
+            counts = np.asarray(self.data.n)
+            images = {c: np.asarray(self.data.x[c, : counts[c]]) for c in {c for c, _ in wanted}}
+            t = time.perf_counter()
+            if progress:
+                print(f"{description} learning {len(wanted)} first-conv dictionaries on the host".strip(),
+                      file=sys.stderr, flush=True)
+            kernels = learn_dictionaries([images.get(c) for c in range(len(self.classes))], wanted, shape)
+            if progress:
+                print(f"{description} dictionaries learned in {time.perf_counter() - t:.0f} s".strip(),
+                      file=sys.stderr, flush=True)
+            learned.update(zip(wanted, kernels))
+        return np.stack([learned[(int(c), int(s))] for c, s in zip(runs.cls, runs.seeds)])
 
     def _data_on_mesh(self) -> StackedData:
         """The data as the driver runs it: replicated over the mesh once (global arrays), else as is."""
@@ -449,6 +478,20 @@ def _check_no_backbone(method: str, encoder: Any, decoder: Any, rep_dim: Any, hi
              "hidden": hidden is not None}
     if any(given.values()):
         raise ValueError(f"{[k for k, v in given.items() if v]} do not apply to the shallow method {method!r}")
+
+
+def first_conv_shape(backbone: Backbone) -> tuple[int, ...]:
+    """The (k, k, C_in, F) kernel shape of ``backbone``'s first conv (``Backbone.first_conv``)."""
+    params, _ = jax.eval_shape(lambda: init_variables(backbone.encoder, jax.random.key(0), backbone.input_shape))
+    return tuple(int(d) for d in params[backbone.first_conv]["kernel"].shape)
+
+
+def _check_first_conv_init(cfg: Any, backbone: Backbone) -> None:
+    """``first_conv_init="dictionary"`` needs a backbone with a first conv (a LeNet)."""
+    if getattr(cfg, "first_conv_init", "default") == "dictionary" and backbone.first_conv is None:
+        raise ValueError(f"first_conv_init='dictionary' learns the first convolution's kernel from image patches; "
+                         f"the {backbone.name!r} backbone has no first convolution (use a LeNet encoder: "
+                         f"28×28×1 or 32×32×3 images, or first_conv_init='default')")
 
 
 def _preprocessing(mode: str, affines: list[Affine], net_shape: tuple[int, ...]) -> Preprocessing:
@@ -510,8 +553,6 @@ def _resolve_backbone(encoder, decoder, net_shape, rep_dim, hidden, mode) -> tup
     if isinstance(encoder, nn.Module):
         if decoder is not None and not isinstance(decoder, nn.Module):
             raise TypeError(f"decoder must be a Flax Linen module or None, got {type(decoder).__name__}")
-        from ..methods.ae_training import init_variables
-
         params, stats = init_variables(encoder, jax.random.key(0), net_shape)
         z = jax.eval_shape(
             lambda: encoder.apply({"params": params, "batch_stats": stats}, jnp.zeros((2,) + net_shape), train=False)

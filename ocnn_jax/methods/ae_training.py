@@ -32,6 +32,7 @@ __all__ = [
     "init_ae_state",
     "autoencoder_of",
     "encoder_program",
+    "with_first_conv",
 ]
 
 
@@ -66,6 +67,31 @@ def apply_train(module: nn.Module, params: Any, batch_stats: Any, x: jax.Array) 
 def apply_eval(module: nn.Module, params: Any, batch_stats: Any, x: jax.Array) -> jax.Array:
     """Inference-mode forward pass with the running BatchNorm statistics."""
     return module.apply({"params": params, "batch_stats": batch_stats}, x, train=False)
+
+
+def with_first_conv(params: Any, backbone: Backbone, run: RunSpec, under: str | None = None) -> Any:
+    """``params`` with the encoder's first conv kernel replaced by the run's learned one (``run.first_conv``,
+    (k, k, C_in, F)); unchanged when the run carries none.
+
+    Args:
+      params: encoder parameters, or (``under="encoder"``) an autoencoder's, whose encoder sits under that key.
+
+    Raises:
+      ValueError: the backbone names no first conv, or the kernel's shape is not the layer's.
+    """
+    if run.first_conv is None:
+        return params
+    if backbone.first_conv is None:
+        raise ValueError(f"first_conv_init='dictionary' needs an encoder with a first convolution (a LeNet "
+                         f"backbone); backbone {backbone.name!r} has none")
+    tree = params if under is None else params[under]
+    layer = tree[backbone.first_conv]
+    if tuple(run.first_conv.shape) != tuple(layer["kernel"].shape):
+        raise ValueError(f"run.first_conv has shape {tuple(run.first_conv.shape)}, but the encoder's "
+                         f"{backbone.first_conv!r} kernel is {tuple(layer['kernel'].shape)}")
+    kernel = run.first_conv.astype(layer["kernel"].dtype)
+    tree = {**tree, backbone.first_conv: {**layer, "kernel": kernel}}
+    return tree if under is None else {**params, under: tree}
 
 
 def init_ae_state(ae: nn.Module, key: jax.Array, sample_shape: tuple[int, ...]) -> TrainState:
@@ -147,14 +173,15 @@ def encoder_program(
         def init(key, run, data):
             init_key, run_key = jax.random.split(key)
             params, stats = init_variables(encoder, init_key, backbone.input_shape)
-            return start(params, stats, run_key, run, data)
+            return start(with_first_conv(params, backbone, run), stats, run_key, run, data)
 
         return Program(init, phases, transitions)
 
     ae = autoencoder_of(backbone)
 
     def init_ae(key, run, data):
-        return init_ae_state(ae, key, backbone.input_shape)
+        state = init_ae_state(ae, key, backbone.input_shape)
+        return state._replace(params=with_first_conv(state.params, backbone, run, under="encoder"))
 
     def from_pretrained(ae_state: TrainState, run, data):
         return start(ae_state.params["encoder"], ae_state.batch_stats.get("encoder", {}), ae_state.key, run, data)

@@ -18,7 +18,7 @@ import optax
 
 from .ae_training import ae_row, apply_eval, apply_train, encoder_program
 from ..core.batching import StackedData, chunked_apply, minibatch_epoch
-from ..core.config import FIXED, OptimConfig, check_int, check_positive, validate_nu
+from ..core.config import FIXED, OptimConfig, check_first_conv_init, check_int, check_positive, validate_nu
 from ..core.losses import center_from_mean, masked_mean, one_class_loss, quantile_linear, soft_boundary_loss, squared_distance
 from ..nn import Backbone
 from ..core.optim import init_opt_state, lr_at_epoch, make_optimizer
@@ -43,6 +43,9 @@ class DeepSVDDConfig:
       warmup_epochs: soft-boundary epochs with R = 0 before the per-step R update starts.
       center_eps: ε of the centre rule.
       score_batch_size: samples per chunk in inference passes (centre, scores); memory only.
+      first_conv_init: "default" (the backbone's random init) or "dictionary": the autoencoder's (or, without
+        pretraining, the encoder's) first conv starts from a patch dictionary of the run's normal class
+        (``ocnn_jax.methods.dictionary``, as Ruff's Theano code); LeNet backbones only.
     """
 
     objective: Objective = field(default="one-class", metadata=FIXED)  # set by the method name
@@ -52,8 +55,10 @@ class DeepSVDDConfig:
     warmup_epochs: int = 10
     center_eps: float = 0.1
     score_batch_size: int = 2048
+    first_conv_init: str = "default"
 
     def __post_init__(self) -> None:
+        check_first_conv_init(self.first_conv_init)
         if self.objective not in ("one-class", "soft-boundary"):
             raise ValueError(f"objective must be 'one-class' or 'soft-boundary', got {self.objective!r}")
         validate_nu(self.nu)

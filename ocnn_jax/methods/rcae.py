@@ -35,10 +35,18 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from .ae_training import TrainState, ae_row, apply_eval, autoencoder_of, init_ae_state, make_ae_epoch
+from .ae_training import (
+    TrainState,
+    ae_row,
+    apply_eval,
+    autoencoder_of,
+    init_ae_state,
+    make_ae_epoch,
+    with_first_conv,
+)
 from ..nn import AutoEncoder
 from ..core.batching import StackedData, chunked_apply
-from ..core.config import OptimConfig, check_int, validate_lam, validate_nu
+from ..core.config import OptimConfig, check_first_conv_init, check_int, validate_lam, validate_nu
 from ..core.losses import per_sample_sse
 from ..nn import Backbone
 from ..core.program import Phase, Program, RunSpec
@@ -125,6 +133,8 @@ class RCAEConfig:
       train: the AE optimiser: the docs/algorithms.md §6 AE row at lr 1e-3 (the paper: 1e-4); its
         ``epochs`` must equal T·E.
       score_batch_size: samples per chunk in inference passes (N-step residual, scores); memory only.
+      first_conv_init: "default" or "dictionary" (the AE's first conv from a patch dictionary of the run's
+        normal class, ``ocnn_jax.methods.dictionary``); LeNet backbones only.
     """
 
     #: flat ``with_overrides`` keys of ``train`` that are derived here and cannot be set directly.
@@ -140,9 +150,11 @@ class RCAEConfig:
     output_bias: str = "auto"
     train: OptimConfig = field(default_factory=lambda: _ae_optim("mnist_lenet"))
     score_batch_size: int = 2048
+    first_conv_init: str = "default"
 
     def __post_init__(self) -> None:
         _check_output_bias(self.output_bias)
+        check_first_conv_init(self.first_conv_init)
         if isinstance(self.lam, (list, tuple)):
             if not self.lam:
                 raise ValueError("lam grid is empty; give a number >= 0 or a non-empty sequence of them")
@@ -188,15 +200,18 @@ class DCAEConfig:
       train: the AE optimiser: the docs/algorithms.md §6 AE row (that of AE pretraining) at lr 1e-3
         (the paper: 1e-4).
       score_batch_size: samples per chunk in inference passes; memory only.
+      first_conv_init: "default" or "dictionary", as ``RCAEConfig``'s.
     """
 
     nu: float = 0.1
     output_bias: str = "auto"
     train: OptimConfig = field(default_factory=lambda: _ae_optim("mnist_lenet"))
     score_batch_size: int = 2048
+    first_conv_init: str = "default"
 
     def __post_init__(self) -> None:
         _check_output_bias(self.output_bias)
+        check_first_conv_init(self.first_conv_init)
         validate_nu(self.nu)
         check_int("score_batch_size", self.score_batch_size, minimum=1)
 
@@ -270,6 +285,7 @@ def _init_ae(backbone: Backbone, cfg: Any):
 
     def init(key: jax.Array, run: RunSpec, data: StackedData) -> TrainState:
         state = init_ae_state(ae, key, backbone.input_shape)
+        state = state._replace(params=with_first_conv(state.params, backbone, run, under="encoder"))
         if not with_bias:
             return state
         bias = output_level(data.x[run.cls], data.n[run.cls], output)

@@ -37,6 +37,9 @@ class Backbone(NamedTuple):
       decoder: ``__call__(z, train) -> (B, *input_shape)`` Linen module, or None.
       input_shape: one sample's shape as the network receives it.
       rep_dim: representation size.
+      first_conv: name of the encoder's first convolution (its parameters ``params[first_conv]["kernel"]``,
+        (k, k, C_in, F)), which a data-learned initial kernel may replace (``first_conv_init="dictionary"``);
+        None for an encoder without one (MLP, a custom module).
     """
 
     name: str
@@ -44,6 +47,7 @@ class Backbone(NamedTuple):
     decoder: nn.Module | None
     input_shape: tuple[int, ...]
     rep_dim: int
+    first_conv: str | None = None
 
     def autoencoder(self) -> AutoEncoder:
         """The :class:`AutoEncoder` of this encoder and decoder (ValueError if no decoder)."""
@@ -148,4 +152,5 @@ def make_backbone(
         decoder=dec_cls(rep_dim=rep, output=output),
         input_shape=shape,
         rep_dim=rep,
+        first_conv="conv1",
     )
