@@ -6,8 +6,8 @@
         --json OUT.json --md OUT.md
 
 ``--base`` and ``--new`` are glob patterns of sweep folders (each holding an ``ocnn_jax.sweep``
-``results.json``); every run found is keyed by (normal class, seed), and a key found twice on one side is
-an error. Two runs of one key share the seed, hence the initial weights and the shuffles, so their
+``results.json``; either may be given more than once, e.g. for classes that ran in separate sweeps);
+every run found is keyed by (normal class, seed), and a key found twice on one side is an error. Two runs of one key share the seed, hence the initial weights and the shuffles, so their
 difference is the settings' effect on that run. Per class: each side's runs, the paired changes, each
 side's mean ± population std over its seeds and, where Ruff et al. published the method, whether the mean
 lies within one published std. Over all pairs: how many gain, the mean and median change. AUROC in %.
@@ -32,10 +32,12 @@ from common import mean_std, write_outputs  # noqa: E402
 from ocnn_jax.experiments import reference_for, within_reference  # noqa: E402
 
 
-def load_runs(pattern: str, dataset: str, method: str) -> dict[tuple[int, int], float]:
-    """(class, seed) -> AUROC % of every run in the sweep folders matching ``pattern``; ValueError when none
-    matches, when a folder holds another data set or method, or when a (class, seed) appears twice."""
-    folders = sorted(glob.glob(pattern))
+def load_runs(pattern: str | list[str], dataset: str, method: str) -> dict[tuple[int, int], float]:
+    """(class, seed) -> AUROC % of every run in the sweep folders matching ``pattern`` (a glob, or a list of
+    globs); ValueError when none matches, when a folder holds another data set or method, or when a
+    (class, seed) appears twice."""
+    patterns = [pattern] if isinstance(pattern, str) else list(pattern)
+    folders = sorted({f for pat in patterns for f in glob.glob(pat)})
     files = [Path(f, "results.json") for f in folders if Path(f, "results.json").is_file()]
     if not files:
         raise ValueError(f"no sweep results.json under {pattern!r}")
@@ -131,8 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", required=True)
     p.add_argument("--method", required=True)
-    p.add_argument("--base", required=True, help="glob of the base setting's sweep folders")
-    p.add_argument("--new", required=True, help="glob of the new setting's sweep folders")
+    p.add_argument("--base", required=True, action="append", help="glob of the base setting's sweep folders (repeatable)")
+    p.add_argument("--new", required=True, action="append", help="glob of the new setting's sweep folders (repeatable)")
     p.add_argument("--base-label", default="base")
     p.add_argument("--new-label", default="new")
     p.add_argument("--json", default=None, help="write the comparison as JSON here")
@@ -145,7 +147,10 @@ def main(argv: list[str] | None = None) -> int:
         p.error(str(e))
     result = compare(base, new, reference_for(args.dataset, args.method))
     text = markdown(result, args.base_label, args.new_label)
-    payload = {"dataset": args.dataset, "method": args.method, "base": args.base, "new": args.new,
+    def one(patterns: list[str]) -> str | list[str]:  # a single glob stays a string, as before
+        return patterns[0] if len(patterns) == 1 else patterns
+
+    payload = {"dataset": args.dataset, "method": args.method, "base": one(args.base), "new": one(args.new),
                "base_label": args.base_label, "new_label": args.new_label, **result}
     write_outputs(args.json, args.md, payload, text)
     print(text)

@@ -790,6 +790,9 @@ def test_paired_runs_pairs_by_class_and_seed(tmp_path):
     assert s["reference_mean"] == pytest.approx((98.0 + 91.7) / 2)
     table = paired_runs.markdown(out, "old", "new")
     assert "90.00 → 93.00 (+3.00)" in table and "92.00 → –" in table and "mean change +1.00" in table
+    # several globs on one side: their folders' runs together, a folder matched twice counted once
+    assert paired_runs.load_runs([str(tmp_path / "base_a"), str(tmp_path / "base_b"), str(tmp_path / "base_*")],
+                                 "mnist", "deep_svdd") == base
     sweep_dir("base_c", [(2, 0, 0.81)])
     with pytest.raises(ValueError, match="appears twice"):
         paired_runs.load_runs(str(tmp_path / "base_*"), "mnist", "deep_svdd")
