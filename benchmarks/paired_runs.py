@@ -7,10 +7,11 @@
 
 ``--base`` and ``--new`` are glob patterns of sweep folders (each holding an ``ocnn_jax.sweep``
 ``results.json``; either may be given more than once, e.g. for classes that ran in separate sweeps);
-every run found is keyed by (normal class, seed), and a key found twice on one side is an error. Two runs of one key share the seed, hence the initial weights and the shuffles, so their
-difference is the settings' effect on that run. Per class: each side's runs, the paired changes, each
-side's mean ± population std over its seeds and, where Ruff et al. published the method, whether the mean
-lies within one published std. Over all pairs: how many gain, the mean and median change. AUROC in %.
+every run found is keyed by (normal class, seed), and a key found twice on one side is an error. Two runs
+of one key share the seed, hence the initial weights and the shuffles, so their difference is the
+settings' effect on that run. Per class: each side's runs, the paired changes, each side's mean ±
+population std over its seeds and, where Ruff et al. published the method, whether the mean lies within
+one published std. Over all pairs: how many gain, the mean and median change. AUROC in %.
 Both sides must be sweeps of the same data set and method (checked).
 """
 
@@ -133,8 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", required=True)
     p.add_argument("--method", required=True)
-    p.add_argument("--base", required=True, action="append", help="glob of the base setting's sweep folders (repeatable)")
-    p.add_argument("--new", required=True, action="append", help="glob of the new setting's sweep folders (repeatable)")
+    p.add_argument("--base", required=True, action="append",
+                   help="glob of the base setting's sweep folders (repeatable)")
+    p.add_argument("--new", required=True, action="append",
+                   help="glob of the new setting's sweep folders (repeatable)")
     p.add_argument("--base-label", default="base")
     p.add_argument("--new-label", default="new")
     p.add_argument("--json", default=None, help="write the comparison as JSON here")
@@ -147,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error(str(e))
     result = compare(base, new, reference_for(args.dataset, args.method))
     text = markdown(result, args.base_label, args.new_label)
+
     def one(patterns: list[str]) -> str | list[str]:  # a single glob stays a string, as before
         return patterns[0] if len(patterns) == 1 else patterns
 
