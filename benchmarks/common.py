@@ -30,6 +30,7 @@ from sklearn.metrics import roc_auc_score
 
 __all__ = [
     "REPO_ROOT",
+    "REPRODUCE_SETTINGS",
     "Phase",
     "Hyper",
     "ClassData",
@@ -61,6 +62,10 @@ __all__ = [
 
 #: The repository root (benchmarks/..).
 REPO_ROOT: Path = Path(__file__).resolve().parent.parent
+
+#: ``reproduce.py --settings`` values (also ``device_check.py --repro-settings``): the published settings, with
+#: the dictionary start added, or the library defaults.
+REPRODUCE_SETTINGS: tuple[str, ...] = ("published", "dictionary", "defaults")
 
 
 # --------------------------------------------------------------------------------------------------

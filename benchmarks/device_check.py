@@ -58,7 +58,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 import numpy as np  # noqa: E402
-from common import REPO_ROOT, environment, markdown_table, mean_std, write_json  # noqa: E402
+from common import REPO_ROOT, REPRODUCE_SETTINGS, environment, markdown_table, mean_std, write_json  # noqa: E402
 
 __all__ = ["PEAK_TFLOPS", "peak_tflops", "parse_args", "main", "Budget"]
 
@@ -164,7 +164,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--precision-models", type=int, default=None, help="M of the precision runs (default 100)")
     p.add_argument("--repro-methods", type=_names, default=None,
                    help="reproduction methods, in order (default deep_svdd,soft_boundary,dcae,rcae,ocnn)")
-    p.add_argument("--repro-settings", choices=("published", "dictionary", "defaults"), default="published",
+    p.add_argument("--repro-settings", choices=REPRODUCE_SETTINGS, default="published",
                    help="reproduce.py --settings of the reproduction sweeps (default published)")
     p.add_argument("--sections", type=_names, default=None,
                    help=f"sections to run, from {','.join(SECTION_NAMES)} (default: all)")
@@ -588,7 +588,8 @@ def _run_until(cmd: list[str], seconds: float, log_path: Path, ctx: Context) -> 
                 proc.kill()
                 proc.wait()
     wall = time.perf_counter() - t0
-    ctx.log(f"  {' '.join(cmd[1:4])} …: rc {proc.returncode} after {wall:.0f} s" + (f" ({stopped})" if stopped else ""))
+    ctx.log(f"  {' '.join(cmd[1:4])} …: rc {proc.returncode} after {wall:.0f} s"
+            + (f" ({stopped})" if stopped else ""))
     return {"returncode": proc.returncode, "wall_seconds": wall, "stopped": stopped}
 
 

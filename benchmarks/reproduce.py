@@ -44,6 +44,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import jax  # noqa: E402
+from common import REPRODUCE_SETTINGS  # noqa: E402
 
 from ocnn_jax.core.inputs import resolve_seeds  # noqa: E402
 from ocnn_jax.experiments import REFERENCE_SOURCE, published_settings, reference_for  # noqa: E402
@@ -52,7 +53,6 @@ from ocnn_jax.experiments import per_class_table, sweep, within_reference  # noq
 from ocnn_jax.methods import get_method  # noqa: E402
 
 PROTOCOL = "inductive one-vs-rest (docs/algorithms.md §7)"
-SETTINGS = ("published", "dictionary", "defaults")
 METHODS = ("deep_svdd", "soft_boundary", "ocnn", "dcae", "rcae", "ocsvm", "isoforest", "kde")
 
 
@@ -73,7 +73,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--overwrite", action="store_true",
                    help="delete each method's earlier sweep in OUT/<method>/ and run it again (default: resume it)")
-    p.add_argument("--settings", choices=SETTINGS, default="published",
+    p.add_argument("--settings", choices=REPRODUCE_SETTINGS, default="published",
                    help="--full only: 'published' runs each method with the settings of the code behind its "
                         "published table where they differ from the library defaults (MNIST Deep SVDD: the "
                         "AE at a constant LR); 'dictionary' adds the Theano code's dictionary-initialised first "

@@ -15,8 +15,8 @@ first AE conv initialised from a patch dictionary of the run's normal class, was
 and has since become a library option, ``first_conv_init="dictionary"`` (``reproduce.py --full --settings
 dictionary``), which learns the same kernels up to float rounding of the preprocessed images.
 
-Every other setting is ``reproduce.py --full``'s published one (``ocnn_jax.experiments.published_settings``), so a probe run
-pairs with the committed run of the same digit and seed (``benchmarks/paired_runs.py``)::
+Every other setting is ``reproduce.py --full``'s published one (``ocnn_jax.experiments.published_settings``),
+so a probe run pairs with the committed run of the same digit and seed (``benchmarks/paired_runs.py``)::
 
     OCNN_JAX_DATA_DIR=DATA python benchmarks/theano_network_probe.py --classes 3,4,5,9 --seeds 0 \\
         --bn-affine --glorot --out benchmarks/results/issue19_theano_network/both_seed0
