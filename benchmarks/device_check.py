@@ -30,6 +30,13 @@ says so; results are written after every section, so a killed run keeps what it 
    beside the published numbers. ``--repro-settings`` is ``reproduce.py``'s ``--settings`` (e.g.
    ``dictionary``: the published settings with the dictionary-initialised first AE conv).
 
+5. **keras_original** (only when named in ``--sections``): the original repository's procedure at its
+   full epoch counts on MNIST digit 0 (``keras_original_compare.py --full``: ocnn_jax's ``keras_compat``
+   and, where Keras is importable, the Keras port), ``--ko-seeds`` seeds (default the repository's ten),
+   as concurrent processes (``KERAS_ORIGINAL_JOBS``); at the deadline the unfinished ones are
+   interrupted. Their runs are merged into ``OUT/keras_original/keras_original_mnist_full.{json,md}``.
+   Keras uses ``$KERAS_BACKEND``, else TensorFlow where installed, else its JAX backend.
+
 ``--sections`` runs a subset (e.g. ``--sections equivalence,throughput,reproduction``).
 
 Data: MNIST from ``--data-dir`` / ``$OCNN_JAX_DATA_DIR`` (or its ``mnist/``) / ``data/mnist`` / ``out/mnist``;
@@ -100,7 +107,17 @@ EQUIV_OVERRIDES: dict[str, dict[str, Any]] = {
 }
 
 #: The sections, in the order they run.
-SECTION_NAMES = ("equivalence", "throughput", "precision", "reproduction")
+SECTION_NAMES = ("equivalence", "throughput", "precision", "reproduction", "keras_original")
+
+#: The sections run when ``--sections`` is not given (keras_original is asked for by name).
+DEFAULT_SECTIONS = ("equivalence", "throughput", "precision", "reproduction")
+
+#: The original repository's procedure (``keras_original_compare.py``) as concurrent processes:
+#: (framework, methods, processes); ``--ko-jobs`` replaces it. Each entry's seeds are dealt round-robin
+#: over its processes, so every process starts with one of the first seeds. Few processes: they share
+#: one accelerator, and each is slower the more there are.
+KERAS_ORIGINAL_JOBS: tuple[tuple[str, str, int], ...] = (
+    ("jax", "rcae", 1), ("keras", "rcae", 1), ("jax", "ocnn,deep_svdd", 1), ("keras", "ocnn,deep_svdd", 1))
 
 TINY_OVERRIDES: dict[str, dict[str, Any]] = {
     "deep_svdd": {"pretrain_epochs": 1, "epochs": 1, "batch_size": 16, "pretrain_batch_size": 16},
@@ -148,6 +165,24 @@ def _names(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
+def _jobs(text: str) -> list[tuple[str, str, int]]:
+    """``--ko-jobs``: comma-separated ``framework:methods:processes``, methods joined by "+"
+    (e.g. ``jax:rcae:2,keras:ocnn+deep_svdd:1``)."""
+    jobs = []
+    for item in _names(text):
+        parts = item.split(":")
+        if len(parts) != 3 or parts[0] not in ("jax", "keras") or not parts[2].isdigit() or int(parts[2]) < 1:
+            raise argparse.ArgumentTypeError(f"{item!r}: expected framework:methods:processes, e.g. jax:rcae:2 "
+                                             "(framework jax or keras, methods joined by +, processes >= 1)")
+        methods = [m for m in parts[1].split("+") if m]
+        bad = [m for m in methods if m not in ("ocnn", "deep_svdd", "dcae", "rcae")]
+        if bad or not methods:
+            raise argparse.ArgumentTypeError(f"{item!r}: unknown methods {bad or parts[1]!r}; expected ocnn, "
+                                             "deep_svdd, dcae or rcae joined by +")
+        jobs.append((parts[0], ",".join(methods), int(parts[2])))
+    return jobs
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -169,6 +204,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sections", type=_names, default=None,
                    help=f"sections to run, from {','.join(SECTION_NAMES)} (default: all)")
     p.add_argument("--seeds", type=int, default=None, help="reproduction seeds per class (default 10)")
+    p.add_argument("--ko-seeds", type=_ints, default=None,
+                   help="keras_original data seeds (default: the repository's ten)")
+    p.add_argument("--ko-class", type=int, default=0, help="keras_original normal class (default 0)")
+    p.add_argument("--ko-jobs", type=_jobs, default=None,
+                   help="keras_original processes: framework:methods:processes, comma-separated, methods joined "
+                   "by + (default jax:rcae:1,keras:rcae:1,jax:ocnn+deep_svdd:1,keras:ocnn+deep_svdd:1)")
     p.add_argument("--n-train", type=int, default=None,
                    help="training images per class for equivalence/throughput/precision (default: all)")
     p.add_argument("--n-test", type=int, default=None, help="test images (default: all 10 000)")
@@ -191,7 +232,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     default("precisions", list(PRECISIONS), ["bfloat16"])
     default("precision_models", 100, 2)
     default("repro_methods", ["deep_svdd", "soft_boundary", "dcae", "rcae", "ocnn"], ["ocnn"])
-    default("sections", list(SECTION_NAMES), list(SECTION_NAMES))
+    default("sections", list(DEFAULT_SECTIONS), list(DEFAULT_SECTIONS))
     default("seeds", 10, 2)
     default("n_train", None, 48)
     default("n_test", None, 60)
@@ -566,31 +607,60 @@ def plan_classes(classes: Sequence[int], per_class: float | None, left: float,
             f"classes {classes[:k]} only (all {len(classes)} projected at {projected:.0f} s, {left:.0f} s left)")
 
 
-def _run_until(cmd: list[str], seconds: float, log_path: Path, ctx: Context) -> dict[str, Any]:
-    """Run ``cmd`` (output to ``log_path``) for at most ``seconds``; then SIGINT (the sweep writes its
-    checkpoint and stops), and SIGKILL after ``SETTLE_SECONDS`` more."""
+def _run_many(cmds: Sequence[list[str]], seconds: float, log_paths: Sequence[Path], ctx: Context,
+              env: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Run ``cmds`` concurrently (each one's output to its ``log_paths`` entry) for at most ``seconds``;
+    then SIGINT the unfinished ones (a sweep writes its checkpoint and stops), and SIGKILL what is still
+    running ``SETTLE_SECONDS`` later. Returns per command its return code, wall seconds and how it stopped."""
     import signal
 
     t0 = time.perf_counter()
-    env = _child_env(PYTHONUNBUFFERED="1")
-    with open(log_path, "a") as log:
-        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        stopped = None
-        try:
-            proc.wait(timeout=max(seconds, 1.0))
-        except subprocess.TimeoutExpired:
-            stopped = "interrupted at the deadline"
-            proc.send_signal(signal.SIGINT)
+    env = env or _child_env(PYTHONUNBUFFERED="1")
+    logs = [open(path, "a") for path in log_paths]
+    procs = [subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+             for cmd, log in zip(cmds, logs)]
+    walls: list[float | None] = [None] * len(procs)
+    stopped: list[str | None] = [None] * len(procs)
+    try:
+        deadline = t0 + max(seconds, 1.0)
+        while any(w is None for w in walls):
+            for i, proc in enumerate(procs):
+                if walls[i] is None and proc.poll() is not None:
+                    walls[i] = time.perf_counter() - t0
+            if time.perf_counter() >= deadline:
+                break
+            time.sleep(0.2)
+        late = [i for i, w in enumerate(walls) if w is None]
+        for i in late:
+            stopped[i] = "interrupted at the deadline"
+            procs[i].send_signal(signal.SIGINT)
+        settle = time.perf_counter() + SETTLE_SECONDS
+        for i in late:
             try:
-                proc.wait(timeout=SETTLE_SECONDS)
+                procs[i].wait(timeout=max(settle - time.perf_counter(), 0.1))
             except subprocess.TimeoutExpired:
-                stopped = "killed at the deadline"
+                stopped[i] = "killed at the deadline"
+                procs[i].kill()
+                procs[i].wait()
+            walls[i] = time.perf_counter() - t0
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    wall = time.perf_counter() - t0
-    ctx.log(f"  {' '.join(cmd[1:4])} …: rc {proc.returncode} after {wall:.0f} s"
-            + (f" ({stopped})" if stopped else ""))
-    return {"returncode": proc.returncode, "wall_seconds": wall, "stopped": stopped}
+        for log in logs:
+            log.close()
+    rows = []
+    for cmd, proc, wall, stop in zip(cmds, procs, walls, stopped):
+        ctx.log(f"  {' '.join(cmd[1:4])} …: rc {proc.returncode} after {wall:.0f} s" + (f" ({stop})" if stop else ""))
+        rows.append({"returncode": proc.returncode, "wall_seconds": wall, "stopped": stop})
+    return rows
+
+
+def _run_until(cmd: list[str], seconds: float, log_path: Path, ctx: Context) -> dict[str, Any]:
+    """Run ``cmd`` (output to ``log_path``) for at most ``seconds``; then SIGINT (the sweep writes its
+    checkpoint and stops), and SIGKILL after ``SETTLE_SECONDS`` more."""
+    return _run_many([cmd], seconds, [log_path], ctx)[0]
 
 
 def section_reproduction(ctx: Context, share: float) -> dict[str, Any]:
@@ -670,6 +740,85 @@ def section_reproduction(ctx: Context, share: float) -> dict[str, Any]:
             "settings": "reproduce.py " + mode + ("" if args.tiny else f" --settings {args.repro_settings}")}
 
 
+def keras_original_plan(seeds: Sequence[int], keras: bool,
+                        jobs: Sequence[tuple[str, str, int]] = KERAS_ORIGINAL_JOBS) -> list[tuple[str, str, list[int]]]:
+    """The processes of the keras_original section: (framework, methods, seeds) per process. Each job's
+    seeds are dealt round-robin over its processes (at most one process per seed); Keras jobs only when
+    ``keras`` (importable)."""
+    plan = []
+    for framework, methods, processes in jobs:
+        if framework == "keras" and not keras:
+            continue
+        n = max(1, min(processes, len(seeds)))
+        plan += [(framework, methods, list(seeds[i::n])) for i in range(n) if seeds[i::n]]
+    return plan
+
+
+def _keras_backend() -> str | None:
+    """The Keras backend the keras_original section uses, or None when Keras is not importable."""
+    import importlib.util
+
+    if importlib.util.find_spec("keras") is None:
+        return None
+    return os.environ.get("KERAS_BACKEND") or ("tensorflow" if importlib.util.find_spec("tensorflow") else "jax")
+
+
+def section_keras_original(ctx: Context, share: float) -> dict[str, Any]:
+    """The original procedure at its full epoch counts (``keras_original_compare.py --full``; ``--tiny``: one
+    epoch per phase) for ``--ko-seeds`` on MNIST class ``--ko-class``, as the concurrent processes of
+    :func:`keras_original_plan`; unfinished ones are interrupted at the deadline (a run's result is in its
+    part file once all its methods finished). The parts are merged into one JSON + Markdown table."""
+    from ocnn_jax.datasets.keras_compat import KERAS_COMPAT_SEEDS
+
+    args = ctx.args
+    end = ctx.budget.elapsed() + share
+    out_dir = Path(args.out) / "keras_original"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    seeds = list(args.ko_seeds or KERAS_COMPAT_SEEDS)
+    mnist = _mnist_dir(args)
+    if mnist is None:
+        return {"rows": [], "notes": ["no MNIST folder found (see --data-dir): nothing run"], "out": str(out_dir)}
+    backend = _keras_backend()
+    notes = [] if backend else ["Keras is not importable here: the Keras port's runs are left out"]
+    length = ["--ae-epochs", "1", "--ocnn-epochs", "1", "--svdd-epochs", "1", "--rcae-epochs", "1"] if args.tiny \
+        else ["--full"]
+    script = str(HERE / "keras_original_compare.py")
+    plan = keras_original_plan(seeds, backend is not None, args.ko_jobs or KERAS_ORIGINAL_JOBS)
+    cmds, logs, parts = [], [], []
+    for i, (framework, methods, part_seeds) in enumerate(plan):
+        part = out_dir / f"part{i}_{framework}_{methods.replace(',', '_')}.json"
+        parts.append(part)
+        logs.append(part.with_suffix(".log"))
+        cmds.append([sys.executable, script, *length, "--dataset", "mnist", "--data-dir", mnist,
+                     "--classes", str(args.ko_class), "--seeds", ",".join(map(str, part_seeds)),
+                     "--frameworks", framework, "--methods", methods, "--out", str(part),
+                     "--md", str(part.with_suffix(".md")), "--quiet"])
+    left = end - ctx.budget.elapsed() - SETTLE_SECONDS
+    ctx.log(f"keras_original: {len(cmds)} processes, seeds {seeds}, Keras backend {backend}, {left:.0f} s")
+    env = _child_env(PYTHONUNBUFFERED="1", **({"KERAS_BACKEND": backend} if backend else {}))
+    runs = _run_many(cmds, left, logs, ctx, env=env)
+    rows = []
+    for (framework, methods, part_seeds), part, run in zip(plan, parts, runs):
+        done = json.loads(part.read_text())["runs"] if part.is_file() else []
+        rows.append({"framework": framework, "methods": methods, "seeds": part_seeds,
+                     "seeds_done": [r["seed"] for r in done], **run})
+    merged = out_dir / "keras_original_mnist_full.json"
+    existing = [str(p) for p in parts if p.is_file()]
+    table = None
+    if existing:
+        merged.unlink(missing_ok=True)
+        cmd = [sys.executable, script, *length, "--table-only", "--merge", ",".join(existing), "--out", str(merged),
+               "--md", str(merged.with_suffix(".md"))]
+        proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, check=False, env=env)
+        if proc.returncode == 0:
+            table = merged.with_suffix(".md").read_text()
+        else:
+            notes.append(f"merge failed: {(proc.stdout + proc.stderr)[-400:]}")
+    return {"rows": rows, "notes": notes, "out": str(out_dir), "keras_backend": backend, "seeds": seeds,
+            "class": args.ko_class, "length": "tiny (1 epoch per phase)" if args.tiny else "full",
+            "table_markdown": table}
+
+
 # --------------------------------------------------------------------------------------------------
 # Report
 
@@ -747,6 +896,23 @@ def render(report: dict[str, Any]) -> str:
             body = rp["table_markdown"].split("\n")
             lines += ["Per class, beside the published numbers (`reproduce.py --table-only`):", ""]
             lines += [ln.replace("# ", "### ", 1) if ln.startswith("#") else ln for ln in body] + [""]
+    ko = report["sections"].get("keras_original")
+    if ko:
+        lines += [f"## 5. The original repository's procedure, {ko.get('length', 'full')} length "
+                  f"(`keras_original_compare.py`)", "",
+                  f"MNIST class {ko.get('class', 0)}, seeds {ko.get('seeds')}; Keras backend "
+                  f"{ko.get('keras_backend') or 'none (not importable)'}; processes run side by side (files under "
+                  f"`{ko['out']}`).", ""]
+        view = [dict(r, seeds_text=",".join(map(str, r["seeds"])), done_text=",".join(map(str, r["seeds_done"])))
+                for r in ko["rows"]]
+        lines.append(markdown_table(view, [
+            ("framework", "framework", "{}"), ("methods", "methods", "{}"), ("seeds", "seeds_text", "{}"),
+            ("seeds done", "done_text", "{}"), ("wall s", "wall_seconds", "{:.0f}"), ("stopped", "stopped", "{}"),
+            ("rc", "returncode", "{}")]))
+        lines += [f"- {n}" for n in ko["notes"]] + [""]
+        if ko.get("table_markdown"):
+            lines += [ln.replace("# ", "### ", 1) if ln.startswith("#") else ln
+                      for ln in ko["table_markdown"].split("\n")] + [""]
     for name, err in report.get("errors", {}).items():
         lines += [f"Section {name} failed: `{err}`", ""]
     return "\n".join(lines)
@@ -795,6 +961,7 @@ SECTIONS: tuple[tuple[str, float, Callable[[Context, float], dict[str, Any]]], .
     ("throughput", 0.40, section_throughput),
     ("precision", 0.12, section_precision),
     ("reproduction", 1.00, section_reproduction),  # whatever is left
+    ("keras_original", 1.00, section_keras_original),  # whatever is left (asked for by name)
 )
 
 

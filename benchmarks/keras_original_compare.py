@@ -120,9 +120,11 @@ def rcae_checkpoint_path(out: Path, framework: str, dataset: str, cls: int, seed
 
 
 def staged_rcae(sweep: Callable[..., dict[str, Any]], checkpoint: Path | None, fingerprint: dict[str, Any],
-                label: str) -> tuple[dict[str, Any], float]:
+                label: str, y: np.ndarray | None = None) -> tuple[dict[str, Any], float]:
     """Run ``sweep(resume=..., on_stage=...)`` (``rcae_repo`` or ``keras_original.rcae_original`` with
     their other arguments bound), saving after every λ stage to ``checkpoint`` and resuming from it.
+    With labels ``y``, every finished stage also prints its AUROC and seconds (so that a sweep stopped
+    before its end, whose stage file stays behind, still reports what it finished).
     Returns the sweep's result and its seconds (those of earlier invocations included)."""
     t0 = time.perf_counter()
     if checkpoint is None:
@@ -133,7 +135,14 @@ def staged_rcae(sweep: Callable[..., dict[str, Any]], checkpoint: Path | None, f
         print(f"{label}: RCAE resumes after {resume['stages_done']} λ stage(s) from {checkpoint}", flush=True)
 
     def save(record: dict[str, Any]) -> None:
-        save_rcae_stages(checkpoint, fingerprint, record, before + time.perf_counter() - t0)
+        seconds = before + time.perf_counter() - t0
+        save_rcae_stages(checkpoint, fingerprint, record, seconds)
+        if y is not None:
+            from sklearn.metrics import roc_auc_score
+
+            lam = record["lambdas"][record["stages_done"] - 1]
+            print(f"{label}: λ = {lam:g} stage {record['stages_done']} done, AUROC "
+                  f"{100 * roc_auc_score(y, record['scores'][lam]):.2f} ({seconds:.0f} s so far)", flush=True)
 
     r = sweep(resume=resume, on_stage=save)
     return r, before + time.perf_counter() - t0
@@ -174,7 +183,8 @@ def sweep_into(out: dict[str, Any], framework: str, sweep: Callable[..., dict[st
     """Run one framework's λ sweep (``sweep``: its RCAE function with everything but ``resume`` and
     ``on_stage`` bound) through :func:`staged_rcae` and put its seconds and AUROCs into ``out``."""
     r, out["seconds"][stages_key(stages)] = staged_rcae(
-        sweep, checkpoint, _fingerprint(framework, s, seed, cfg), f"{framework} class {s.normal_class} seed {seed}")
+        sweep, checkpoint, _fingerprint(framework, s, seed, cfg), f"{framework} class {s.normal_class} seed {seed}",
+        y=s.y)
     rcae_aurocs(out, r, s.y, cfg)
 
 
@@ -224,6 +234,34 @@ def run_keras(s, cfg: KerasCompatConfig, seed: int, methods: Sequence[str],
         sweep = functools.partial(ko.rcae_original, s, cfg, seed, stages=stages, verbose=verbose)
         sweep_into(out, "keras", sweep, stages, rcae_checkpoint, s, seed, cfg)
     return out
+
+
+def framework_device(framework: str) -> str:
+    """What computes ``framework``'s runs in this process: versions, Keras's backend and the device kind
+    (recorded with every run, so that runs from different machines or backends are told apart)."""
+    import jax
+
+    dev = f"jax {jax.__version__} on {jax.devices()[0].device_kind}"
+    if framework == "jax":
+        return dev
+    import keras_original  # noqa: F401  (sets Keras's default backend before keras is first imported)
+
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        where = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
+        return f"keras {keras.__version__}, tensorflow {tf.__version__} backend on {where}"
+    if backend == "jax":
+        return f"keras {keras.__version__}, jax backend ({dev})"
+    return f"keras {keras.__version__}, {backend} backend"
+
+
+def _unrecorded(run: dict[str, Any]) -> str:
+    """The device line of a run recorded before runs named their device: its machine's CPU count."""
+    return f"device not recorded ({run.get('machine', '?').rsplit(', ', 1)[-1]})"
 
 
 def run_seconds(run: dict[str, Any], method: str) -> float:
@@ -280,7 +318,11 @@ def table(payload: dict[str, Any], inductive: Sequence[str]) -> str:
     lines = []
     for cls in sorted({r["class"] for r in runs}):
         ind = _inductive(inductive, cls)
+        made = {fw: sorted({r.get("device") or _unrecorded(r) for r in runs if r["framework"] == fw and r["class"] == cls})
+                for fw in ("keras", "jax")}
         lines += [f"### {payload['dataset']} normal class {cls}", "",
+                  "Computed by: " + "; ".join(f"{'Keras port' if fw == 'keras' else 'keras_compat'}: {', '.join(d)}"
+                                              for fw, d in made.items() if d) + ".", "",
                   "| method | notebook (repo, full length) | Keras port | ocnn_jax keras_compat | port − jax | "
                   "s/run Keras | s/run jax | ocnn_jax paper-faithful, inductive |",
                   "|---|---|---|---|---|---|---|---|"]
@@ -381,6 +423,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if fw not in ("keras", "jax"):
                 raise SystemExit(f"--frameworks: unknown {fw!r}; expected keras or jax")
             run = run_keras if fw == "keras" else run_jax
+            device = framework_device(fw)
             for cls in [int(c) for c in args.classes.split(",")]:
                 for seed in [int(x) for x in args.seeds.split(",")]:
                     s = keras_compat_set(ds, cls, seed)
@@ -392,7 +435,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     payload["runs"] = [q for q in payload["runs"] if not (q["framework"] == fw and q["class"] == cls
                                                                           and q["seed"] == seed and set(q["auroc"]) <= set(r["auroc"]))]
                     payload["runs"].append({"framework": fw, "class": cls, "seed": seed, **r,
-                                            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                                            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "device": device,
                                             "machine": f"{platform.platform()}, {os.cpu_count()} CPUs"})
                     out.parent.mkdir(parents=True, exist_ok=True)
                     out.write_text(json.dumps(payload, indent=1, default=float))

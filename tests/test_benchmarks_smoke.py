@@ -372,15 +372,20 @@ def test_dcae_alone_runs_the_first_stage_keeps_its_stage_file_and_a_later_rcae_r
     out, md = tmp_path / "o.json", tmp_path / "o.md"
     common_args = ["--frameworks", "jax", "--seeds", "42", "--rcae-epochs", "1", "--out", str(out), "--md", str(md)]
     assert koc.main(["--methods", "dcae", *common_args]) == 0
-    assert 'keras_compat "RCAE" λ=0 (stage 1/4): 1/1 epoch [loss=' in capsys.readouterr().err
+    printed = capsys.readouterr()
+    assert 'keras_compat "RCAE" λ=0 (stage 1/4): 1/1 epoch [loss=' in printed.err
     run = json.loads(out.read_text())["runs"][0]
+    # every finished stage reports its AUROC (a sweep stopped later still tells what it finished)
+    assert f"jax class 0 seed 42: λ = 0 stage 1 done, AUROC {100 * run['auroc']['dcae']:.2f}" in printed.out
+    assert run["device"].startswith("jax ") and "Computed by: keras_compat: jax " in md.read_text()
     assert set(run["auroc"]) == {"dcae", "rcae_lam0"} and "dcae" in run["seconds"]
     assert koc.rcae_checkpoint_path(out, "jax", "mnist", 0, 42).exists()  # kept for a later rcae run
     row = next(line for line in md.read_text().splitlines() if line.startswith("| DCAE"))
     assert row.split(" | ")[1:3] == ["99.90 ± 0.05 (n=10)", "—"]
     assert row.split(" | ")[6] == f"{run['seconds']['dcae']:.1f}"  # the stage's own seconds
     assert koc.main(["--methods", "rcae", "--quiet", *common_args]) == 0
-    assert "RCAE" not in capsys.readouterr().err
+    printed = capsys.readouterr()
+    assert "RCAE" not in printed.err and "λ = 100 stage 4 done, AUROC" in printed.out
     assert calls == [(1, None), (None, 1)]  # the second invocation resumed after the first stage
     runs = json.loads(out.read_text())["runs"]
     assert len(runs) == 1 and runs[0]["auroc"]["dcae"] == run["auroc"]["dcae"] and "rcae" in runs[0]["auroc"]

@@ -77,6 +77,13 @@ def test_run_until_interrupts_at_the_deadline_and_kills_what_ignores_it(tmp_path
     assert done["returncode"] == 0 and done["stopped"] is None and "ok" in log.read_text()
     slow = device_check._run_until([sys.executable, "-c", "import time; time.sleep(60)"], 1.0, log, ctx)
     assert slow["stopped"] == "interrupted at the deadline" and slow["returncode"] != 0 and slow["wall_seconds"] < 30
+    # side by side: the finished one keeps its own time, only the unfinished one is interrupted
+    both = device_check._run_many([[sys.executable, "-c", "print('fast')"],
+                                   [sys.executable, "-c", "import time; time.sleep(60)"]],
+                                  3.0, [tmp_path / "a.txt", tmp_path / "b.txt"], ctx)
+    assert both[0]["returncode"] == 0 and both[0]["stopped"] is None and both[0]["wall_seconds"] < 3.0
+    assert both[1]["stopped"] == "interrupted at the deadline" and both[1]["wall_seconds"] >= 3.0
+    assert "fast" in (tmp_path / "a.txt").read_text()
     monkeypatch.setattr(device_check, "SETTLE_SECONDS", 1.0)
     deaf = ("import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); print('ready', flush=True); "
             "time.sleep(60)")
@@ -109,3 +116,90 @@ def test_tiny_cpu_run_writes_every_section(tmp_path):
     md = (tmp_path / "device_check.md").read_text()
     for heading in ("## 1.", "## 2.", "## 3.", "## 4."):
         assert heading in md
+
+
+def test_keras_original_plan_deals_seeds_round_robin_and_drops_keras_without_it():
+    seeds = [42, 56, 81, 67, 33]
+    jobs_text = "jax:rcae:2,jax:ocnn+deep_svdd:1,keras:rcae:3,keras:ocnn+deep_svdd:2"
+    jobs = device_check.parse_args(["--ko-jobs", jobs_text]).ko_jobs
+    plan = device_check.keras_original_plan(seeds, True, jobs)
+    assert plan == [("jax", "rcae", [42, 81, 33]), ("jax", "rcae", [56, 67]), ("jax", "ocnn,deep_svdd", seeds),
+                    ("keras", "rcae", [42, 67]), ("keras", "rcae", [56, 33]), ("keras", "rcae", [81]),
+                    ("keras", "ocnn,deep_svdd", [42, 81, 33]), ("keras", "ocnn,deep_svdd", [56, 67])]
+    assert [fw for fw, _, _ in device_check.keras_original_plan(seeds, False, jobs)] == ["jax", "jax", "jax"]
+    # never more processes than seeds, and every seed runs each job exactly once
+    one = device_check.keras_original_plan([7], True, jobs)
+    assert one == [("jax", "rcae", [7]), ("jax", "ocnn,deep_svdd", [7]), ("keras", "rcae", [7]),
+                   ("keras", "ocnn,deep_svdd", [7])]
+    assert [n for _, _, n in device_check.KERAS_ORIGINAL_JOBS] == [1, 1, 1, 1]  # the default: one process each
+    for bad in ("jax:rcae", "torch:rcae:1", "jax:rcea:1", "jax:rcae:0"):
+        with pytest.raises(SystemExit):
+            device_check.parse_args(["--ko-jobs", bad])
+    for job in ("rcae", "ocnn,deep_svdd"):
+        for fw in ("jax", "keras"):
+            dealt = sorted(s for f, m, part in plan if (f, m) == (fw, job) for s in part)
+            assert dealt == sorted(seeds)
+
+
+def test_keras_original_section_is_opt_in_and_merges_its_parts(tmp_path, monkeypatch):
+    """The section runs keras_original_compare.py processes side by side (here stood in for: each writes the
+    part file a finished run would) and merges the parts into one table; it is not a default section."""
+    assert "keras_original" not in device_check.parse_args(["--tiny"]).sections
+    mnist = tmp_path / "mnist"
+    mnist.mkdir()
+    (mnist / "train-images-idx3-ubyte.gz").write_bytes(b"")
+    args = device_check.parse_args(["--tiny", "--out", str(tmp_path / "out"), "--sections", "keras_original",
+                                    "--ko-seeds", "42,56", "--data-dir", str(mnist)])
+    ctx = device_check.Context(args, device_check.Budget(600))
+    monkeypatch.setattr(device_check, "_keras_backend", lambda: None)  # as on a machine without Keras
+    seen = []
+
+    def fake_run_many(cmds, seconds, logs, ctx, env=None):
+        rows = []
+        for cmd in cmds:
+            seen.append(cmd)
+            opt = {k: cmd[i + 1] for i, k in enumerate(cmd) if k.startswith("--") and i + 1 < len(cmd)}
+            seeds = [int(s) for s in opt["--seeds"].split(",")]
+            auroc = ({"rcae": 0.9, "dcae": 0.8, "rcae_lam0": 0.8} if opt["--methods"] == "rcae"
+                     else {"ocnn": 0.7, "deep_svdd": 0.6})
+            payload = {"dataset": "mnist", "config": None, "runs": [
+                {"framework": opt["--frameworks"], "class": 0, "seed": s, "seconds": {"rcae": 1.0, "ocnn": 1.0,
+                 "deep_svdd": 1.0}, "auroc": auroc, "detail": {}} for s in seeds[:1]]}
+            Path(opt["--out"]).write_text(json.dumps(payload))
+            rows.append({"returncode": 0, "wall_seconds": 1.0, "stopped": None})
+        return rows
+
+    monkeypatch.setattr(device_check, "_run_many", fake_run_many)
+    monkeypatch.setattr(device_check.subprocess, "run", lambda *a, **k: _merge_in_process(*a, **k))
+    res = device_check.section_keras_original(ctx, 300.0)
+    assert [c[c.index("--frameworks") + 1] for c in seen] == ["jax", "jax"]  # no Keras: its jobs left out
+    assert [c[c.index("--methods") + 1] for c in seen] == ["rcae", "ocnn,deep_svdd"]
+    assert all("--ae-epochs" in c and "--full" not in c for c in seen)  # --tiny: one epoch per phase
+    assert [r["seeds_done"] for r in res["rows"]] == [[42], [42]]  # the stand-in finishes each part's first seed
+    assert res["notes"] == ["Keras is not importable here: the Keras port's runs are left out"]
+    assert "| RCAE (one alternation, last λ) |" in res["table_markdown"]
+    merged = json.loads((tmp_path / "out" / "keras_original" / "keras_original_mnist_full.json").read_text())
+    assert sorted((r["seed"], tuple(sorted(r["auroc"]))) for r in merged["runs"]) == [
+        (42, ("dcae", "rcae", "rcae_lam0")), (42, ("deep_svdd", "ocnn"))]  # both parts' runs, one table
+    assert "| OC-NN (repository's centre loss) | 97.61 ± 1.79 (n=10) | — | 70.00 ± 0.00 (n=1)" in res["table_markdown"]
+    report = {"environment": {"versions": {}, "python": "3"}, "args": {"budget": 600, "tiny": True},
+              "command": "x", "sections": {"keras_original": res}}
+    assert "## 5. The original repository's procedure" in device_check.render(report)
+
+
+def _merge_in_process(cmd, **kwargs):
+    """subprocess.run of ``keras_original_compare.py --table-only`` done in this process (the stand-in
+    parts carry config None: the tiny settings' config is filled in here as the script would check it)."""
+    import dataclasses
+    import subprocess
+
+    import keras_original_compare as koc
+
+    opt = {k: cmd[i + 1] for i, k in enumerate(cmd) if k.startswith("--") and i + 1 < len(cmd)}
+    cfg = dataclasses.asdict(koc.KerasCompatConfig(ae_epochs=1, ocnn_epochs=1, svdd_epochs=1, rcae_epochs=1))
+    for part in opt["--merge"].split(","):
+        d = json.loads(Path(part).read_text())
+        d["config"] = cfg
+        Path(part).write_text(json.dumps(d))
+    rc = koc.main(cmd[2:])
+    return subprocess.CompletedProcess(cmd, rc, "", "")
