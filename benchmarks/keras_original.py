@@ -30,7 +30,10 @@ docs/algorithms.md §9, so that its notebook numbers can be reproduced and compa
 Deliberate differences from the repository: the weights are seeded (``keras.utils.set_random_seed``;
 the repository seeded only the data; the RCAE sweep reseeds at every λ stage); the MNIST AE's first
 conv uses glorot-uniform instead of an initialisation by dictionary learning; Keras 3 instead of
-Keras 2 (same layer defaults, same Adam). Each "OC-NN"/Deep SVDD run pretrains its AE once and both heads start from it (the repository
+Keras 2 (same layer defaults, same Adam). The backend is TensorFlow unless ``KERAS_BACKEND`` says
+otherwise; ``KERAS_BACKEND=jax`` runs the same layers, ``fit`` loop and optimiser on Keras's JAX backend
+(where TensorFlow is not installed, e.g. the lent GPU machine), with another random-number stream, so a
+seed's initial weights and shuffles differ from the TensorFlow run's. Each "OC-NN"/Deep SVDD run pretrains its AE once and both heads start from it (the repository
 pretrained once per notebook run, which is the same procedure with other random numbers).
 
 A library module (no command of its own); needs the optional ``keras`` extra. It is run by

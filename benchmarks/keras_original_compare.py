@@ -8,7 +8,8 @@ invocation rewrites the Markdown table from everything gathered under the same s
 
 * notebook: the printed outputs of the repository's notebooks (transductive, 10 seeds, the repository's
   full epoch counts; Deep SVDD on MNIST: the only surviving output, one seed).
-* keras port: ``benchmarks/keras_original.py`` (Keras 3, TensorFlow), seeded by the data seed.
+* keras port: ``benchmarks/keras_original.py`` (Keras 3, TensorFlow; or Keras's JAX backend with
+  ``KERAS_BACKEND=jax``), seeded by the data seed. Every run records its versions, backend and device.
 * ocnn_jax keras_compat: ``ocnn_jax.methods.keras_compat`` on the same set (key = the data seed).
 * ocnn_jax paper-faithful: read from committed ``reproduce.py`` results (inductive protocol, its own
   seeds; the run length, full or quick, and any non-default settings named in the table); not re-run here.
