@@ -33,8 +33,9 @@ conv uses glorot-uniform instead of an initialisation by dictionary learning; Ke
 Keras 2 (same layer defaults, same Adam). The backend is TensorFlow unless ``KERAS_BACKEND`` says
 otherwise; ``KERAS_BACKEND=jax`` runs the same layers, ``fit`` loop and optimiser on Keras's JAX backend
 (where TensorFlow is not installed, e.g. the lent GPU machine), with another random-number stream, so a
-seed's initial weights and shuffles differ from the TensorFlow run's. Each "OC-NN"/Deep SVDD run pretrains its AE once and both heads start from it (the repository
-pretrained once per notebook run, which is the same procedure with other random numbers).
+seed's initial weights and shuffles differ from the TensorFlow run's. Each "OC-NN"/Deep SVDD run
+pretrains its AE once and both heads start from it (the repository pretrained once per notebook run,
+which is the same procedure with other random numbers).
 
 A library module (no command of its own); needs the optional ``keras`` extra. It is run by
 ``benchmarks/keras_original_compare.py``, which writes the side-by-side table with ocnn_jax.
