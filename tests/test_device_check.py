@@ -50,7 +50,8 @@ def test_peak_table_and_argument_errors():
     args = device_check.parse_args(["--out", "x"])
     assert args.models == [1, 10, 100, 1000] and args.methods == ["deep_svdd", "ocnn", "rcae"]
     assert args.backbone == "mnist_lenet" and args.seeds == 10
-    assert args.repro_methods[0] == "deep_svdd" and args.sections == list(device_check.SECTION_NAMES)
+    assert args.repro_methods[0] == "deep_svdd" and args.sections == list(device_check.DEFAULT_SECTIONS)
+    assert device_check.parse_args(["--sections", "keras_original"]).sections == ["keras_original"]
     with pytest.raises(SystemExit):
         device_check.parse_args(["--sections", "throughput,nope"])
 
