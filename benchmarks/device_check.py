@@ -202,7 +202,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repro-settings", choices=REPRODUCE_SETTINGS, default="published",
                    help="reproduce.py --settings of the reproduction sweeps (default published)")
     p.add_argument("--sections", type=_names, default=None,
-                   help=f"sections to run, from {','.join(SECTION_NAMES)} (default: all)")
+                   help=f"sections to run, from {','.join(SECTION_NAMES)} (default: {','.join(DEFAULT_SECTIONS)})")
     p.add_argument("--seeds", type=int, default=None, help="reproduction seeds per class (default 10)")
     p.add_argument("--ko-seeds", type=_ints, default=None,
                    help="keras_original data seeds (default: the repository's ten)")
