@@ -240,3 +240,19 @@ def tiny_rcae_sweep(data_seed: int, set_seed: int = 0):
     y = (np.arange(20) >= 16).astype(np.int32)
     s = KerasCompatSet(x, y, x, y, None, 0, set_seed, "mnist")
     return s, KerasCompatConfig(rcae_epochs=1, rcae_batch=9, rcae_lambdas=(0.0, 1.0))
+
+
+def import_keras_port():
+    """Keras for the tests of the Keras port of the original procedure (``benchmarks/keras_original.py``):
+    TensorFlow's backend where TensorFlow is installed, else Keras's JAX backend (the port uses only
+    backend-neutral Keras); skips the calling module when Keras is missing. Must run before the first
+    ``import keras`` of the process: the backend is chosen then."""
+    import importlib.util
+    import sys
+
+    import pytest
+
+    if "keras" not in sys.modules and importlib.util.find_spec("tensorflow") is None:
+        os.environ.setdefault("KERAS_BACKEND", "jax")
+    return pytest.importorskip("keras")
+
