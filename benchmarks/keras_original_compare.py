@@ -319,8 +319,8 @@ def table(payload: dict[str, Any], inductive: Sequence[str]) -> str:
     lines = []
     for cls in sorted({r["class"] for r in runs}):
         ind = _inductive(inductive, cls)
-        made = {fw: sorted({r.get("device") or _unrecorded(r) for r in runs if r["framework"] == fw and r["class"] == cls})
-                for fw in ("keras", "jax")}
+        made = {fw: sorted({r.get("device") or _unrecorded(r) for r in runs
+                            if r["framework"] == fw and r["class"] == cls}) for fw in ("keras", "jax")}
         lines += [f"### {payload['dataset']} normal class {cls}", "",
                   "Computed by: " + "; ".join(f"{'Keras port' if fw == 'keras' else 'keras_compat'}: {', '.join(d)}"
                                               for fw, d in made.items() if d) + ".", "",
@@ -436,7 +436,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     payload["runs"] = [q for q in payload["runs"] if not (q["framework"] == fw and q["class"] == cls
                                                                           and q["seed"] == seed and set(q["auroc"]) <= set(r["auroc"]))]
                     payload["runs"].append({"framework": fw, "class": cls, "seed": seed, **r,
-                                            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "device": device,
+                                            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                                            "device": device,
                                             "machine": f"{platform.platform()}, {os.cpu_count()} CPUs"})
                     out.parent.mkdir(parents=True, exist_ok=True)
                     out.write_text(json.dumps(payload, indent=1, default=float))
