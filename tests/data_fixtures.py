@@ -255,4 +255,3 @@ def import_keras_port():
     if "keras" not in sys.modules and importlib.util.find_spec("tensorflow") is None:
         os.environ.setdefault("KERAS_BACKEND", "jax")
     return pytest.importorskip("keras")
-
