@@ -76,8 +76,8 @@ def test_run_until_interrupts_at_the_deadline_and_kills_what_ignores_it(tmp_path
     log = tmp_path / "log.txt"
     done = device_check._run_until([sys.executable, "-c", "print('ok')"], 30.0, log, ctx)
     assert done["returncode"] == 0 and done["stopped"] is None and "ok" in log.read_text()
-    # deadlines of several seconds: a SIGINT that lands while a loaded machine is still starting the child
-    # interpreter can be lost (the child then sleeps on until it is killed)
+    # deadlines of several seconds: once, on a loaded CI machine, a sleeper given 1 s outlived its SIGINT
+    # (not reproduced since; suspected: the signal landed while the child interpreter was still starting)
     slow = device_check._run_until([sys.executable, "-c", "import time; time.sleep(60)"], 5.0, log, ctx)
     assert slow["stopped"] == "interrupted at the deadline" and slow["returncode"] != 0 and slow["wall_seconds"] < 30
     # side by side: the finished one keeps its own time, only the unfinished one is interrupted
