@@ -607,6 +607,27 @@ def plan_classes(classes: Sequence[int], per_class: float | None, left: float,
             f"classes {classes[:k]} only (all {len(classes)} projected at {projected:.0f} s, {left:.0f} s left)")
 
 
+def _spawn_interruptible(cmds: Sequence[list[str]], env: dict[str, str], logs: Sequence[Any]) -> list[subprocess.Popen]:
+    """Start ``cmds`` (output to ``logs``) with SIGINT at its default action in the children, also where
+    this process ignores SIGINT (a background job of a non-interactive shell, e.g. ``nohup cmd &``): an
+    ignored signal stays ignored across exec, so the deadline's SIGINT would not reach the children and
+    every interrupt would become a kill. A caught signal is reset to its default at exec, so while the
+    children start, this process catches SIGINT with a handler that does nothing."""
+    import signal
+    import threading
+
+    main = threading.current_thread() is threading.main_thread()
+    ignored = main and signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, lambda signum, frame: None)
+    try:
+        return [subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+                for cmd, log in zip(cmds, logs)]
+    finally:
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _run_many(cmds: Sequence[list[str]], seconds: float, log_paths: Sequence[Path], ctx: Context,
               env: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """Run ``cmds`` concurrently (each one's output to its ``log_paths`` entry) for at most ``seconds``;
@@ -617,8 +638,7 @@ def _run_many(cmds: Sequence[list[str]], seconds: float, log_paths: Sequence[Pat
     t0 = time.perf_counter()
     env = env or _child_env(PYTHONUNBUFFERED="1")
     logs = [open(path, "a") for path in log_paths]
-    procs = [subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-             for cmd, log in zip(cmds, logs)]
+    procs = _spawn_interruptible(cmds, env, logs)
     walls: list[float | None] = [None] * len(procs)
     stopped: list[str | None] = [None] * len(procs)
     try:
