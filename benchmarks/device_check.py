@@ -167,7 +167,9 @@ def _names(text: str) -> list[str]:
 
 def _jobs(text: str) -> list[tuple[str, str, int]]:
     """``--ko-jobs``: comma-separated ``framework:methods:processes``, methods joined by "+"
-    (e.g. ``jax:rcae:2,keras:ocnn+deep_svdd:1``)."""
+    (e.g. ``jax:rcae:2,keras:ocnn+deep_svdd:1``); the methods are ``keras_original_compare.METHODS``."""
+    from keras_original_compare import METHODS
+
     jobs = []
     for item in _names(text):
         parts = item.split(":")
@@ -175,10 +177,10 @@ def _jobs(text: str) -> list[tuple[str, str, int]]:
             raise argparse.ArgumentTypeError(f"{item!r}: expected framework:methods:processes, e.g. jax:rcae:2 "
                                              "(framework jax or keras, methods joined by +, processes >= 1)")
         methods = [m for m in parts[1].split("+") if m]
-        bad = [m for m in methods if m not in ("ocnn", "deep_svdd", "dcae", "rcae")]
+        bad = [m for m in methods if m not in METHODS]
         if bad or not methods:
-            raise argparse.ArgumentTypeError(f"{item!r}: unknown methods {bad or parts[1]!r}; expected ocnn, "
-                                             "deep_svdd, dcae or rcae joined by +")
+            raise argparse.ArgumentTypeError(f"{item!r}: unknown methods {bad or parts[1]!r}; expected "
+                                             f"{', '.join(METHODS)} joined by +")
         jobs.append((parts[0], ",".join(methods), int(parts[2])))
     return jobs
 
