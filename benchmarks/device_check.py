@@ -119,6 +119,10 @@ DEFAULT_SECTIONS = ("equivalence", "throughput", "precision", "reproduction")
 KERAS_ORIGINAL_JOBS: tuple[tuple[str, str, int], ...] = (
     ("jax", "rcae", 1), ("keras", "rcae", 1), ("jax", "ocnn,deep_svdd", 1), ("keras", "ocnn,deep_svdd", 1))
 
+#: The Keras port's ``steps_per_execution`` in the keras_original section (``--ko-steps-per-execution``):
+#: the same updates as one step per call (tested), with fewer host round-trips per step on the device.
+KERAS_STEPS_PER_EXECUTION = 32
+
 TINY_OVERRIDES: dict[str, dict[str, Any]] = {
     "deep_svdd": {"pretrain_epochs": 1, "epochs": 1, "batch_size": 16, "pretrain_batch_size": 16},
     "soft_boundary": {"pretrain_epochs": 1, "epochs": 1, "warmup_epochs": 1, "batch_size": 16, "pretrain_batch_size": 16},
@@ -153,6 +157,12 @@ class Budget:
 
 # --------------------------------------------------------------------------------------------------
 # Command line
+
+
+def _positive_int(text: str) -> int:
+    from keras_original_compare import positive_int
+
+    return positive_int(text)
 
 
 def _ints(text: str) -> list[int]:
@@ -212,6 +222,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ko-jobs", type=_jobs, default=None,
                    help="keras_original processes: framework:methods:processes, comma-separated, methods joined "
                    "by + (default jax:rcae:1,keras:rcae:1,jax:ocnn+deep_svdd:1,keras:ocnn+deep_svdd:1)")
+    p.add_argument("--ko-steps-per-execution", type=_positive_int, default=KERAS_STEPS_PER_EXECUTION,
+                   help=f"the Keras port's steps_per_execution (default {KERAS_STEPS_PER_EXECUTION}; 1 = Keras's default)")
     p.add_argument("--n-train", type=int, default=None,
                    help="training images per class for equivalence/throughput/precision (default: all)")
     p.add_argument("--n-test", type=int, default=None, help="test images (default: all 10 000)")
@@ -814,7 +826,8 @@ def section_keras_original(ctx: Context, share: float) -> dict[str, Any]:
         cmds.append([sys.executable, script, *length, "--dataset", "mnist", "--data-dir", mnist,
                      "--classes", str(args.ko_class), "--seeds", ",".join(map(str, part_seeds)),
                      "--frameworks", framework, "--methods", methods, "--out", str(part),
-                     "--md", str(part.with_suffix(".md")), "--quiet"])
+                     "--md", str(part.with_suffix(".md")), "--quiet",
+                     "--keras-steps-per-execution", str(args.ko_steps_per_execution)])
     left = end - ctx.budget.elapsed() - SETTLE_SECONDS
     ctx.log(f"keras_original: {len(cmds)} processes, seeds {seeds}, Keras backend {backend}, {left:.0f} s")
     env = _child_env(PYTHONUNBUFFERED="1", **({"KERAS_BACKEND": backend} if backend else {}))

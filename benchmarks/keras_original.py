@@ -37,6 +37,11 @@ seed's initial weights and shuffles differ from the TensorFlow run's. Each "OC-N
 pretrains its AE once and both heads start from it (the repository pretrained once per notebook run,
 which is the same procedure with other random numbers).
 
+``steps_per_execution`` (default 1, Keras's default) is Keras's own option: how many training steps one
+compiled call of ``fit`` runs. The updates, shuffles and losses are the same (tested equal to
+``steps_per_execution=1``); fewer host round-trips per step, for an accelerator, where this small
+network's step is short. It is a speed setting, not part of the procedure.
+
 A library module (no command of its own); needs the optional ``keras`` extra. It is run by
 ``benchmarks/keras_original_compare.py``, which writes the side-by-side table with ocnn_jax.
 """
@@ -199,14 +204,14 @@ def _auroc(y: np.ndarray, s: np.ndarray) -> float:
 
 def rcae_original(s: KerasCompatSet, cfg: KerasCompatConfig, seed: int, *, resume: dict[str, Any] | None = None,
                   on_stage: Callable[[dict[str, Any]], None] | None = None, stages: int | None = None,
-                  verbose: bool = False) -> dict[str, Any]:
+                  verbose: bool = False, steps_per_execution: int = 1) -> dict[str, Any]:
     """The repository's λ sweep of one-alternation "RCAE" in Keras, with the contract of
     ``ocnn_jax.methods.keras_compat.rcae_repo``: returns {"scores", "n_nonzero", "losses"} per λ (and
     "n_fit", "batch"); ``on_stage`` receives a record after every λ stage (the AE's weights as
     ``params["weights"]``), and ``resume=`` such a record skips its stages. TensorFlow's generator is
     seeded from ``seed`` at the start of every stage, so a resumed sweep shuffles as an uninterrupted one.
     ``stages=k`` stops after the first k λ stages (1: the repository's "DCAE" alone); ``verbose`` shows
-    each stage's epochs and loss."""
+    each stage's epochs and loss; ``steps_per_execution``: Keras's option (module docstring)."""
     ds = s.dataset
     keras.utils.set_random_seed(seed)
     ae = build_rcae(ds)
@@ -223,7 +228,8 @@ def rcae_original(s: KerasCompatSet, cfg: KerasCompatConfig, seed: int, *, resum
         if i < done or i >= last:
             continue
         keras.utils.set_random_seed(seed + 1000 * (i + 1))
-        ae.compile(optimizer=keras.optimizers.Adam(cfg.rcae_lr, epsilon=cfg.rcae_eps), loss="mean_squared_error")
+        ae.compile(optimizer=keras.optimizers.Adam(cfg.rcae_lr, epsilon=cfg.rcae_eps), loss="mean_squared_error",
+                   steps_per_execution=steps_per_execution)
         hist = ae.fit(s.x, s.x, epochs=cfg.rcae_epochs, batch_size=batch, shuffle=True,
                       validation_split=cfg.rcae_val, verbose=0,
                       callbacks=_shown(verbose, stage_desc("Keras port", i, lambdas), cfg.rcae_epochs))
@@ -239,10 +245,13 @@ def rcae_original(s: KerasCompatSet, cfg: KerasCompatConfig, seed: int, *, resum
 
 
 def run_original(s: KerasCompatSet, cfg: KerasCompatConfig, seed: int,
-                 methods: Sequence[str] = ("ocnn", "deep_svdd"), verbose: bool = False) -> dict[str, Any]:
+                 methods: Sequence[str] = ("ocnn", "deep_svdd"), verbose: bool = False,
+                 steps_per_execution: int = 1) -> dict[str, Any]:
     """Run the repository's "OC-NN" and Deep SVDD (from one pretrained AE) on one transductive set;
     returns AUROCs, seconds and details. ``methods`` ⊆ {"ocnn", "deep_svdd"}; the RCAE sweep is
-    :func:`rcae_original`. ``verbose`` shows each training's epochs and loss."""
+    :func:`rcae_original`. ``verbose`` shows each training's epochs and loss; ``steps_per_execution``:
+    Keras's option (module docstring)."""
+    spe = {"steps_per_execution": steps_per_execution}
     unknown = sorted(set(methods) - {"ocnn", "deep_svdd"})
     if unknown:
         raise ValueError(f"run_original: methods {unknown} not run here; expected 'ocnn' and/or 'deep_svdd' "
@@ -253,7 +262,7 @@ def run_original(s: KerasCompatSet, cfg: KerasCompatConfig, seed: int,
         t0 = time.perf_counter()
         ae, encoder = build_cae(ds)
         ae.compile(optimizer=keras.optimizers.Adam(cfg.ae_lr, epsilon=cfg.keras_eps),
-                   loss="mean_squared_error" if ds == "mnist" else "binary_crossentropy")
+                   loss="mean_squared_error" if ds == "mnist" else "binary_crossentropy", **spe)
         ae.fit(s.x_loader, s.x_loader, batch_size=cfg.ae_batch, epochs=cfg.ae_epochs, shuffle=True, verbose=0,
                callbacks=_shown(verbose, "Keras port AE pretraining", cfg.ae_epochs))
         out["seconds"]["ae_pretrain"] = time.perf_counter() - t0
@@ -268,7 +277,7 @@ def run_original(s: KerasCompatSet, cfg: KerasCompatConfig, seed: int,
                 net = build_ocnn_net(encoder)
                 c = centre_eps(net.predict(s.x, batch_size=1000, verbose=0).mean(0), cfg.centre_eps)
                 net.compile(optimizer=keras.optimizers.Adam(cfg.ocnn_lr, epsilon=cfg.keras_eps),
-                            loss=ocnn_loss(c, cfg.ocnn_r, cfg.ocnn_nu))
+                            loss=ocnn_loss(c, cfg.ocnn_r, cfg.ocnn_nu), **spe)
                 net.fit(s.x, np.zeros((len(s.x), 32), np.float32), shuffle=True, batch_size=cfg.batch,
                         epochs=cfg.ocnn_epochs, validation_split=cfg.ocnn_val, verbose=0,
                         callbacks=_shown(verbose, 'Keras port "OC-NN"', cfg.ocnn_epochs))
@@ -276,7 +285,8 @@ def run_original(s: KerasCompatSet, cfg: KerasCompatConfig, seed: int,
                 codes = encoder.predict(s.x, batch_size=1000, verbose=0)
                 c = centre_eps(codes.reshape(len(codes), -1).mean(0), cfg.centre_eps)
                 net = build_svdd_net(encoder, ds)
-                net.compile(optimizer=keras.optimizers.Adam(cfg.svdd_lr, epsilon=cfg.keras_eps), loss=svdd_loss(c))
+                net.compile(optimizer=keras.optimizers.Adam(cfg.svdd_lr, epsilon=cfg.keras_eps), loss=svdd_loss(c),
+                            **spe)
                 net.fit(s.x_loader, np.zeros((len(s.x_loader), len(c)), np.float32), shuffle=True,
                         batch_size=cfg.batch, epochs=cfg.svdd_epochs, validation_split=cfg.svdd_val, verbose=0,
                         callbacks=_shown(verbose, "Keras port Deep SVDD", cfg.svdd_epochs))

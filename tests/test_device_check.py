@@ -159,6 +159,10 @@ def test_keras_original_plan_deals_seeds_round_robin_and_drops_keras_without_it(
     for bad in ("jax:rcae", "torch:rcae:1", "jax:rcea:1", "jax:rcae:0"):
         with pytest.raises(SystemExit):
             device_check.parse_args(["--ko-jobs", bad])
+    assert device_check.parse_args(["--ko-steps-per-execution", "1"]).ko_steps_per_execution == 1
+    for bad in ("0", "-2", "x"):
+        with pytest.raises(SystemExit):
+            device_check.parse_args(["--ko-steps-per-execution", bad])
     for job in ("rcae", "ocnn,deep_svdd"):
         for fw in ("jax", "keras"):
             dealt = sorted(s for f, m, part in plan if (f, m) == (fw, job) for s in part)
@@ -199,6 +203,8 @@ def test_keras_original_section_is_opt_in_and_merges_its_parts(tmp_path, monkeyp
     assert [c[c.index("--frameworks") + 1] for c in seen] == ["jax", "jax"]  # no Keras: its jobs left out
     assert [c[c.index("--methods") + 1] for c in seen] == ["rcae", "ocnn,deep_svdd"]
     assert all("--ae-epochs" in c and "--full" not in c for c in seen)  # --tiny: one epoch per phase
+    # the Keras port's steps_per_execution (the same updates, fewer round-trips) reaches every process
+    assert {c[c.index("--keras-steps-per-execution") + 1] for c in seen} == {str(device_check.KERAS_STEPS_PER_EXECUTION)}
     assert [r["seeds_done"] for r in res["rows"]] == [[42], [42]]  # the stand-in finishes each part's first seed
     assert res["notes"] == ["Keras is not importable here: the Keras port's runs are left out"]
     assert "| RCAE (one alternation, last λ) |" in res["table_markdown"]

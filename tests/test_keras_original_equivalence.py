@@ -6,11 +6,14 @@ Keras's JAX backend (Keras is in the ``test`` extra, so CI runs these); skipped 
 16 random MNIST-shaped images; Keras weights are copied into the Flax networks, then each framework
 takes one step of the repository's loss with its optimiser: the conv AE (MSE, Adam 1e-3), the "OC-NN"
 head (constant r, Adam 1e-4), the Deep SVDD head (with bias, Adam 1e-4) and the RCAE AE (Adam 1e-3,
-ε 1e-8). Compared: the loss, every updated weight and the BN moving statistics.
+ε 1e-8). Compared: the loss, every updated weight and the BN moving statistics. Also: the port's λ
+sweep resumed through its stage file, and Keras's ``steps_per_execution`` (a speed setting) leaving the
+port's trainings unchanged.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -197,3 +200,65 @@ def test_keras_verbose_sweep_shows_each_stage_and_its_loss(capsys):
         loss = shown["losses"][lam][0]
         assert f"{stage_desc('Keras port', i, cfg.rcae_lambdas)}: 1/1 epoch [loss={loss:.4g}]" in err
         np.testing.assert_allclose(shown["scores"][lam], quiet["scores"][lam], rtol=1e-5)
+
+
+@contextlib.contextmanager
+def _compiled_with():
+    """Records the ``steps_per_execution`` of every ``keras.Model.compile`` inside the block."""
+    seen, real = [], keras.Model.compile
+
+    def spy(self, *a, **kw):
+        seen.append(kw.get("steps_per_execution", 1))
+        return real(self, *a, **kw)
+
+    keras.Model.compile = spy
+    try:
+        yield seen
+    finally:
+        keras.Model.compile = real
+
+
+@pytest.mark.parametrize("steps_per_execution", [2, 3])
+def test_keras_steps_per_execution_gives_the_sweep_of_one_step_per_call(steps_per_execution):
+    """Keras's ``steps_per_execution`` (a speed setting of the port) changes neither the updates nor the
+    shuffles: 5 steps an epoch (18 fit rows at batch 4), grouped 2 or 3 per call, the last group short."""
+    import dataclasses
+
+    s, cfg = tiny_rcae_sweep(3, set_seed=7)
+    cfg = dataclasses.replace(cfg, rcae_epochs=2, rcae_batch=4)
+    one = ko.rcae_original(s, cfg, 7)
+    with _compiled_with() as seen:
+        grouped = ko.rcae_original(s, cfg, 7, steps_per_execution=steps_per_execution)
+    assert seen == [steps_per_execution] * len(cfg.rcae_lambdas)  # every stage's compile got it
+    for lam in cfg.rcae_lambdas:
+        np.testing.assert_allclose(grouped["losses"][lam], one["losses"][lam], rtol=1e-5)
+        np.testing.assert_allclose(grouped["scores"][lam], one["scores"][lam], rtol=1e-5)
+
+
+def test_keras_steps_per_execution_gives_the_heads_of_one_step_per_call(monkeypatch):
+    """The same for the conv AE pretraining and both heads of ``run_original`` (their scores compared)."""
+    import dataclasses
+
+    s, cfg = tiny_rcae_sweep(4, set_seed=7)
+    cfg = dataclasses.replace(cfg, ae_epochs=2, ae_batch=6, ocnn_epochs=2, svdd_epochs=2, batch=6)
+    scores = []
+    monkeypatch.setattr(ko, "_auroc", lambda y, sc: scores.append(np.asarray(sc)) or 0.5)
+    ko.run_original(s, cfg, 7)
+    with _compiled_with() as seen:
+        ko.run_original(s, cfg, 7, steps_per_execution=3)
+    assert seen == [3, 3, 3]  # the AE's, the "OC-NN" head's and the Deep SVDD head's compile
+    assert len(scores) == 4
+    for one, grouped in zip(scores[:2], scores[2:]):
+        np.testing.assert_allclose(grouped, one, rtol=1e-5)
+
+
+def test_keras_runs_record_their_steps_per_execution():
+    """A Keras run's "device" names its backend, and its steps_per_execution where it is not Keras's 1."""
+    import keras_original_compare as koc
+
+    plain, grouped = koc.framework_device("keras"), koc.framework_device("keras", 32)
+    assert plain.startswith(f"keras {keras.__version__}, ") and "steps per execution" not in plain
+    assert grouped == plain + ", 32 steps per execution"
+    assert "steps per execution" not in koc.framework_device("jax", 32)  # ocnn_jax has no such setting
+    with pytest.raises(SystemExit):
+        koc.main(["--keras-steps-per-execution", "0", "--table-only"])
