@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             "pretrain": pretrain, "jax": jax.__version__, "machine": platform.machine()}
     out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     variants = list(dict.fromkeys(r["variant"] for r in rows))
-    lines = [f"# OC-NN heads on CIFAR-10's frozen encoder body (AUROC %, seed 0)", "",
+    lines = ["# OC-NN heads on CIFAR-10's frozen encoder body (AUROC %, seed 0)", "",
              f"`{meta['command']}`", "", "| variant | " + " | ".join(f"class {c}" for c in classes) + " | mean |",
              "|---|" + "---|" * (len(classes) + 1)]
     for v in variants:

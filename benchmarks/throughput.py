@@ -547,7 +547,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         log(f"preparing data for {w.name}: classes {list(w.classes)}, n_train {w.n_train}, n_test {w.n_test}")
         data[w.name] = {cd.normal_class: cd for cd in prepare_classes(w.classes, args.data_dir, n_train=w.n_train,
                                                                         n_test=w.n_test)}
-    mesh_for: Callable[[int], Any] = lambda m: None
+    mesh, n_dev = None, 1
+
+    def mesh_for(m: int) -> Any:
+        """The run mesh for M models: all devices where M divides over them, else None (one device)."""
+        return mesh if (mesh is not None and m % n_dev == 0) else None
+
     if "jax" in args.frameworks:
         import jax  # after limit_threads: XLA reads XLA_FLAGS at start-up
 
@@ -557,7 +562,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         set_cpu_devices(parse_cpu_devices(args.cpu_devices))
         n_dev = jax.device_count()
         mesh = make_run_mesh() if n_dev > 1 else None
-        mesh_for = lambda m: mesh if (mesh is not None and m % n_dev == 0) else None  # noqa: E731
         notes.append(f"jax {jax.__version__}: model_axis={args.model_axis!r}, {n_dev} {jax.default_backend()} "
                      f"device(s); M divisible by {n_dev}: runs sharded over them")
         for w in workloads:

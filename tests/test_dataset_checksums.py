@@ -14,14 +14,13 @@ import numpy as np
 import pytest
 
 import ocnn_jax.datasets as ds
-from ocnn_jax.datasets import ChecksumError, cifar, file_digest, idx, load
+from ocnn_jax.datasets import ChecksumError, cifar, file_digest, load
 
 from data_fixtures import (
     isolate_data_env,
     MNIST_NAMES,
     regzip,
     write_cifar_bin_dir,
-    write_cifar_npz,
     write_cifar_py_dir,
     write_cifar_tar,
     write_idx_set,

@@ -3,7 +3,6 @@ grid over classes × seeds trains as ONE compiled program and equals the same ru
 sweep compiles once per program shape, whatever its chunking."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 

@@ -326,8 +326,8 @@ def test_rbf_layer_matches_the_numpy_oracle():
     np.testing.assert_allclose(layer.shift, zv.mean(0), rtol=1e-5)
     np.testing.assert_allclose(layer.inv_scale, 1 / np.where(std > 1e-6, std, 1.0), rtol=1e-5)
     lm = np.asarray(layer.landmarks, np.float64) / np.asarray(layer.inv_scale, np.float64) + zv.mean(0)
-    rows = [int(np.argmin(np.abs(zv - l).sum(1))) for l in lm]
-    assert len(set(rows)) == k and all(np.allclose(zv[i], l, rtol=1e-5) for i, l in zip(rows, lm))
+    rows = [int(np.argmin(np.abs(zv - mark).sum(1))) for mark in lm]
+    assert len(set(rows)) == k and all(np.allclose(zv[i], mark, rtol=1e-5) for i, mark in zip(rows, lm))
     ls = np.asarray(layer.landmarks, np.float64)
     d = ((ls[:, None] - ls[None]) ** 2).sum(-1)
     np.testing.assert_allclose(layer.gamma, 1 / np.median(d[~np.eye(k, dtype=bool)]), rtol=1e-4)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import ocnn_jax
-from ocnn_jax.methods.ae_training import apply_eval, autoencoder_of
+from ocnn_jax.methods.ae_training import apply_eval
 from ocnn_jax.core.batching import eval_chunking, stack_classes
 from ocnn_jax.core.config import OptimConfig, with_overrides
 from ocnn_jax.methods import DCAEConfig, RCAEConfig, default_config
