@@ -120,7 +120,11 @@ def run_plan(classes: Sequence[int], n_models: int) -> list[tuple[int, int]]:
     return [(c, s) for s in range(seeds) for c in classes][:n_models]
 
 
-def hyper_for(w: Workload, batch_size: int = 200, lr_milestone: int = 50) -> Hyper:
+#: Every method's minibatch size in this benchmark (Ruff et al.'s 200).
+BATCH_SIZE = 200
+
+
+def hyper_for(w: Workload, batch_size: int = BATCH_SIZE, lr_milestone: int = 50) -> Hyper:
     """The references' ``Hyper`` of a workload (paper values except the epochs)."""
     return Hyper(pretrain=Phase(1e-4, lr_milestone, 5e-4, batch_size, w.pretrain_epochs),
                  svdd=Phase(1e-4, lr_milestone, 5e-7, batch_size, w.epochs),
@@ -490,6 +494,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error(f"--rounds must be >= 1, got {args.rounds}")
+    if args.n_train is not None and args.n_train < BATCH_SIZE:
+        parser.error(f"--n-train {args.n_train} is under the minibatch size {BATCH_SIZE}: not one training step "
+                     f"per epoch; expected at least {BATCH_SIZE}")
     if args.threads is not None and args.threads < 1:
         parser.error(f"--threads must be >= 1, got {args.threads}")
     if args.threads == 1 and args.cpu_devices == "auto":

@@ -124,6 +124,9 @@ def test_throughput_defaults_and_overrides():
         throughput.parse_args(["--methods", "deep_svdd,nope"])
     with pytest.raises(SystemExit):
         throughput.parse_args(["--cpu-devices", "0"])
+    with pytest.raises(SystemExit):  # fewer images than one minibatch: no training step
+        throughput.parse_args(["--n-train", str(throughput.BATCH_SIZE - 1)])
+    assert throughput.parse_args(["--n-train", str(throughput.BATCH_SIZE)]).n_train == throughput.BATCH_SIZE
 
 
 def test_jax_overrides_match_the_reference_phases():

@@ -11,7 +11,7 @@ from hypothesis.extra.numpy import arrays
 from sklearn.metrics import roc_auc_score
 
 from ocnn_jax.core import losses
-from ocnn_jax.core.batching import padded_permutation
+from ocnn_jax.core.batching import minibatch_epoch, padded_permutation
 from ocnn_jax.core.optim import init_opt_state, lr_at_epoch, make_optimizer
 
 rng = np.random.default_rng(0)
@@ -135,3 +135,19 @@ def test_padded_permutation_does_not_depend_on_the_padding_length():
     a = padded_permutation(key, jnp.int32(20), 20)
     b = padded_permutation(key, jnp.int32(20), 57)
     np.testing.assert_array_equal(a, np.asarray(b)[:20])
+
+
+def test_minibatch_epoch_runs_the_full_batches_of_the_valid_rows_and_refuses_a_batch_over_the_padded_set():
+    """⌊n_valid/b⌋ steps, each over b distinct valid rows; a batch larger than the padded set is a clear
+    error (it used to fail deep inside the scan with an index error)."""
+    seen = []
+
+    def step(c, idx):
+        seen.append(idx)  # traced once: record the shapes only
+        return c + jnp.sum(idx >= 0), jnp.float32(1.0)
+
+    carry, loss = jax.jit(lambda n: minibatch_epoch(step, jnp.int32(0), jax.random.key(0), n, 12, 4))(jnp.int32(9))
+    assert int(carry) == 8 and float(loss) == 1.0  # 2 active steps of 4 rows (9 // 4), the third skipped
+    assert seen[0].shape == (4,)
+    with pytest.raises(ValueError, match="batch_size 16 exceeds the padded set's 12 rows"):
+        minibatch_epoch(step, jnp.int32(0), jax.random.key(0), jnp.int32(9), 12, 16)

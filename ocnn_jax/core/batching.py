@@ -114,8 +114,14 @@ def minibatch_epoch(
 
     Returns:
       (carry, mean loss over the active steps).
+
+    Raises:
+      ValueError: ``batch_size`` exceeds ``n_max`` (not one full minibatch fits the padded set).
     """
     steps = n_max // batch_size
+    if steps == 0:
+        raise ValueError(f"minibatch_epoch: batch_size {batch_size} exceeds the padded set's {n_max} rows, so no "
+                         f"full minibatch fits; expected a batch_size of at most the smallest class's rows")
     perm = padded_permutation(key, n_valid, n_max)[: steps * batch_size].reshape(steps, batch_size)
     active_steps = n_valid // batch_size
 
