@@ -38,9 +38,9 @@ pretrains its AE once and both heads start from it (the repository pretrained on
 which is the same procedure with other random numbers).
 
 ``steps_per_execution`` (default 1, Keras's default) is Keras's own option: how many training steps one
-compiled call of ``fit`` runs. The updates, shuffles and losses are the same (tested equal to
-``steps_per_execution=1``); fewer host round-trips per step, for an accelerator, where this small
-network's step is short. It is a speed setting, not part of the procedure.
+compiled call of ``fit`` runs. The updates, shuffles and losses are those of ``steps_per_execution=1``
+(tested on the CPU, to float tolerance); it saves host round-trips per step, for an accelerator, where
+this small network's step is short. It is a speed setting, not part of the procedure.
 
 A library module (no command of its own); needs the optional ``keras`` extra. It is run by
 ``benchmarks/keras_original_compare.py``, which writes the side-by-side table with ocnn_jax.
