@@ -1,5 +1,5 @@
 """The embedded demo and the method comparison: each digit as the normal class × seeds, one program per
-deep method, the shallow baselines on the very same preprocessed inputs.
+deep method, each shallow baseline on its own default input (``methods.registry.SHALLOW_PREPROCESSING``).
 
 Protocol: inductive one-vs-rest (docs/algorithms.md §7). scikit-learn digits: the fixed stratified 50/50 split
 of ``ocnn_jax.datasets.load_digits`` (random_state 0); MNIST: the official splits (train on one digit's
@@ -110,7 +110,7 @@ def run_demo(
 ) -> dict[str, Any]:
     """Train and evaluate every digit × seed of one method (one program); print and return the table.
 
-    With ``baseline``, the ``ocsvm`` method (same preprocessing, label-free γ selection) is shown beside it.
+    With ``baseline``, the ``ocsvm`` method with its defaults (its own input, label-free γ) is shown beside it.
     """
     if json_path:
         check_new_file_path(json_path, "json_path")  # before training, not after
