@@ -163,6 +163,23 @@ def test_ocsvm_heldout_gamma_rule_is_still_available():
     assert scale_gamma(np.ones((4, 3))) == 1.0  # constant data: no division by 0
 
 
+def test_ocsvm_with_one_gamma_uses_it_under_either_rule():
+    """A one-value ``gammas`` (what ``OCSVM(gamma=...)`` passes) is the γ of the fit, equal to scikit-learn's
+    OneClassSVM at that γ on the same inputs; the default "scale" rule used to ignore it."""
+    x, y = _images()
+    for rule in ("scale", "heldout"):
+        model = ocnn_jax.fit(x, y, method="ocsvm", normal_classes=[1], seeds=[0], gammas=(0.37,), gamma_rule=rule,
+                             preprocessing="none", progress=False)
+        assert model.variables["gamma"][0] == pytest.approx(0.37)
+        data = model.train_data[0]
+        ref = -OneClassSVM(nu=model.config.nu, gamma=0.37).fit(data).decision_function(data)
+        np.testing.assert_allclose(np.asarray(model.score(x[y == 1]))[0], ref, rtol=1e-4, atol=1e-6)
+    small, large = (ocnn_jax.OCSVM(gamma=g).fit(x[y == 1]).decision_function(x[:5]) for g in (1e-3, 5.0))
+    assert not np.allclose(small, large)
+    with pytest.raises(ValueError, match="gamma_rule='scale'.*does not search"):
+        ocnn_jax.fit(x, method="ocsvm", gammas=(0.1, 1.0), progress=False)
+
+
 def test_shallow_config_and_bad_input():
     cfg = ocnn_jax.default_config(None, "ocsvm")
     assert cfg.gamma_rule == "scale" and cfg.gammas == tuple(2.0**k for k in range(-10, 0))

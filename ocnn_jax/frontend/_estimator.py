@@ -238,8 +238,9 @@ class DCAE(BaseDetector):
 
 
 class OCSVM(BaseDetector):
-    """RBF one-class SVM: ``nu`` (default: contamination); ``gamma`` None selects γ on held-out normal
-    data (``ocnn_jax.methods.shallow``), a number fixes it. See ``BaseDetector``."""
+    """RBF one-class SVM: ``nu`` (default: contamination); ``gamma`` None takes γ = 1/(d·Var(X)) of the
+    training rows (scikit-learn's "scale" rule, ``ocnn_jax.methods.shallow``), a number fixes it. See
+    ``BaseDetector``."""
 
     method = "ocsvm"
     _params = {"nu": None, "gamma": None}

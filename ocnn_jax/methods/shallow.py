@@ -11,7 +11,8 @@ compiled scorer.
 Hyperparameter selection (without test data or anomaly labels): where a rule needs one, every run holds out ``cfg.holdout_fraction`` of its normal training rows (a split drawn with the
 run's seed), picks the hyperparameter on that slice, then refits on all of its training rows.
 
-* **ocsvm** — RBF ``OneClassSVM(nu=ν, gamma=γ)``. Default (``gamma_rule="scale"``): γ = 1/(d·Var(X)) of
+* **ocsvm** — RBF ``OneClassSVM(nu=ν, gamma=γ)``. A one-value ``cfg.gammas`` fixes γ (``OCSVM(gamma=...)``).
+  Default (``gamma_rule="scale"``): γ = 1/(d·Var(X)) of
   the run's d-feature training rows X (scikit-learn's ``gamma="scale"``; no hold-out needed). With
   ``gamma_rule="heldout"`` (Ruff et al.'s grid): γ ∈ ``cfg.gammas`` (2^-10 … 2^-1), the γ whose
   held-out acceptance rate (share of held-out normals with decision value ≥ 0) is closest to 1 − ν,
@@ -93,7 +94,8 @@ class ShallowConfig:
       nu: ν ∈ (0, 1] (OC-SVM ν; KDE threshold level). 0.1; ``fit`` gives OC-SVM 0.5 on the CIFAR-10
         family (``registry.shallow_defaults``).
       gamma_rule: OC-SVM γ: "scale" (1/(d·Var(X)), default) or "heldout" (selection on ``gammas``).
-      gammas: OC-SVM γ grid of the "heldout" rule, default 2^-10 … 2^-1.
+      gammas: OC-SVM γ grid of the "heldout" rule, default 2^-10 … 2^-1; one value fixes γ under either
+        rule (``OCSVM(gamma=...)``, a sweep over γ). Another grid of several values needs "heldout".
       bandwidths: KDE bandwidth grid, default 2^{0.5k}, k = −10 … 10.
       holdout_fraction: share of each run's normal training data held out for selection, in (0, 0.5].
       cv_folds: KDE bandwidth selection: 1 = one held-out split of ``holdout_fraction``; k >= 2 = the
@@ -129,6 +131,10 @@ class ShallowConfig:
             for v in grid:
                 check_positive(name, v)
             object.__setattr__(self, name, tuple(float(v) for v in grid))
+        if self.gamma_rule == "scale" and len(self.gammas) > 1 and self.gammas != _pow2_grid(-10, -1, 1):
+            raise ValueError(f"gammas {self.gammas} is a grid to select from, which gamma_rule='scale' (the "
+                             f"default: γ = 1/(d·Var(X))) does not search; pass gamma_rule='heldout' to select on "
+                             f"it, or one γ to fix it")
         h = self.holdout_fraction
         if isinstance(h, bool) or not isinstance(h, (int, float)) or not (0 < h <= 0.5):
             raise ValueError(f"holdout_fraction must lie in (0, 0.5], got {h!r}")
@@ -214,12 +220,12 @@ class Estimator(NamedTuple):
 
 
 def _select_gamma(x: np.ndarray, cfg: ShallowConfig, seed: int) -> float:
-    """OC-SVM: 1/(d·Var(X)) ("scale"), or the γ whose held-out acceptance rate is closest to 1 − ν
-    (ties: the smaller γ; "heldout")."""
+    """OC-SVM: the one γ of a one-value ``gammas`` (either rule), else 1/(d·Var(X)) ("scale"), or the γ
+    whose held-out acceptance rate is closest to 1 − ν (ties: the smaller γ; "heldout")."""
+    if len(cfg.gammas) == 1:  # fixed by the caller (OCSVM(gamma=...), one grid point of a sweep over γ)
+        return float(cfg.gammas[0])
     if cfg.gamma_rule == "scale":
         return scale_gamma(x)
-    if len(cfg.gammas) == 1:  # nothing to choose (e.g. one grid point of a sweep over γ)
-        return float(cfg.gammas[0])
     fit_rows, held = holdout_split(x.shape[0], cfg.holdout_fraction, seed)
     best, best_value = None, None
     for gamma in sorted(cfg.gammas):
