@@ -377,6 +377,20 @@ def table(payload: dict[str, Any], inductive: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+def merged_runs(runs: list[dict[str, Any]], new: dict[str, Any]) -> list[dict[str, Any]]:
+    """``runs`` with ``new`` merged in, as a run of this script replaces its own earlier ones: a run of the
+    same framework, class and seed whose AUROC keys are a subset of ``new``'s (a "dcae" stage that a
+    whole sweep now contains, an earlier copy) is replaced; ``new`` is dropped when a run already holds
+    all of its keys (the first file wins). So no seed is counted twice for one method."""
+    ident = (new["framework"], new["class"], new["seed"])
+    keys = set(new["auroc"])
+    same = [q for q in runs if (q["framework"], q["class"], q["seed"]) == ident]
+    if any(keys <= set(q["auroc"]) for q in same):
+        return runs
+    return [q for q in runs if not ((q["framework"], q["class"], q["seed"]) == ident
+                                    and set(q["auroc"]) <= keys)] + [new]
+
+
 def positive_int(text: str) -> int:
     """argparse type: an integer ≥ 1."""
     n = int(text)
@@ -427,9 +441,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         extra = json.loads(Path(other).read_text())
         if {k: extra.get(k) for k in settings} != json.loads(json.dumps(settings)):
             raise SystemExit(f"--merge {other}: other settings ({extra.get('config')}); not merged")
-        seen = {(q["framework"], q["class"], q["seed"], tuple(sorted(q["auroc"]))) for q in payload["runs"]}
-        payload["runs"] += [q for q in extra["runs"]
-                            if (q["framework"], q["class"], q["seed"], tuple(sorted(q["auroc"]))) not in seen]
+        for q in extra["runs"]:
+            payload["runs"] = merged_runs(payload["runs"], q)
     if args.merge:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(payload, indent=1, default=float))

@@ -831,3 +831,26 @@ def test_theano_network_probe_reaches_the_trained_network_and_restores_the_libra
             for path, _ in jax.tree_util.tree_leaves_with_path(model.variables["params"])}
     assert any(p.endswith("bn1/scale") for p in flat) and any(p.endswith("bn1/bias") for p in flat)
     assert probe.encoder_summary() == library
+
+
+def test_keras_original_merge_counts_each_seed_once():
+    """--merge: a whole λ sweep replaces the "dcae" stage of the same seed that it contains (the table used to
+    count that seed's DCAE twice); a copy already held, or a part of a run held, is not added again."""
+    import keras_original_compare as koc
+
+    def run(seed, **auroc):
+        seconds = {k: 1.0 for k in ("ocnn", "deep_svdd") if k in auroc}
+        seconds.update({"rcae": 4.0} if "rcae" in auroc else {"dcae": 1.0} if "dcae" in auroc else {})
+        return {"framework": "jax", "class": 0, "seed": seed, "auroc": auroc, "seconds": seconds}
+
+    dcae_only = run(67, dcae=0.9985, rcae_lam0=0.9985)
+    other_seed = run(33, dcae=0.9987, rcae_lam0=0.9987)
+    sweep = run(67, dcae=0.9985, rcae_lam0=0.9985, rcae_lam100=0.99, rcae=0.99)
+    heads = run(67, ocnn=0.97, deep_svdd=0.96)
+    runs = koc.merged_runs([dcae_only, other_seed, heads], sweep)
+    assert runs == [other_seed, heads, sweep]
+    assert koc.merged_runs(runs, dcae_only) == runs  # the sweep holds all of its keys: not added again
+    assert koc.merged_runs(runs, dict(sweep)) == runs  # an identical copy: the first one stays
+    table = koc.table({"dataset": "mnist", "runs": runs}, [])
+    row = next(line for line in table.splitlines() if line.startswith("| DCAE"))
+    assert "(n=2)" in row  # seeds 67 and 33, each once
