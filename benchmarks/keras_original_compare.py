@@ -377,15 +377,15 @@ def table(payload: dict[str, Any], inductive: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def merged_runs(runs: list[dict[str, Any]], new: dict[str, Any]) -> list[dict[str, Any]]:
-    """``runs`` with ``new`` merged in, as a run of this script replaces its own earlier ones: a run of the
-    same framework, class and seed whose AUROC keys are a subset of ``new``'s (a "dcae" stage that a
-    whole sweep now contains, an earlier copy) is replaced; ``new`` is dropped when a run already holds
-    all of its keys (the first file wins). So no seed is counted twice for one method."""
+def merged_runs(runs: list[dict[str, Any]], new: dict[str, Any], first_wins: bool = True) -> list[dict[str, Any]]:
+    """``runs`` with ``new`` merged in: a run of the same framework, class and seed whose AUROC keys are a
+    subset of ``new``'s (a "dcae" stage that a whole sweep now contains, an earlier copy) is replaced.
+    ``first_wins`` (``--merge``): ``new`` is dropped when a run already holds all of its keys; without it
+    (a run just computed) ``new`` always goes in. So no seed is counted twice for one method."""
     ident = (new["framework"], new["class"], new["seed"])
     keys = set(new["auroc"])
     same = [q for q in runs if (q["framework"], q["class"], q["seed"]) == ident]
-    if any(keys <= set(q["auroc"]) for q in same):
+    if first_wins and any(keys <= set(q["auroc"]) for q in same):
         return runs
     return [q for q in runs if not ((q["framework"], q["class"], q["seed"]) == ident
                                     and set(q["auroc"]) <= keys)] + [new]
@@ -468,12 +468,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                             verbose=not args.quiet)
                     print(f"{fw} class {cls} seed {seed}: " + ", ".join(f"{k} {100 * v:.2f}" for k, v in r["auroc"].items())
                           + f" ({time.perf_counter() - t0:.0f} s)", flush=True)
-                    payload["runs"] = [q for q in payload["runs"] if not (q["framework"] == fw and q["class"] == cls
-                                                                          and q["seed"] == seed and set(q["auroc"]) <= set(r["auroc"]))]
-                    payload["runs"].append({"framework": fw, "class": cls, "seed": seed, **r,
-                                            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                                            "device": device,
-                                            "machine": f"{platform.platform()}, {os.cpu_count()} CPUs"})
+                    record = {"framework": fw, "class": cls, "seed": seed, **r,
+                              "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "device": device,
+                              "machine": f"{platform.platform()}, {os.cpu_count()} CPUs"}
+                    payload["runs"] = merged_runs(payload["runs"], record, first_wins=False)
                     out.parent.mkdir(parents=True, exist_ok=True)
                     out.write_text(json.dumps(payload, indent=1, default=float))
                     # the run is in the JSON now: a whole sweep's stage file is no longer needed ("dcae"

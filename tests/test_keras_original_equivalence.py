@@ -13,7 +13,6 @@ port's trainings unchanged.
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from pathlib import Path
 
@@ -202,24 +201,20 @@ def test_keras_verbose_sweep_shows_each_stage_and_its_loss(capsys):
         np.testing.assert_allclose(shown["scores"][lam], quiet["scores"][lam], rtol=1e-5)
 
 
-@contextlib.contextmanager
-def _compiled_with():
-    """Records the ``steps_per_execution`` of every ``keras.Model.compile`` inside the block."""
+def _record_compiles(monkeypatch) -> list[int]:
+    """Makes every later ``keras.Model.compile`` of the test record its ``steps_per_execution``."""
     seen, real = [], keras.Model.compile
 
     def spy(self, *a, **kw):
         seen.append(kw.get("steps_per_execution", 1))
         return real(self, *a, **kw)
 
-    keras.Model.compile = spy
-    try:
-        yield seen
-    finally:
-        keras.Model.compile = real
+    monkeypatch.setattr(keras.Model, "compile", spy)
+    return seen
 
 
 @pytest.mark.parametrize("steps_per_execution", [2, 3])
-def test_keras_steps_per_execution_gives_the_sweep_of_one_step_per_call(steps_per_execution):
+def test_keras_steps_per_execution_gives_the_sweep_of_one_step_per_call(steps_per_execution, monkeypatch):
     """Keras's ``steps_per_execution`` (a speed setting of the port) changes neither the updates nor the
     shuffles: 5 steps an epoch (18 fit rows at batch 4), grouped 2 or 3 per call, the last group short."""
     import dataclasses
@@ -227,8 +222,8 @@ def test_keras_steps_per_execution_gives_the_sweep_of_one_step_per_call(steps_pe
     s, cfg = tiny_rcae_sweep(3, set_seed=7)
     cfg = dataclasses.replace(cfg, rcae_epochs=2, rcae_batch=4)
     one = ko.rcae_original(s, cfg, 7)
-    with _compiled_with() as seen:
-        grouped = ko.rcae_original(s, cfg, 7, steps_per_execution=steps_per_execution)
+    seen = _record_compiles(monkeypatch)
+    grouped = ko.rcae_original(s, cfg, 7, steps_per_execution=steps_per_execution)
     assert seen == [steps_per_execution] * len(cfg.rcae_lambdas)  # every stage's compile got it
     for lam in cfg.rcae_lambdas:
         np.testing.assert_allclose(grouped["losses"][lam], one["losses"][lam], rtol=1e-5)
@@ -244,8 +239,8 @@ def test_keras_steps_per_execution_gives_the_heads_of_one_step_per_call(monkeypa
     scores = []
     monkeypatch.setattr(ko, "_auroc", lambda y, sc: scores.append(np.asarray(sc)) or 0.5)
     ko.run_original(s, cfg, 7)
-    with _compiled_with() as seen:
-        ko.run_original(s, cfg, 7, steps_per_execution=3)
+    seen = _record_compiles(monkeypatch)
+    ko.run_original(s, cfg, 7, steps_per_execution=3)
     assert seen == [3, 3, 3]  # the AE's, the "OC-NN" head's and the Deep SVDD head's compile
     assert len(scores) == 4
     for one, grouped in zip(scores[:2], scores[2:]):

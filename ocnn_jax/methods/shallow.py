@@ -71,6 +71,10 @@ def _pow2_grid(lo: float, hi: float, step: float) -> tuple[float, ...]:
     return tuple(float(2.0 ** (step * k)) for k in range(round(lo / step), round(hi / step) + 1))
 
 
+#: OC-SVM's default γ grid (2^-10 … 2^-1), the "heldout" rule's (Ruff et al.'s).
+DEFAULT_GAMMAS: tuple[float, ...] = _pow2_grid(-10, -1, 1)
+
+
 @dataclass(frozen=True)
 class ShallowConfig:
     """Shallow scikit-learn baselines (Ruff et al. 2018's selection rules, adapted to use no labels).
@@ -109,7 +113,7 @@ class ShallowConfig:
 
     nu: float = 0.1
     gamma_rule: str = "scale"
-    gammas: tuple[float, ...] = field(default_factory=lambda: _pow2_grid(-10, -1, 1))
+    gammas: tuple[float, ...] = field(default_factory=lambda: DEFAULT_GAMMAS)
     bandwidths: tuple[float, ...] = field(default_factory=lambda: _pow2_grid(-5, 5, 0.5))
     holdout_fraction: float = 0.2
     cv_folds: int = 1
@@ -131,7 +135,7 @@ class ShallowConfig:
             for v in grid:
                 check_positive(name, v)
             object.__setattr__(self, name, tuple(float(v) for v in grid))
-        if self.gamma_rule == "scale" and len(self.gammas) > 1 and self.gammas != _pow2_grid(-10, -1, 1):
+        if self.gamma_rule == "scale" and len(self.gammas) > 1 and self.gammas != DEFAULT_GAMMAS:
             raise ValueError(f"gammas {self.gammas} is a grid to select from, which gamma_rule='scale' (the "
                              f"default: γ = 1/(d·Var(X))) does not search; pass gamma_rule='heldout' to select on "
                              f"it, or one γ to fix it")
