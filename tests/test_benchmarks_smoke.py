@@ -384,7 +384,7 @@ def test_dcae_alone_runs_the_first_stage_keeps_its_stage_file_and_a_later_rcae_r
     assert set(run["auroc"]) == {"dcae", "rcae_lam0"} and "dcae" in run["seconds"]
     assert koc.rcae_checkpoint_path(out, "jax", "mnist", 0, 42).exists()  # kept for a later rcae run
     row = next(line for line in md.read_text().splitlines() if line.startswith("| DCAE"))
-    assert row.split(" | ")[1:3] == ["99.90 ± 0.05 (n=10)", "—"]
+    assert row.split(" | ")[1:3] == ["99.90 ± 0.05 (n=10; λ = 0 alone, 250 ep.)", "—"]
     assert row.split(" | ")[6] == f"{run['seconds']['dcae']:.1f}"  # the stage's own seconds
     assert koc.main(["--methods", "rcae", "--quiet", *common_args]) == 0
     printed = capsys.readouterr()
@@ -854,3 +854,30 @@ def test_keras_original_merge_counts_each_seed_once():
     table = koc.table({"dataset": "mnist", "runs": runs}, [])
     row = next(line for line in table.splitlines() if line.startswith("| DCAE"))
     assert "(n=2)" in row  # seeds 67 and 33, each once
+
+
+def test_keras_original_lambda_table_sets_the_notebooks_sweep_beside_the_same_seed():
+    """The notebooks ran the λ sweep once (digit 0, seed 42): the per-λ table shows it beside each framework's
+    run of that seed and beside all seeds; the 10-seed DCAE/RCAE cells name the single stage they were."""
+    import keras_original_compare as koc
+
+    def run(fw, seed, lam0, lam100):
+        return {"framework": fw, "class": 0, "seed": seed, "seconds": {"rcae": 1.0},
+                "auroc": {"dcae": lam0, "rcae_lam0": lam0, "rcae_lam100": lam100, "rcae": lam100}}
+
+    runs = [run("jax", 42, 0.9994, 0.9980), run("jax", 67, 0.9985, 0.9978), run("keras", 56, 0.9984, 0.9970)]
+    lines = koc.table({"dataset": "mnist", "runs": runs}, []).splitlines()
+    assert "| λ | notebook, seed 42 | Keras port, seed 42 | keras_compat, seed 42 | Keras port, all seeds " \
+           "| keras_compat, all seeds |" in lines
+    assert "| 0 | 99.95 | — | 99.94 | 99.84 ± 0.00 (n=1) | 99.90 ± 0.04 (n=2) |" in lines
+    assert "| 100 | 99.82 | — | 99.80 | 99.70 ± 0.00 (n=1) | 99.79 ± 0.01 (n=2) |" in lines
+    rcae = next(line for line in lines if line.startswith("| RCAE"))
+    assert rcae.split(" | ")[1] == "99.92 ± 0.04 (n=10; λ = 0.5 alone, 250 ep.)"
+    assert koc.notebook_cell("mnist", "dcae", 6) == "99.81 ± 0.15 (n=10; λ = 0 alone, 150 ep.)"
+    assert koc.notebook_cell("mnist", "ocnn", 0) == "97.61 ± 1.79 (n=10)"
+    assert koc.notebook_cell("cifar10", "rcae", 0) == "—"
+    # no notebook sweep for this class (or data set): the plain two-framework table
+    other = koc.lambda_table({"dataset": "cifar10", "runs": runs}, 0)
+    assert other[2] == "| λ | Keras port | ocnn_jax keras_compat |"
+    assert "| 0 | 99.84 ± 0.00 (n=1) | 99.90 ± 0.04 (n=2) |" in other
+    assert koc.lambda_table({"dataset": "mnist", "runs": [run("jax", 42, 0.9, 0.9) | {"class": 3}]}, 0) == []
