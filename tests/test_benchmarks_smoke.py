@@ -8,6 +8,7 @@ same three Adam steps (coupled decay, BN statistics): the implementations differ
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -881,3 +882,27 @@ def test_keras_original_lambda_table_sets_the_notebooks_sweep_beside_the_same_se
     assert other[2] == "| λ | Keras port | ocnn_jax keras_compat |"
     assert "| 0 | 99.84 ± 0.00 (n=1) | 99.90 ± 0.04 (n=2) |" in other
     assert koc.lambda_table({"dataset": "mnist", "runs": [run("jax", 42, 0.9, 0.9) | {"class": 3}]}, 0) == []
+
+
+def test_keras_original_epoch_flags_override_full_and_only_shorter_runs_are_flagged_short():
+    """``--full --rcae-epochs 250`` keeps the repository's other counts and runs the notebooks' 250-epoch
+    stage; a table is marked "short" only when some phase trains fewer epochs than the repository's."""
+    import argparse
+
+    import keras_original_compare as koc
+    from ocnn_jax.methods.keras_compat import KerasCompatConfig
+
+    def cfg(full, **given):
+        flags = {k: given.get(k) for k in koc.SHORT_EPOCHS}
+        return koc._config(argparse.Namespace(full=full, **flags))
+
+    full = KerasCompatConfig()
+    assert cfg(True) == full and not koc.shorter_than_repository(full)
+    long_stage = cfg(True, rcae_epochs=250)
+    assert long_stage == dataclasses.replace(full, rcae_epochs=250) and not koc.shorter_than_repository(long_stage)
+    short = cfg(False)
+    assert {k: getattr(short, k) for k in koc.SHORT_EPOCHS} == koc.SHORT_EPOCHS and koc.shorter_than_repository(short)
+    assert cfg(False, ae_epochs=3).ae_epochs == 3
+    assert koc.shorter_than_repository(cfg(True, svdd_epochs=149))
+    with pytest.raises(SystemExit):
+        koc.main(["--table-only", "--rcae-epochs", "0"])
