@@ -36,6 +36,8 @@ says so; results are written after every section, so a killed run keeps what it 
    as concurrent processes (``KERAS_ORIGINAL_JOBS``); at the deadline the unfinished ones are
    interrupted. Their runs are merged into ``OUT/keras_original/keras_original_mnist_full.{json,md}``.
    Keras uses ``$KERAS_BACKEND``, else TensorFlow where installed, else its JAX backend.
+   ``--ko-rcae-epochs 250 --ko-jobs keras:dcae:2,jax:dcae:2`` runs the notebooks' ten-seed "DCAE"/"RCAE"
+   procedure instead (one 250-epoch stage from a fresh AE per seed).
 
 ``--sections`` runs a subset (e.g. ``--sections equivalence,throughput,reproduction``).
 
@@ -222,6 +224,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ko-jobs", type=_jobs, default=None,
                    help="keras_original processes: framework:methods:processes, comma-separated, methods joined "
                    "by + (default jax:rcae:1,keras:rcae:1,jax:ocnn+deep_svdd:1,keras:ocnn+deep_svdd:1)")
+    p.add_argument("--ko-rcae-epochs", type=_positive_int, default=None,
+                   help="keras_original epochs per λ stage (default: the repository's 150; 250 with the dcae job "
+                   "is the notebooks' ten-seed DCAE/RCAE procedure)")
     p.add_argument("--ko-steps-per-execution", type=_positive_int, default=KERAS_STEPS_PER_EXECUTION,
                    help=f"the Keras port's steps_per_execution (default {KERAS_STEPS_PER_EXECUTION}; 1 = Keras's default)")
     p.add_argument("--n-train", type=int, default=None,
@@ -797,6 +802,14 @@ def _keras_backend() -> str | None:
     return os.environ.get("KERAS_BACKEND") or ("tensorflow" if importlib.util.find_spec("tensorflow") else "jax")
 
 
+def keras_original_length(args: argparse.Namespace) -> list[str]:
+    """keras_original_compare.py's epoch flags for the section: one epoch per phase under ``--tiny``, else
+    the repository's counts (``--full``), with ``--ko-rcae-epochs`` per λ stage where given."""
+    if args.tiny:
+        return ["--ae-epochs", "1", "--ocnn-epochs", "1", "--svdd-epochs", "1", "--rcae-epochs", "1"]
+    return ["--full"] + (["--rcae-epochs", str(args.ko_rcae_epochs)] if args.ko_rcae_epochs else [])
+
+
 def section_keras_original(ctx: Context, share: float) -> dict[str, Any]:
     """The original procedure at its full epoch counts (``keras_original_compare.py --full``; ``--tiny``: one
     epoch per phase) for ``--ko-seeds`` on MNIST class ``--ko-class``, as the concurrent processes of
@@ -814,8 +827,7 @@ def section_keras_original(ctx: Context, share: float) -> dict[str, Any]:
         return {"rows": [], "notes": ["no MNIST folder found (see --data-dir): nothing run"], "out": str(out_dir)}
     backend = _keras_backend()
     notes = [] if backend else ["Keras is not importable here: the Keras port's runs are left out"]
-    length = ["--ae-epochs", "1", "--ocnn-epochs", "1", "--svdd-epochs", "1", "--rcae-epochs", "1"] if args.tiny \
-        else ["--full"]
+    length = keras_original_length(args)
     script = str(HERE / "keras_original_compare.py")
     plan = keras_original_plan(seeds, backend is not None, args.ko_jobs or KERAS_ORIGINAL_JOBS)
     cmds, logs, parts = [], [], []
@@ -850,7 +862,8 @@ def section_keras_original(ctx: Context, share: float) -> dict[str, Any]:
         else:
             notes.append(f"merge failed: {(proc.stdout + proc.stderr)[-400:]}")
     return {"rows": rows, "notes": notes, "out": str(out_dir), "keras_backend": backend, "seeds": seeds,
-            "class": args.ko_class, "length": "tiny (1 epoch per phase)" if args.tiny else "full",
+            "class": args.ko_class, "length": "tiny (1 epoch per phase)" if args.tiny else
+            "full" + (f", {args.ko_rcae_epochs} epochs per λ stage" if args.ko_rcae_epochs else ""),
             "table_markdown": table}
 
 

@@ -218,6 +218,17 @@ def test_keras_original_section_is_opt_in_and_merges_its_parts(tmp_path, monkeyp
     assert "## 5. The original repository's procedure" in device_check.render(report)
 
 
+def test_keras_original_epochs_per_stage_reach_the_processes():
+    """--ko-rcae-epochs N adds --rcae-epochs N after --full (the notebooks' 250-epoch stage); without it the
+    repository's counts; --tiny keeps one epoch per phase."""
+    parse = device_check.parse_args
+    assert device_check.keras_original_length(parse([])) == ["--full"]
+    assert device_check.keras_original_length(parse(["--ko-rcae-epochs", "250"])) == ["--full", "--rcae-epochs", "250"]
+    assert device_check.keras_original_length(parse(["--tiny"]))[-2:] == ["--rcae-epochs", "1"]
+    with pytest.raises(SystemExit):
+        parse(["--ko-rcae-epochs", "0"])
+
+
 def _merge_in_process(cmd, **kwargs):
     """subprocess.run of ``keras_original_compare.py --table-only`` done in this process (the stand-in
     parts carry config None: the tiny settings' config is filled in here as the script would check it)."""
