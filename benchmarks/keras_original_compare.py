@@ -405,13 +405,15 @@ def notebook_cell(dataset: str, method: str, cls: int) -> str:
 
 def lambda_table(payload: dict[str, Any], cls: int) -> list[str]:
     """Markdown lines of the per-λ table of class ``cls`` (empty without sweep stages). Where the notebooks
-    ran the sweep once (``NOTEBOOK_MNIST_SWEEP``), its AUROC per λ stands beside both frameworks' runs of
-    the same data seed, then beside all their seeds."""
+    ran the sweep once (``NOTEBOOK_MNIST_SWEEP``) at the runs' epochs per stage, its AUROC per λ stands
+    beside both frameworks' runs of the same data seed, then beside all their seeds."""
     runs = [r for r in payload["runs"] if r["class"] == cls]
     keys = sorted({k for r in runs for k in r["auroc"] if k.startswith("rcae_lam")}, key=lambda s: float(s[8:]))
     if not keys:
         return []
     nb = NOTEBOOK_MNIST_SWEEP.get(cls) if payload["dataset"] == "mnist" else None
+    if nb is not None and (payload.get("config") or {}).get("rcae_epochs", nb[1]) != nb[1]:
+        nb = None  # the runs' stages are of another length than the notebooks' sweep
 
     def vals(fw: str, key: str, seed: int | None = None) -> list[float]:
         return [r["auroc"][key] for r in runs if r["framework"] == fw and key in r["auroc"]

@@ -882,6 +882,12 @@ def test_keras_original_lambda_table_sets_the_notebooks_sweep_beside_the_same_se
     assert other[2] == "| λ | Keras port | ocnn_jax keras_compat |"
     assert "| 0 | 99.84 ± 0.00 (n=1) | 99.90 ± 0.04 (n=2) |" in other
     assert koc.lambda_table({"dataset": "mnist", "runs": [run("jax", 42, 0.9, 0.9) | {"class": 3}]}, 0) == []
+    # stages of another length (--full --rcae-epochs 250) are not set beside the notebooks' 150-epoch sweep
+    assert koc.lambda_table({"dataset": "mnist", "config": {"rcae_epochs": 150}, "runs": runs}, 0)[2] == lines[
+        lines.index("| λ | notebook, seed 42 | Keras port, seed 42 | keras_compat, seed 42 | Keras port, all seeds "
+                    "| keras_compat, all seeds |")]
+    assert koc.lambda_table({"dataset": "mnist", "config": {"rcae_epochs": 250}, "runs": runs}, 0)[2] == \
+        "| λ | Keras port | ocnn_jax keras_compat |"
 
 
 def test_keras_original_epoch_flags_override_full_and_only_shorter_runs_are_flagged_short():
