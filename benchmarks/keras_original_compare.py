@@ -431,7 +431,8 @@ def lambda_table(payload: dict[str, Any], cls: int) -> list[str]:
              f"| λ | notebook, seed {seed} | Keras port, seed {seed} | keras_compat, seed {seed} | Keras port, all seeds "
              "| keras_compat, all seeds |", "|---|---|---|---|---|---|"]
     for key in keys:
-        nb_s = "—" if float(key[8:]) not in auroc else f"{auroc[float(key[8:])]:.2f}"
+        lam = float(key[8:])
+        nb_s = f"{auroc[lam]:.2f}" if lam in auroc else "—"
         same = [vals(fw, key, seed) for fw in ("keras", "jax")]
         lines.append(f"| {key[8:]} | {nb_s} | " + " | ".join(f"{100 * v[0]:.2f}" if v else "—" for v in same)
                      + f" | {_stats(vals('keras', key))} | {_stats(vals('jax', key))} |")
