@@ -3,8 +3,9 @@
 
 Needs Keras: on TensorFlow's backend where TensorFlow is installed (the optional ``keras`` extra), else on
 Keras's JAX backend (Keras is in the ``test`` extra, so CI runs these); skipped without Keras. One batch of
-16 random MNIST-shaped images; Keras weights are copied into the Flax networks, then each framework
-takes one step of the repository's loss with its optimiser: the conv AE (MSE, Adam 1e-3), the "OC-NN"
+16 random MNIST-shaped images, and one of CIFAR-10-shaped images for the repository's CIFAR-10 networks;
+Keras weights are copied into the Flax networks, then each framework takes one step of the repository's
+loss with its optimiser: the conv AE (MSE on MNIST, binary cross-entropy on CIFAR-10; Adam 1e-3), the "OC-NN"
 head (constant r, Adam 1e-4), the Deep SVDD head (with bias, Adam 1e-4) and the RCAE AE (Adam 1e-3,
 ε 1e-8). Compared: the loss, every updated weight and the BN moving statistics. Also: the port's λ
 sweep resumed through its stage file, and Keras's ``steps_per_execution`` (a speed setting) leaving the
@@ -31,8 +32,8 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import keras_original as ko  # noqa: E402
 
-from ocnn_jax.methods.keras_compat import (KerasState, centre_eps, keras_adam, keras_mse, make_step,  # noqa: E402
-                                           ocnn_repo_loss, predict, svdd_repo_loss)
+from ocnn_jax.methods.keras_compat import (KerasState, centre_eps, keras_adam, keras_bce, keras_mse,  # noqa: E402
+                                           make_step, ocnn_repo_loss, predict, svdd_repo_loss)
 from ocnn_jax.nn.keras_compat import (CAE_DECODER, CAE_ENCODER, OCNN_HEAD, RCAE_AE, SVDD_HEAD, KerasAE,  # noqa: E402
                                       KerasHeadNet, KerasStack, keras_layer_order, variables_from_keras_weights)
 
@@ -45,9 +46,14 @@ def _keras_broadcasts():
         yield
 
 
-@pytest.fixture(scope="module")
-def batch():
-    return np.random.default_rng(0).random((16, 28, 28, 1)).astype(np.float32)
+SHAPES = {"mnist": (28, 28, 1), "cifar10": (32, 32, 3)}
+
+
+@pytest.fixture(scope="module", params=["mnist", "cifar10"])
+def data(request):
+    """(dataset, a batch of 16 random images of its shape in [0, 1))."""
+    ds = request.param
+    return ds, np.random.default_rng(0).random((16, *SHAPES[ds])).astype(np.float32)
 
 
 def _vars(specs, weights):
@@ -97,29 +103,33 @@ def _step(module, loss, lr, eps, params, stats, x, target):
     return state, float(val)
 
 
-def test_cae_step(batch):
+def test_cae_step(data):
+    """The pretraining AE: MSE on MNIST, binary cross-entropy on CIFAR-10 (as the repository compiles it)."""
+    ds, batch = data
     keras.utils.set_random_seed(1)
-    ae, _ = ko.build_cae("mnist")
-    specs = [("enc", CAE_ENCODER["mnist"]), ("dec", CAE_DECODER["mnist"])]
+    ae, _ = ko.build_cae(ds)
+    specs = [("enc", CAE_ENCODER[ds]), ("dec", CAE_DECODER[ds])]
     params, stats = _vars(specs, ko.weighted_layers(ae))
-    module = KerasAE(CAE_ENCODER["mnist"], CAE_DECODER["mnist"])
+    module = KerasAE(CAE_ENCODER[ds], CAE_DECODER[ds])
     np.testing.assert_allclose(predict(module, params, stats, batch), ae.predict(batch, verbose=0), atol=1e-5)
-    ae.compile(optimizer=keras.optimizers.Adam(1e-3, epsilon=1e-7), loss="mean_squared_error")
+    k_name, j_loss_fn = ("mean_squared_error", keras_mse) if ds == "mnist" else ("binary_crossentropy", keras_bce)
+    ae.compile(optimizer=keras.optimizers.Adam(1e-3, epsilon=1e-7), loss=k_name)
     k_loss = float(np.asarray(ae.train_on_batch(batch, batch)))
-    state, j_loss = _step(module, keras_mse, 1e-3, 1e-7, params, stats, jnp.asarray(batch), jnp.asarray(batch))
+    state, j_loss = _step(module, j_loss_fn, 1e-3, 1e-7, params, stats, jnp.asarray(batch), jnp.asarray(batch))
     assert j_loss == pytest.approx(k_loss, rel=1e-5)
     _compare(ae, state.params, state.batch_stats, specs, 1e-3)
 
 
 @pytest.mark.parametrize("head", ["ocnn", "deep_svdd"])
-def test_head_step(batch, head):
+def test_head_step(data, head):
+    ds, batch = data
     keras.utils.set_random_seed(2)
-    _, encoder = ko.build_cae("mnist")
-    net = ko.build_ocnn_net(encoder) if head == "ocnn" else ko.build_svdd_net(encoder, "mnist")
-    head_spec = OCNN_HEAD if head == "ocnn" else SVDD_HEAD["mnist"]
-    specs = [("enc", CAE_ENCODER["mnist"]), ("head_", head_spec)]
+    _, encoder = ko.build_cae(ds)
+    net = ko.build_ocnn_net(encoder) if head == "ocnn" else ko.build_svdd_net(encoder, ds)
+    head_spec = OCNN_HEAD if head == "ocnn" else SVDD_HEAD[ds]
+    specs = [("enc", CAE_ENCODER[ds]), ("head_", head_spec)]
     params, stats = _vars(specs, ko.weighted_layers(net))
-    module = KerasHeadNet(CAE_ENCODER["mnist"], head_spec)
+    module = KerasHeadNet(CAE_ENCODER[ds], head_spec)
     y0 = net.predict(batch, verbose=0)
     np.testing.assert_allclose(predict(module, params, stats, batch), y0, atol=1e-5)
     c = centre_eps(y0.mean(0) + 0.05)
@@ -128,19 +138,21 @@ def test_head_step(batch, head):
     else:
         k_loss_fn, j_loss_fn = ko.svdd_loss(c), (lambda y, _: svdd_repo_loss(y, jnp.asarray(c)))
     net.compile(optimizer=keras.optimizers.Adam(1e-4, epsilon=1e-7), loss=k_loss_fn)
-    dummy = np.zeros((len(batch), 32), np.float32)
+    dummy = np.zeros((len(batch), y0.shape[1]), np.float32)  # the heads ignore their targets
     k_loss = float(np.asarray(net.train_on_batch(batch, dummy)))
     state, j_loss = _step(module, j_loss_fn, 1e-4, 1e-7, params, stats, jnp.asarray(batch), jnp.asarray(dummy))
     assert j_loss == pytest.approx(k_loss, rel=1e-5)
     _compare(net, state.params, state.batch_stats, specs, 1e-4)
 
 
-def test_rcae_step(batch):
+def test_rcae_step(data):
+    """The "RCAE" AE, MSE on both datasets (as the repository's RCAE compiles it)."""
+    ds, batch = data
     keras.utils.set_random_seed(3)
-    ae = ko.build_rcae("mnist")
-    specs = [("s", RCAE_AE["mnist"])]
+    ae = ko.build_rcae(ds)
+    specs = [("s", RCAE_AE[ds])]
     params, stats = _vars(specs, ko.weighted_layers(ae))
-    module = KerasStack(RCAE_AE["mnist"])
+    module = KerasStack(RCAE_AE[ds])
     np.testing.assert_allclose(predict(module, params["s"], stats["s"], batch), ae.predict(batch, verbose=0), atol=1e-5)
     ae.compile(optimizer=keras.optimizers.Adam(1e-3, epsilon=1e-8), loss="mean_squared_error")
     k_loss = float(np.asarray(ae.train_on_batch(batch, batch)))
