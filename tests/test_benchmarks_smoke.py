@@ -876,7 +876,10 @@ def test_keras_original_lambda_table_sets_the_notebooks_sweep_beside_the_same_se
     assert rcae.split(" | ")[1] == "99.92 ± 0.04 (n=10; λ = 0.5 alone, 250 ep.)"
     assert koc.notebook_cell("mnist", "dcae", 6) == "99.81 ± 0.15 (n=10; λ = 0 alone, 150 ep.)"
     assert koc.notebook_cell("mnist", "ocnn", 0) == "97.61 ± 1.79 (n=10)"
-    assert koc.notebook_cell("cifar10", "rcae", 0) == "—"
+    assert koc.notebook_cell("cifar10", "rcae", 0) == "69.60 ± 0.00 (n=1; λ = 0.5 alone, 500 ep.)"
+    assert koc.notebook_cell("cifar10", "dcae", 3) == "60.77 ± 1.76 (n=9; λ = 0 alone, 150 ep.)"
+    assert koc.notebook_cell("cifar10", "rcae", 2) == "—"  # the notebooks ran RCAE on six classes
+    assert koc.notebook_cell("gtsrb", "ocnn", 0) == "—"
     # no notebook sweep for this class (or data set): the plain two-framework table
     other = koc.lambda_table({"dataset": "cifar10", "runs": runs}, 0)
     assert other[2] == "| λ | Keras port | ocnn_jax keras_compat |"
