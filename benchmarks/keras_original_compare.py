@@ -340,15 +340,18 @@ def _stats(v: Sequence[float]) -> str:
     return f"{a.mean():.2f} ± {a.std():.2f} (n={a.size})"
 
 
-def _inductive(paths: Sequence[str], cls: int) -> dict[str, str]:
-    """The paper-faithful column for normal class ``cls``: per method, the AUROCs of the first
+def _inductive(paths: Sequence[str], cls: int, dataset: str) -> dict[str, str]:
+    """The paper-faithful column for normal class ``cls`` of ``dataset``: per method, the AUROCs of the first
     ``reproduce.py`` results.json in ``paths`` that has the method and class, pooled with the seeds of later
-    files run in the same mode (full/quick) and config (one table split over several invocations)."""
+    files run in the same mode (full/quick) and config (one table split over several invocations). Files of
+    another data set are skipped (a CIFAR-10 table never shows MNIST numbers)."""
     found: dict[str, tuple[tuple[str, str], dict[int, float]]] = {}
     for path in paths:
         if not Path(path).exists():
             continue
         d = json.loads(Path(path).read_text())
+        if d.get("dataset") != dataset:
+            continue
         for m, rec in d.get("methods", {}).items():
             key = (str(d.get("mode", "?")), json.dumps(rec.get("config", {}), sort_keys=True))
             for pc in rec.get("per_class", []):
@@ -366,18 +369,19 @@ def _inductive(paths: Sequence[str], cls: int) -> dict[str, str]:
     return out
 
 
-def _inductive_default(full: bool) -> list[str]:
-    """Committed ``reproduce.py`` results: the paper-length ones first when ``full``, then MNIST quick."""
+def _inductive_default(full: bool, dataset: str) -> list[str]:
+    """Committed ``reproduce.py`` results of ``dataset``: the paper-length ones first when ``full``, then
+    the quick ones."""
     results = HERE / "results"
-    first = sorted(str(p) for p in results.glob("reproduce_mnist_full*/results.json")) if full else []
-    return first + [str(results / "reproduce_mnist_quick" / "results.json")]
+    first = sorted(str(p) for p in results.glob(f"reproduce_{dataset}_full*/results.json")) if full else []
+    return first + [str(results / f"reproduce_{dataset}_quick" / "results.json")]
 
 
 def table(payload: dict[str, Any], inductive: Sequence[str]) -> str:
     runs = payload["runs"]
     lines = []
     for cls in sorted({r["class"] for r in runs}):
-        ind = _inductive(inductive, cls)
+        ind = _inductive(inductive, cls, payload["dataset"])
         made = {fw: sorted({r.get("device") or _unrecorded(r) for r in runs
                             if r["framework"] == fw and r["class"] == cls}) for fw in ("keras", "jax")}
         lines += [f"### {payload['dataset']} normal class {cls}", "",
@@ -505,8 +509,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    "Keras's; the same updates, fewer host round-trips on an accelerator)")
     p.add_argument("--full", action="store_true", help="the repository's epoch counts (an epoch flag given too "
                    "overrides its phase)")
-    p.add_argument("--out", default=str(HERE / "results" / "keras_original_mnist.json"))
-    p.add_argument("--md", default=str(HERE / "results" / "keras_original_mnist.md"))
+    p.add_argument("--out", default=None, help="the runs' JSON (default: results/keras_original_<dataset>.json)")
+    p.add_argument("--md", default=None, help="the table (default: results/keras_original_<dataset>.md)")
     p.add_argument("--inductive", default="",
                    help="comma-separated reproduce.py results.json files for the paper-faithful column; per "
                    "method the first file that has it wins (default: the committed MNIST results, the "
@@ -517,6 +521,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--merge", default="", help="comma-separated JSON files of other invocations (same settings) "
                    "whose runs are added to --out (e.g. frameworks run in parallel)")
     args = p.parse_args(argv)
+    args.out = args.out or str(HERE / "results" / f"keras_original_{args.dataset}.json")
+    args.md = args.md or str(HERE / "results" / f"keras_original_{args.dataset}.md")
     cfg = _config(args)
     settings = {"dataset": args.dataset, "config": dataclasses.asdict(cfg)}
     out = Path(args.out)
@@ -580,7 +586,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                "reproduction of the notebook numbers (that needs `--full`).** Seconds are wall time on the "
                "machine named in the JSON, compilation and graph building included; they are not a speed "
                "comparison (see `throughput.py`).\n\n")
-            + table(payload, [q for q in args.inductive.split(",") if q] or _inductive_default(args.full)))
+            + table(payload, [q for q in args.inductive.split(",") if q] or _inductive_default(args.full, args.dataset)))
     Path(args.md).write_text(text)
     print(text)
     return 0

@@ -401,9 +401,9 @@ def test_dcae_alone_runs_the_first_stage_keeps_its_stage_file_and_a_later_rcae_r
 def test_inductive_column_pools_seeds_of_one_setting_and_the_first_file_wins(tmp_path):
     import keras_original_compare as koc
 
-    def results(name, mode, per_method):
+    def results(name, mode, per_method, dataset="mnist"):
         path = tmp_path / name
-        path.write_text(json.dumps({"mode": mode, "methods": {
+        path.write_text(json.dumps({"dataset": dataset, "mode": mode, "methods": {
             m: {"config": cfg, "per_class": [{"normal_class": 0, "seeds": seeds, "aurocs": aurocs},
                                              {"normal_class": 1, "seeds": seeds, "aurocs": [0.5] * len(seeds)}]}
             for m, (cfg, seeds, aurocs) in per_method.items()}}))
@@ -413,11 +413,17 @@ def test_inductive_column_pools_seeds_of_one_setting_and_the_first_file_wins(tmp
     full_b = results("b.json", "full", {"deep_svdd": ({}, [1, 0], [0.80, 0.10])})  # seed 0 again: not counted twice
     quick = results("q.json", "quick", {"deep_svdd": ({"epochs": 5}, [0, 1, 2], [0.1, 0.1, 0.1]),
                                         "dcae": ({"epochs": 20}, [0, 1], [0.70, 0.60])})
-    col = koc._inductive([full_a, str(tmp_path / "missing.json"), full_b, quick], 0)
+    cifar = results("c.json", "full", {"deep_svdd": ({}, [0], [0.60]), "ocnn": ({}, [0], [0.55])}, "cifar10")
+    col = koc._inductive([cifar, full_a, str(tmp_path / "missing.json"), full_b, quick], 0, "mnist")
     assert col["deep_svdd"] == "85.00 ± 5.00 (n=2; full)"
     assert col["dcae"] == '65.00 ± 5.00 (n=2; quick {"epochs": 20})'
-    assert koc._inductive([quick, full_a], 0)["deep_svdd"] == '10.00 ± 0.00 (n=3; quick {"epochs": 5})'
-    assert koc._inductive([quick], 7) == {}
+    assert "ocnn" not in col  # only the CIFAR-10 file has it: another data set's number is never shown
+    assert koc._inductive([quick, full_a], 0, "mnist")["deep_svdd"] == '10.00 ± 0.00 (n=3; quick {"epochs": 5})'
+    assert koc._inductive([quick], 7, "mnist") == {}
+    assert koc._inductive([full_a, cifar], 0, "cifar10") == {"deep_svdd": "60.00 ± 0.00 (n=1; full)",
+                                                              "ocnn": "55.00 ± 0.00 (n=1; full)"}
+    # the committed defaults are the data set's own reproduce.py results
+    assert all("reproduce_cifar10_" in p for p in koc._inductive_default(True, "cifar10"))
 
 
 def test_keras_rcae_feeds_the_noise_step_back():
