@@ -513,7 +513,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--md", default=None, help="the table (default: results/keras_original_<dataset>.md)")
     p.add_argument("--inductive", default="",
                    help="comma-separated reproduce.py results.json files for the paper-faithful column; per "
-                   "method the first file that has it wins (default: the committed MNIST results, the "
+                   "method the first file that has it wins (default: the committed results of --dataset, the "
                    "paper-length ones first under --full)")
     p.add_argument("--table-only", action="store_true", help="rewrite the Markdown from the JSON, run nothing")
     p.add_argument("--quiet", action="store_true", help="no per-epoch progress on stderr (by default every "
